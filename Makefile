@@ -1,0 +1,53 @@
+# a2x — the two commands a newcomer needs are `make serve` and `make test`.
+# Each installs what is missing first (scripts/setup.sh; a second run installs nothing).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+# Builds live outside the clone so a fresh clone on the same machine (CI) reuses them.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/a2x/target
+ENV := . scripts/env.sh &&
+# Native wgpu tests run on the SwiftShader Vulkan driver that Debian's chromium package carries.
+SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
+PORT ?= 8080
+
+.PHONY: help setup setup-test serve build-release build-debug test test-native test-e2e wasm-size clean
+
+help:
+	@echo "make serve   install what is missing, build the release app, serve it on http://127.0.0.1:$(PORT)"
+	@echo "make test    install what is missing, run the native tests, build the app, run the browser tests"
+
+setup:
+	scripts/setup.sh
+
+setup-test:
+	scripts/setup.sh --test
+
+# Release build: wasm-opt included; prints the wasm size and its gzip size.
+build-release: setup
+	$(ENV) a2x_wasm_env && trunk build --release --dist dist
+	@$(MAKE) --no-print-directory wasm-size DIST=dist
+
+wasm-size:
+	@f=$$(ls $(DIST)/*.wasm); raw=$$(stat -c %s "$$f"); gz=$$(gzip -9 -c "$$f" | wc -c); \
+	  awk -v f="$$f" -v r="$$raw" -v g="$$gz" 'BEGIN { printf "wasm: %s  %.1f MB (gzip -9: %.1f MB)\n", f, r/1e6, g/1e6 }'
+
+serve: build-release
+	$(ENV) node scripts/serve.cjs dist $(PORT)
+
+# Debug wasm for the browser tests: same code, no wasm-opt, much faster to build.
+build-debug: setup-test
+	$(ENV) a2x_wasm_env && trunk build --dist target/e2e/dist
+
+test-native: setup-test
+	$(ENV) if [ -f $(SWIFTSHADER_ICD) ] && [ -z "$${VK_ICD_FILENAMES:-}" ]; then \
+	  export VK_ICD_FILENAMES=$(SWIFTSHADER_ICD); fi; cargo test --all-targets
+
+test-e2e: build-debug
+	mkdir -p target/e2e
+	$(ENV) cargo run --quiet --bin a2x -- probe --reference --json > target/e2e/reference.json
+	$(ENV) node tests/e2e/probe.cjs target/e2e/dist target/e2e/reference.json target/e2e
+
+test: test-native test-e2e
+
+clean:
+	rm -rf dist target/e2e

@@ -1,0 +1,97 @@
+//! The native a2x command-line tool. It runs the same library code as the browser app.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use a2x::device::{self, BackendKind};
+    use a2x::probe::{self, ProbeResult};
+    use clap::{Parser, Subcommand};
+    use std::process::ExitCode;
+    use std::time::Instant;
+
+    #[derive(Parser)]
+    #[command(name = "a2x", version, about = "Explain deep image classifiers by attacking them")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Run the proof-of-life computation (input gradient of a small conv net) on a backend,
+        /// and check it against an independent f64 finite-difference reference.
+        Probe {
+            /// `ndarray` (CPU) or `wgpu` (Vulkan natively).
+            #[arg(long, default_value = "ndarray")]
+            backend: BackendKind,
+            /// Print only the f64 reference, skipping burn.
+            #[arg(long)]
+            reference: bool,
+            /// Print JSON instead of a summary.
+            #[arg(long)]
+            json: bool,
+        },
+    }
+
+    pub fn main() -> ExitCode {
+        match Cli::parse().command {
+            Command::Probe { backend, reference, json } => run_probe(backend, reference, json),
+        }
+    }
+
+    fn run_probe(backend: BackendKind, reference_only: bool, json: bool) -> ExitCode {
+        let reference = probe::reference();
+        if reference_only {
+            print_result(&reference, json, "f64 reference", None);
+            return ExitCode::SUCCESS;
+        }
+        let device = match backend {
+            BackendKind::Ndarray => device::cpu_device(),
+            BackendKind::Wgpu => match pollster::block_on(device::init_wgpu()) {
+                Ok((device, info)) => {
+                    eprintln!("wgpu adapter: {} ({}, {})", info.name, info.backend, info.driver);
+                    device
+                }
+                Err(e) => {
+                    eprintln!("error: no wgpu adapter: {e}");
+                    return ExitCode::FAILURE;
+                }
+            },
+        };
+        let start = Instant::now();
+        let result = match pollster::block_on(probe::run(&device)) {
+            Ok(result) => result,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let elapsed = start.elapsed().as_secs_f64() * 1e3;
+        let error = result.max_abs_diff(&reference);
+        print_result(&result, json, &backend.to_string(), Some(elapsed));
+        eprintln!("max |difference| to the f64 reference: {error:.2e} (tolerance {:.0e})", probe::TOLERANCE);
+        if error <= probe::TOLERANCE { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    }
+
+    fn print_result(result: &ProbeResult, json: bool, label: &str, millis: Option<f64>) {
+        if json {
+            println!("{}", serde_json::to_string(result).expect("serialisable"));
+            return;
+        }
+        println!("backend: {label}");
+        println!("output: {:.8}", result.output);
+        println!("|gradient|_2: {:.8}", result.gradient_norm());
+        let head: Vec<String> = result.gradient.iter().take(6).map(|g| format!("{g:+.6}")).collect();
+        println!("gradient[0..6]: {}", head.join(" "));
+        if let Some(ms) = millis {
+            println!("time: {ms:.1} ms");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! a2x: explain deep image classifiers by attacking them (Jalwana et al., "Attack to Explain Deep
+//! Representation", CVPR 2020), on WebGPU in the browser or natively.
+//!
+//! The library is shared by the browser app (`src/bin/web.rs`, built by trunk) and the native
+//! command-line tool (`src/bin/a2x.rs`). See ARCHITECTURE.md for the map.
+
+pub mod device;
+pub mod probe;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -1,0 +1,277 @@
+use super::gpu::{probe_browser_adapter, BrowserAdapter};
+use super::now_ms;
+use crate::device::{self, GpuInfo};
+use crate::probe::{self, ProbeResult};
+use burn::tensor::Device;
+use serde::Serialize;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+/// The WebGPU side, as far as it is known.
+enum Gpu {
+    Detecting,
+    Ready { device: Device, info: GpuInfo, adapter: BrowserAdapter },
+    Unavailable(String),
+}
+
+/// One finished probe run, as shown on the page and written into `#probe-json` for tests.
+#[derive(Clone, Serialize)]
+pub struct ProbeRun {
+    backend: &'static str,
+    result: ProbeResult,
+    /// First run on this device: includes shader compilation and allocation.
+    cold_ms: f64,
+    /// A second run right after (the warm-up is done).
+    warm_ms: f64,
+    max_abs_error: f64,
+    tolerance: f64,
+    ok: bool,
+}
+
+enum ProbeState {
+    Waiting,
+    Running(&'static str),
+    Done(ProbeRun),
+    Failed(String),
+}
+
+pub enum Msg {
+    GpuReady(Result<(Device, GpuInfo, BrowserAdapter), String>),
+    SetForceCpu(bool),
+    ProbeFinished(u32, Result<ProbeRun, String>),
+}
+
+pub struct App {
+    gpu: Gpu,
+    cpu: Device,
+    force_cpu: bool,
+    probe: ProbeState,
+    /// Increases with every run started, so a late result of an abandoned run is dropped.
+    generation: u32,
+}
+
+const CPU_LABEL: &str = "CPU (ndarray)";
+const GPU_LABEL: &str = "WebGPU";
+
+/// `#backend=cpu` in the URL forces the CPU backend, so a link reproduces the choice.
+fn force_cpu_from_url() -> bool {
+    web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .map(|hash| hash.trim_start_matches('#').split('&').any(|kv| kv == "backend=cpu"))
+        .unwrap_or(false)
+}
+
+fn write_force_cpu_to_url(force_cpu: bool) {
+    if let Some(location) = web_sys::window().map(|w| w.location()) {
+        let _ = location.set_hash(if force_cpu { "backend=cpu" } else { "" });
+    }
+}
+
+async fn init_gpu() -> Result<(Device, GpuInfo, BrowserAdapter), String> {
+    let adapter = probe_browser_adapter().await?;
+    let (device, info) = device::init_wgpu()
+        .await
+        .map_err(|e| format!("the browser offered an adapter, but burn could not use it: {e}"))?;
+    Ok((device, info, adapter))
+}
+
+async fn run_probe(device: Device, backend: &'static str) -> Result<ProbeRun, String> {
+    let start = now_ms();
+    probe::run(&device).await?;
+    let cold_ms = now_ms() - start;
+    let start = now_ms();
+    let result = probe::run(&device).await?;
+    let warm_ms = now_ms() - start;
+    let max_abs_error = result.max_abs_diff(&probe::reference());
+    Ok(ProbeRun {
+        backend,
+        result,
+        cold_ms,
+        warm_ms,
+        max_abs_error,
+        tolerance: probe::TOLERANCE,
+        ok: max_abs_error <= probe::TOLERANCE,
+    })
+}
+
+impl App {
+    /// The device the probe should run on now, if it is known yet.
+    fn active_device(&self) -> Option<(Device, &'static str)> {
+        match (&self.gpu, self.force_cpu) {
+            (Gpu::Detecting, false) => None,
+            (Gpu::Ready { device, .. }, false) => Some((device.clone(), GPU_LABEL)),
+            _ => Some((self.cpu.clone(), CPU_LABEL)),
+        }
+    }
+
+    fn start_probe(&mut self, ctx: &Context<Self>) {
+        let Some((device, label)) = self.active_device() else {
+            self.probe = ProbeState::Waiting;
+            return;
+        };
+        self.generation += 1;
+        let generation = self.generation;
+        self.probe = ProbeState::Running(label);
+        ctx.link()
+            .send_future(async move { Msg::ProbeFinished(generation, run_probe(device, label).await) });
+    }
+
+    fn view_backend(&self, ctx: &Context<Self>) -> Html {
+        let (kind, body) = match (&self.gpu, self.force_cpu) {
+            (_, true) => ("cpu", html! { <p>{ CPU_LABEL }{ " — forced by the switch below." }</p> }),
+            (Gpu::Detecting, _) => ("detecting", html! { <p>{ "Looking for a WebGPU adapter…" }</p> }),
+            (Gpu::Unavailable(reason), _) => (
+                "cpu",
+                html! {
+                    <>
+                      <p>{ CPU_LABEL }</p>
+                      <p class="reason">{ "WebGPU unavailable: " }{ reason }</p>
+                    </>
+                },
+            ),
+            (Gpu::Ready { info, adapter, .. }, false) => ("webgpu", view_gpu(info, adapter)),
+        };
+        let onchange = ctx.link().callback(|e: Event| {
+            Msg::SetForceCpu(e.target_unchecked_into::<HtmlInputElement>().checked())
+        });
+        html! {
+            <section id="backend" class="card" data-kind={kind}>
+              <h2>{ "Backend" }</h2>
+              { body }
+              <label class="switch">
+                <input id="force-cpu" type="checkbox" checked={self.force_cpu} {onchange} />
+                { " Force the CPU backend (ndarray)" }
+              </label>
+            </section>
+        }
+    }
+
+    fn view_probe(&self) -> Html {
+        let (state, body) = match &self.probe {
+            ProbeState::Waiting => ("waiting", html! { <p>{ "Waiting for the backend…" }</p> }),
+            ProbeState::Running(label) => {
+                ("running", html! { <p>{ format!("Computing on {label}…") }</p> })
+            }
+            ProbeState::Failed(message) => ("failed", html! { <p class="error">{ message }</p> }),
+            ProbeState::Done(run) => ("done", view_run(run)),
+        };
+        html! {
+            <section id="probe" class="card" data-state={state}>
+              <h2>{ "Proof of life: a gradient with autodiff" }</h2>
+              <p class="muted">
+                { "d(output)/d(input) of a small convolutional network (3×8×8 input, two 3×3 \
+                   convolutions, tanh, mean), computed by burn on the backend above, read back \
+                   asynchronously, and checked against an f64 finite-difference reference." }
+              </p>
+              { body }
+            </section>
+        }
+    }
+}
+
+fn view_gpu(info: &GpuInfo, adapter: &BrowserAdapter) -> Html {
+    let mib = |bytes: u64| format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0));
+    let name = [&adapter.vendor, &adapter.architecture, &adapter.description]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let name = if name.is_empty() { info.name.clone() } else { name };
+    html! {
+      <>
+        <p><strong>{ GPU_LABEL }</strong>{ ": " }<span id="adapter-name">{ name }</span>
+          { if adapter.is_fallback { " (software fallback adapter)" } else { "" } }</p>
+        <table class="limits">
+          <tr><th>{ "max buffer size" }</th><td>{ mib(info.max_buffer_size) }</td></tr>
+          <tr><th>{ "max storage buffer binding" }</th><td>{ mib(info.max_storage_buffer_binding_size) }</td></tr>
+          <tr><th>{ "max invocations per workgroup" }</th><td>{ info.max_compute_invocations_per_workgroup }</td></tr>
+          <tr><th>{ "max workgroup storage" }</th><td>{ format!("{} KiB", info.max_compute_workgroup_storage_size / 1024) }</td></tr>
+        </table>
+      </>
+    }
+}
+
+fn view_run(run: &ProbeRun) -> Html {
+    let head = run.result.gradient.iter().take(8).map(|g| format!("{g:+.6}")).collect::<Vec<_>>();
+    let json = serde_json::to_string(run).unwrap_or_default();
+    html! {
+      <>
+        <table class="numbers">
+          <tr><th>{ "backend" }</th><td id="probe-backend">{ run.backend }</td></tr>
+          <tr><th>{ "output" }</th><td>{ format!("{:.8}", run.result.output) }</td></tr>
+          <tr><th>{ "‖∇‖₂" }</th><td>{ format!("{:.8}", run.result.gradient_norm()) }</td></tr>
+          <tr><th>{ "∇[0..8]" }</th><td class="mono">{ head.join(" ") }</td></tr>
+          <tr><th>{ "max |error| vs f64" }</th>
+              <td class={if run.ok { "ok" } else { "error" }}>
+                { format!("{:.1e} {}", run.max_abs_error, if run.ok { "✓" } else { "✗ too large" }) }
+              </td></tr>
+          <tr><th>{ "time" }</th>
+              <td>{ format!("{:.1} ms first run (compiles kernels), {:.1} ms warm", run.cold_ms, run.warm_ms) }</td></tr>
+        </table>
+        <pre id="probe-json" hidden=true>{ json }</pre>
+      </>
+    }
+}
+
+impl Component for App {
+    type Message = Msg;
+    type Properties = ();
+
+    fn create(ctx: &Context<Self>) -> Self {
+        ctx.link().send_future(async { Msg::GpuReady(init_gpu().await) });
+        let mut app = App {
+            gpu: Gpu::Detecting,
+            cpu: device::cpu_device(),
+            force_cpu: force_cpu_from_url(),
+            probe: ProbeState::Waiting,
+            generation: 0,
+        };
+        app.start_probe(ctx);
+        app
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::GpuReady(result) => {
+                self.gpu = match result {
+                    Ok((device, info, adapter)) => Gpu::Ready { device, info, adapter },
+                    Err(reason) => Gpu::Unavailable(reason),
+                };
+                if !self.force_cpu {
+                    self.start_probe(ctx);
+                }
+            }
+            Msg::SetForceCpu(force_cpu) => {
+                if force_cpu != self.force_cpu {
+                    self.force_cpu = force_cpu;
+                    write_force_cpu_to_url(force_cpu);
+                    self.start_probe(ctx);
+                }
+            }
+            Msg::ProbeFinished(generation, result) => {
+                if generation != self.generation {
+                    return false;
+                }
+                self.probe = match result {
+                    Ok(run) => ProbeState::Done(run),
+                    Err(message) => ProbeState::Failed(message),
+                };
+            }
+        }
+        true
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        html! {
+          <main>
+            <header>
+              <h1>{ "a2x" }</h1>
+              <p class="tagline">{ "Explain deep image classifiers by attacking them — on your own GPU." }</p>
+            </header>
+            { self.view_backend(ctx) }
+            { self.view_probe() }
+          </main>
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The browser app (wasm only). For now: which backend the page computes on, and a proof-of-life
+//! computation with autodiff on it, checked against the f64 reference.
+
+mod app;
+mod gpu;
+
+/// Mounts the app on `#app` (not the whole body: index.html keeps its own noscript and footer).
+pub fn start() {
+    console_error_panic_hook::set_once();
+    let root = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("app"))
+        .expect("index.html has an element with id=\"app\"");
+    yew::Renderer::<app::App>::with_root(root).render();
+}
+
+/// Milliseconds since the page loaded.
+pub(crate) fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+}

@@ -1,0 +1,128 @@
+// End-to-end test of the walking skeleton in a real headless Chromium (Debian's package):
+// the built app is served on 127.0.0.1, the page must find the WebGPU adapter, compute the probe
+// gradient on it and on the CPU backend (through the switch, and by itself when WebGPU is
+// missing), and every number must match the independent f64 reference printed by the native CLI
+// (`a2x probe --reference --json`).
+//
+//   node tests/e2e/probe.cjs DIST_DIR REFERENCE_JSON OUT_DIR
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { serve } = require('../../scripts/serve.cjs');
+const { chromium } = require(path.join(process.env.A2X_TOOLS, 'node/node_modules/playwright-core'));
+
+const [dist, referenceFile, outDir] = process.argv.slice(2);
+const reference = JSON.parse(fs.readFileSync(referenceFile, 'utf8'));
+const TOLERANCE = 1e-5; // float32 against f64, per entry; the page reports its own check too
+const TIMEOUT = 240_000; // CPU-speed SwiftShader compiles kernels on first use
+
+const CHROMIUM = process.env.A2X_CHROMIUM || '/usr/lib/chromium/chromium';
+const BASE_FLAGS = [
+  '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync',
+];
+
+let failures = 0;
+let passed = 0;
+function check(name, condition, detail = '') {
+  if (condition) {
+    passed++;
+    console.log(`  ok   ${name}`);
+  } else {
+    failures++;
+    console.log(`  FAIL ${name} ${detail}`);
+  }
+}
+
+function compare(name, run) {
+  check(`${name}: gradient has ${reference.gradient.length} entries`,
+    run.result.gradient.length === reference.gradient.length, `got ${run.result.gradient.length}`);
+  let worst = Math.abs(run.result.output - reference.output);
+  run.result.gradient.forEach((g, i) => { worst = Math.max(worst, Math.abs(g - reference.gradient[i])); });
+  check(`${name}: output and gradient match the f64 reference (max |error| ${worst.toExponential(2)} <= ${TOLERANCE})`,
+    worst <= TOLERANCE);
+  check(`${name}: the page's own check passed`, run.ok === true);
+  check(`${name}: gradient is not all zeros`, run.result.gradient.some((g) => Math.abs(g) > 1e-3));
+}
+
+async function probeRun(page) {
+  await page.waitForSelector('#probe[data-state="done"], #probe[data-state="failed"]', { timeout: TIMEOUT });
+  const state = await page.getAttribute('#probe', 'data-state');
+  if (state !== 'done') throw new Error(`probe failed: ${await page.textContent('#probe')}`);
+  return JSON.parse(await page.textContent('#probe-json'));
+}
+
+async function withBrowser(flags, url, body) {
+  const userDataDir = fs.mkdtempSync('/tmp/a2x-chromium-');
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM, headless: true, args: [...BASE_FLAGS, ...flags],
+    viewport: { width: 1280, height: 800 },
+  });
+  const errors = [];
+  try {
+    const page = context.pages()[0] || await context.newPage();
+    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console error: ${m.text()}`); });
+    await page.goto(url);
+    await body(page);
+  } finally {
+    await context.close();
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  }
+  return errors;
+}
+
+(async () => {
+  fs.mkdirSync(outDir, { recursive: true });
+  const server = await serve(dist, 0);
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  console.log(`e2e: ${url} with ${CHROMIUM}`);
+  try {
+    console.log('WebGPU (SwiftShader through --enable-unsafe-webgpu), then the CPU switch:');
+    let errors = await withBrowser(['--enable-unsafe-webgpu'], url, async (page) => {
+      const gpuRun = await probeRun(page);
+      check('backend card says WebGPU', await page.getAttribute('#backend', 'data-kind') === 'webgpu');
+      check('the probe ran on WebGPU', gpuRun.backend === 'WebGPU', gpuRun.backend);
+      const adapter = await page.textContent('#adapter-name');
+      check(`adapter name is shown ("${adapter}")`, adapter.trim().length > 0);
+      compare('WebGPU', gpuRun);
+      await page.screenshot({ path: path.join(outDir, 'webgpu.png'), fullPage: true });
+
+      await page.click('#force-cpu');
+      await page.waitForFunction(() => document.querySelector('#probe-backend')?.textContent.startsWith('CPU'),
+        null, { timeout: TIMEOUT });
+      const cpuRun = await probeRun(page);
+      check('the switch moved the probe to the CPU', cpuRun.backend === 'CPU (ndarray)', cpuRun.backend);
+      check('the switch is kept in the URL', page.url().endsWith('#backend=cpu'), page.url());
+      compare('CPU via switch', cpuRun);
+      await page.screenshot({ path: path.join(outDir, 'cpu-switch.png'), fullPage: true });
+    });
+    errors.forEach((e) => check('no browser errors', false, e));
+
+    console.log('No WebGPU (Chromium without --enable-unsafe-webgpu): automatic CPU fallback:');
+    errors = await withBrowser([], url, async (page) => {
+      const run = await probeRun(page);
+      check('backend card says CPU', await page.getAttribute('#backend', 'data-kind') === 'cpu');
+      const reason = await page.textContent('#backend .reason');
+      check(`the page says why ("${reason.trim()}")`, /WebGPU unavailable/.test(reason));
+      check('the probe ran on the CPU', run.backend === 'CPU (ndarray)', run.backend);
+      compare('CPU fallback', run);
+      await page.screenshot({ path: path.join(outDir, 'no-webgpu.png'), fullPage: true });
+    });
+    errors.forEach((e) => check('no browser errors', false, e));
+
+    console.log('A link with #backend=cpu opens on the CPU:');
+    errors = await withBrowser(['--enable-unsafe-webgpu'], `${url}#backend=cpu`, async (page) => {
+      const run = await probeRun(page);
+      check('the probe ran on the CPU', run.backend === 'CPU (ndarray)', run.backend);
+      check('the switch shows it', await page.isChecked('#force-cpu'));
+    });
+    errors.forEach((e) => check('no browser errors', false, e));
+  } catch (e) {
+    check('end-to-end run completed', false, e.stack || String(e));
+  } finally {
+    server.close();
+  }
+  console.log(`e2e: ${passed} passed, ${failures} failed`);
+  process.exit(failures === 0 ? 0 : 1);
+})();
