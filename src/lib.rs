@@ -4,7 +4,10 @@
 //! The library is shared by the browser app (`src/bin/web.rs`, built by trunk) and the native
 //! command-line tool (`src/bin/a2x.rs`). See ARCHITECTURE.md for the map.
 
+pub mod clock;
 pub mod device;
+pub mod engine;
+pub mod models;
 pub mod probe;
 
 #[cfg(target_arch = "wasm32")]

@@ -9,6 +9,11 @@ fn main() -> std::process::ExitCode {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+mod explain;
+#[cfg(not(target_arch = "wasm32"))]
+mod images;
+
+#[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use a2x::device::{self, BackendKind};
     use a2x::probe::{self, ProbeResult};
@@ -38,11 +43,28 @@ mod cli {
             #[arg(long)]
             json: bool,
         },
+        /// Compute an explanation: Algorithms 1 and 2 on the paper's schedule, writing the
+        /// visualised perturbation, the perturbed seed and a JSON line per iteration.
+        Explain(crate::explain::ExplainArgs),
+        /// Time the engine's phases per iteration on each backend and print a table.
+        Bench(crate::explain::BenchArgs),
     }
 
     pub fn main() -> ExitCode {
         match Cli::parse().command {
             Command::Probe { backend, reference, json } => run_probe(backend, reference, json),
+            Command::Explain(args) => report(crate::explain::explain(args)),
+            Command::Bench(args) => report(crate::explain::bench(args)),
+        }
+    }
+
+    fn report(result: Result<(), String>) -> ExitCode {
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
         }
     }
 

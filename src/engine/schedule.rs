@@ -1,0 +1,245 @@
+//! Section 5.1's schedule: Algorithm 1 until ℘ ≥ γ, then Algorithm 2, then Algorithm 1 again with
+//! a refinement after every `refine_every`-th iteration, up to `iterations` in all (O9 decides what
+//! happens when γ is never reached). A [`Run`] advances one iteration per [`Run::step`], so the
+//! caller can show every event, yield to the browser, or cancel between iterations.
+
+use super::estimate::{
+    fuse_gradients, input_gradients, perturb, per_image_norms, project, target_probabilities,
+    unit_max_norm, Moments,
+};
+use super::refine::{refine, Refinement};
+use super::sampling::Rng;
+use super::{Classifier, EngineError, Event, PhaseTimes, RefineStart, Region, RunConfig, SignCheck};
+use crate::clock::now_ms;
+use burn::tensor::{Int, Tensor, TensorData};
+
+/// One explanation run: the state of Algorithm 1 between iterations.
+pub struct Run<'a, C: Classifier> {
+    classifier: &'a C,
+    config: RunConfig,
+    /// d̄: the original seed, `[1, C, H, W]` (region already applied).
+    seed: Tensor<4>,
+    /// D̄: the raw samples, `[N, C, H, W]` (region already applied).
+    samples: Tensor<4>,
+    /// p_t.
+    perturbation: Tensor<4>,
+    moments: Moments,
+    rng: Rng,
+    /// t: iterations done.
+    iteration: usize,
+    gamma_reached: bool,
+    last_refinement: Option<Refinement>,
+}
+
+async fn read(values: Tensor<1>) -> Result<Vec<f32>, EngineError> {
+    values
+        .into_data_async()
+        .await
+        .map_err(|e| EngineError::Readback(format!("{e:?}")))?
+        .try_into_vec::<f32>()
+        .map_err(|e| EngineError::Readback(format!("{e:?}")))
+}
+
+/// Region-specific semantics: every image's `region` replaced by the samples' mean pixel.
+fn fill_region(images: Tensor<4>, region: Region, mean_pixel: Tensor<4>) -> Tensor<4> {
+    let [n, c, h, w] = images.dims();
+    let mut inside = vec![0f32; h * w];
+    for y in region.top..region.top + region.height {
+        inside[y * w + region.left..y * w + region.left + region.width].fill(1.0);
+    }
+    let inside: Tensor<4> =
+        Tensor::from_data(TensorData::new(inside, [1, 1, h, w]), &images.device());
+    let inside = inside.expand([n, c, h, w]);
+    images * (inside.clone().neg() + 1.0) + mean_pixel.expand([n, c, h, w]) * inside
+}
+
+impl<'a, C: Classifier> Run<'a, C> {
+    /// Sets up a run. `seed` is `[1, C, H, W]` and `samples` `[N, C, H, W]`, in [0, 1], on the
+    /// device to compute on (with autodiff enabled).
+    pub fn new(
+        classifier: &'a C,
+        seed: Tensor<4>,
+        samples: Tensor<4>,
+        config: RunConfig,
+    ) -> Result<Self, EngineError> {
+        let bad = |m: String| Err(EngineError::Config(m));
+        let [c, h, w] = classifier.input_shape();
+        if seed.dims() != [1, c, h, w] {
+            return bad(format!("the seed is {:?}, the model takes [1, {c}, {h}, {w}]", seed.dims()));
+        }
+        let [n, sc, sh, sw] = samples.dims();
+        if [sc, sh, sw] != [c, h, w] {
+            return bad(format!("the samples are {:?}, the model takes [N, {c}, {h}, {w}]", samples.dims()));
+        }
+        if config.batch < 2 {
+            return bad(format!("the mini-batch b = {} must hold the seed and at least one sample", config.batch));
+        }
+        if n < config.batch - 1 {
+            return bad(format!("{n} samples cannot fill a mini-batch of b − 1 = {}", config.batch - 1));
+        }
+        if config.target >= classifier.num_classes() {
+            return bad(format!("target {} is not one of the model's {} classes", config.target, classifier.num_classes()));
+        }
+        if !(config.eta > 0.0 && config.eta.is_finite()) {
+            return bad(format!("η = {} must be positive", config.eta));
+        }
+        if !(0.0..1.0).contains(&config.alpha) || !(0.0..1.0).contains(&config.beta) {
+            return bad("α and β must lie in [0, 1)".into());
+        }
+        if config.chunk == 0 {
+            return bad("the chunk size must be at least 1".into());
+        }
+        let (mut seed, mut samples) = (seed.detach(), samples.detach());
+        if let Some(region) = config.region {
+            if region.height == 0 || region.width == 0 || region.top + region.height > h || region.left + region.width > w {
+                return bad(format!("the region {region:?} does not fit in {h}×{w}"));
+            }
+            let mean_pixel = samples.clone().mean_dims(&[0, 2, 3]); // [1, C, 1, 1]
+            seed = fill_region(seed, region, mean_pixel.clone());
+            samples = fill_region(samples, region, mean_pixel);
+        }
+        // Line 1: p₀ = μ₀ = σ₀ = 0, t = 0.
+        let zeros = Tensor::zeros([1, c, h, w], &seed.device());
+        Ok(Run {
+            classifier,
+            moments: Moments::new(zeros.clone(), config.alpha, config.beta, config.epsilon),
+            rng: Rng::new(config.rng_seed),
+            perturbation: zeros,
+            seed,
+            samples,
+            config,
+            iteration: 0,
+            gamma_reached: false,
+            last_refinement: None,
+        })
+    }
+
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    /// p_t, `[1, C, H, W]`.
+    pub fn perturbation(&self) -> Tensor<4> {
+        self.perturbation.clone()
+    }
+
+    /// d̄ as the engine uses it (with the region filled, if one is set).
+    pub fn seed(&self) -> Tensor<4> {
+        self.seed.clone()
+    }
+
+    /// t: iterations done so far.
+    pub fn iteration(&self) -> usize {
+        self.iteration
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.iteration >= self.config.iterations
+    }
+
+    /// What the last refinement did, if one ran.
+    pub fn last_refinement(&self) -> Option<&Refinement> {
+        self.last_refinement.as_ref()
+    }
+
+    /// One iteration of Algorithm 1 (lines 3–22), then Algorithm 2 when the schedule says so.
+    pub async fn step(&mut self) -> Result<Event, EngineError> {
+        if self.is_finished() {
+            return Err(EngineError::Config("the run has done all its iterations".into()));
+        }
+        let config = self.config.clone();
+        let (classifier, target, chunk) = (self.classifier, config.target, config.chunk);
+        let device = self.seed.device();
+        let mut times = PhaseTimes::default();
+        let start = now_ms();
+
+        // Line 3: draw D ⊂ D̄ with |D| = b − 1.
+        let picks = self.rng.distinct(self.samples.dims()[0], config.batch - 1);
+        let picks: Vec<i64> = picks.into_iter().map(|i| i as i64).collect();
+        let picks = Tensor::<1, Int>::from_data(TensorData::new(picks, [config.batch - 1]), &device);
+        let batch_raw = self.samples.clone().select(0, picks);
+        // Line 4: D ← Clip(D ⊖ p), d ← Clip(d̄ ⊖ p) (from d̄, see the module notes).
+        let previous = self.perturbation.clone();
+        let seed_now = perturb(self.seed.clone(), previous.clone());
+        let batch_now = perturb(batch_raw.clone(), previous.clone());
+        // Line 5: t ← t + 1.
+        self.iteration += 1;
+        let t = self.iteration;
+        // Lines 6–7: per-sample gradients of J(·, ℓ), ξ, the fused gradient.
+        let gradients = input_gradients(classifier, Tensor::cat(vec![seed_now, batch_now], 0), target, chunk);
+        let seed_gradient = gradients.clone().slice([0..1]);
+        let sample_gradients = gradients.slice([1..config.batch]);
+        let (fused, xi) = fuse_gradients(seed_gradient, sample_gradients);
+        // Lines 8–10: moments and ρ.
+        let step = self.moments.update(fused);
+        let xi = read(xi).await?[0];
+        times.gradient_ms = now_ms() - start;
+
+        // Lines 11–14: ϱ± on D̄ ⊖ (p_{t−1} ± ρ/‖ρ‖_∞) (O2 picks the set).
+        let start = now_ms();
+        let check_set = match config.sign_check {
+            SignCheck::AllSamples => self.samples.clone(),
+            SignCheck::Batch => batch_raw.clone(),
+        };
+        let unit = unit_max_norm(step.clone());
+        let plus = target_probabilities(classifier, perturb(check_set.clone(), previous.clone() + unit.clone()), target, chunk).mean();
+        let minus = target_probabilities(classifier, perturb(check_set, previous.clone() - unit), target, chunk).mean();
+        let rho = read(Tensor::cat(vec![plus, minus], 0)).await?;
+        let (rho_plus, rho_minus) = (rho[0], rho[1]);
+        times.sign_check_ms = now_ms() - start;
+
+        // Lines 15–19: keep the direction that raised the target probability more.
+        let start = now_ms();
+        let sign: i8 = if rho_plus >= rho_minus { 1 } else { -1 };
+        let moved = previous + step * sign as f64;
+        // Line 20: projection onto the η-ball.
+        self.perturbation = project(moved, config.eta);
+        // Lines 21–22: ℘ on Clip({d̄} ∪ D ⊖ p_t).
+        let probabilities = target_probabilities(
+            classifier,
+            perturb(Tensor::cat(vec![self.seed.clone(), batch_raw], 0), self.perturbation.clone()),
+            target,
+            chunk,
+        );
+        let probabilities = read(probabilities).await?;
+        let target_probability = probabilities.iter().sum::<f32>() / probabilities.len() as f32;
+        let samples_probability =
+            probabilities[1..].iter().sum::<f32>() / (probabilities.len() - 1) as f32;
+        times.probability_ms = now_ms() - start;
+
+        // Section 5.1 / O9: refine now?
+        let reached_now = target_probability >= config.gamma;
+        let first_time = reached_now && !self.gamma_reached;
+        self.gamma_reached |= reached_now;
+        let interval = config.refine_every > 0 && t % config.refine_every == 0;
+        let refine_now = config.refine_every > 0
+            && match config.refine_start {
+                RefineStart::AfterGamma => first_time || (self.gamma_reached && interval),
+                RefineStart::EveryInterval => interval,
+            };
+        if refine_now {
+            let start = now_ms();
+            let (refined, refinement) =
+                refine(classifier, self.perturbation.clone(), config.lambda, config.eta).await?;
+            self.perturbation = refined;
+            self.last_refinement = Some(refinement);
+            times.refine_ms = now_ms() - start;
+        }
+        let perturbation_norm = read(per_image_norms(self.perturbation.clone())).await?[0];
+
+        Ok(Event {
+            iteration: t,
+            target_probability,
+            seed_probability: probabilities[0],
+            samples_probability,
+            rho_plus,
+            rho_minus,
+            sign,
+            perturbation_norm,
+            xi,
+            refined: refine_now,
+            gamma_reached: self.gamma_reached,
+            times,
+        })
+    }
+}

@@ -1,0 +1,3 @@
+//! Classifiers that implement the engine's [`Classifier`](crate::engine::Classifier) trait.
+
+pub mod tiny;

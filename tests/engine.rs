@@ -1,0 +1,297 @@
+//! The engine against independent numbers: hand-computed vectors, finite differences, one-at-a-time
+//! gradients, and end-to-end behaviour on a small convolutional classifier.
+
+use a2x::device;
+use a2x::engine::estimate::{
+    fuse_gradients, input_gradients, project, target_probabilities, unit_max_norm, Moments,
+};
+use a2x::engine::schedule::Run;
+use a2x::engine::{Classifier, RefineStart, Region, RunConfig, SignCheck};
+use a2x::models::tiny::TinyCnn;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use pollster::block_on;
+
+fn values(t: Tensor<4>) -> Vec<f32> {
+    t.into_data().try_into_vec::<f32>().unwrap()
+}
+
+fn tensor(v: &[f32], shape: [usize; 4], device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(v.to_vec(), shape), device)
+}
+
+/// Smooth random-looking images in [0, 1]: sums of a few sinusoids per image.
+fn images(n: usize, size: usize, salt: u64, device: &Device) -> Tensor<4> {
+    let mut rng = a2x::engine::sampling::Rng::new(salt);
+    let mut v = Vec::with_capacity(n * 3 * size * size);
+    for _ in 0..n {
+        let params: Vec<f64> = (0..12).map(|_| rng.unit()).collect();
+        for c in 0..3 {
+            for y in 0..size {
+                for x in 0..size {
+                    let (fy, fx) = (y as f64 / size as f64, x as f64 / size as f64);
+                    let p = &params[c * 4..c * 4 + 4];
+                    let value = 0.5
+                        + 0.25 * (6.0 * p[0] * fx + 5.0 * p[1] * fy + 6.28 * p[2]).sin()
+                        + 0.2 * (9.0 * p[3] * (fx - fy)).cos();
+                    v.push(value.clamp(0.0, 1.0) as f32);
+                }
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(v, [n, 3, size, size]), device)
+}
+
+#[test]
+fn projection_matches_hand_computation() {
+    let device = device::cpu_device();
+    // ‖(3, 4, 0, 0)‖ = 5: projected to η = 2.5 it halves; η = 10 leaves it.
+    let p = tensor(&[3.0, 4.0, 0.0, 0.0], [1, 1, 2, 2], &device);
+    assert_eq!(values(project(p.clone(), 2.5)), [1.5, 2.0, 0.0, 0.0]);
+    assert_eq!(values(project(p, 10.0)), [3.0, 4.0, 0.0, 0.0]);
+    let zero = tensor(&[0.0; 4], [1, 1, 2, 2], &device);
+    assert_eq!(values(project(zero, 1.0)), [0.0; 4]);
+    let step = tensor(&[-2.0, 1.0, 0.5, 0.0], [1, 1, 2, 2], &device);
+    assert_eq!(values(unit_max_norm(step)), [-1.0, 0.5, 0.25, 0.0]);
+}
+
+#[test]
+fn moments_and_step_match_hand_computation() {
+    let device = device::cpu_device();
+    let zeros = tensor(&[0.0; 2], [1, 1, 1, 2], &device);
+    let mut moments = Moments::new(zeros, 0.9, 0.999, 0.0);
+    // t = 1, g = (2, −1): μ = 0.1 g, σ = 0.001 g², μ̂ = g, σ̂ = g²: ρ = g / |g| = (1, −1).
+    let rho = values(moments.update(tensor(&[2.0, -1.0], [1, 1, 1, 2], &device)));
+    assert!((rho[0] - 1.0).abs() < 1e-5 && (rho[1] + 1.0).abs() < 1e-5, "{rho:?}");
+    // t = 2, g = (1, 1): μ = 0.9·(0.2, −0.1) + 0.1·(1, 1) = (0.28, 0.01);
+    // σ = 0.999·(0.004, 0.001) + 0.001·(1, 1) = (0.004996, 0.001999);
+    // ρ = μ/(1 − 0.81) / √(σ/(1 − 0.998001)).
+    let rho = values(moments.update(tensor(&[1.0, 1.0], [1, 1, 1, 2], &device)));
+    let expected = |m: f64, s: f64| (m / 0.19) / (s / (1.0 - 0.999f64 * 0.999)).sqrt();
+    assert!((rho[0] as f64 - expected(0.28, 0.004996)).abs() < 1e-4, "{rho:?}");
+    assert!((rho[1] as f64 - expected(0.01, 0.001999)).abs() < 1e-4, "{rho:?}");
+}
+
+#[test]
+fn fused_gradient_matches_hand_computation() {
+    let device = device::cpu_device();
+    // Seed gradient (3, 4): norm 5. Samples (1, 0) and (0, 3): norms 1 and 3, mean 2, so ξ = 2.5;
+    // mean sample gradient (0.5, 1.5); g = ½ (3, 4) + 1.25 (0.5, 1.5) = (2.125, 3.875).
+    let seed = tensor(&[3.0, 4.0], [1, 1, 1, 2], &device);
+    let samples = tensor(&[1.0, 0.0, 0.0, 3.0], [2, 1, 1, 2], &device);
+    let (fused, xi) = fuse_gradients(seed, samples);
+    assert!((xi.into_data().try_into_vec::<f32>().unwrap()[0] - 2.5).abs() < 1e-6);
+    let fused = values(fused);
+    assert!((fused[0] - 2.125).abs() < 1e-6 && (fused[1] - 3.875).abs() < 1e-6, "{fused:?}");
+}
+
+/// J(x, ℓ) of one image, for finite differences.
+fn loss(model: &TinyCnn, image: &[f32], size: usize, target: usize, device: &Device) -> f64 {
+    let logits = model.logits(tensor(image, [1, 3, size, size], device));
+    let j = -log_softmax(logits, 1).slice([0..1, target..target + 1]).sum();
+    j.into_data().try_into_vec::<f32>().unwrap()[0] as f64
+}
+
+#[test]
+fn input_gradients_match_finite_differences() {
+    let device = device::cpu_device();
+    let size = 16;
+    let model = TinyCnn::random(size, 10, 3, &device);
+    let image = values(images(1, size, 11, &device));
+    let gradient = values(input_gradients(&model, tensor(&image, [1, 3, size, size], &device), 4, 8));
+    let h = 1e-2f32;
+    let mut checked = 0;
+    for index in (0..image.len()).step_by(37) {
+        let mut plus = image.clone();
+        plus[index] += h;
+        let mut minus = image.clone();
+        minus[index] -= h;
+        let numeric =
+            (loss(&model, &plus, size, 4, &device) - loss(&model, &minus, size, 4, &device)) / (2.0 * h as f64);
+        let analytic = gradient[index] as f64;
+        assert!(
+            (numeric - analytic).abs() <= 2e-3 * (1.0 + analytic.abs().max(numeric.abs())) + 2e-4,
+            "index {index}: autodiff {analytic} vs finite difference {numeric}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20);
+    assert!(gradient.iter().any(|g| g.abs() > 1e-3), "the gradient should not vanish");
+}
+
+#[test]
+fn batched_per_sample_gradients_equal_one_at_a_time() {
+    let device = device::cpu_device();
+    let size = 16;
+    let model = TinyCnn::random(size, 10, 5, &device);
+    let batch = images(6, size, 21, &device);
+    for chunk in [6, 4, 1] {
+        let batched = values(input_gradients(&model, batch.clone(), 2, chunk));
+        for i in 0..6 {
+            let single = values(input_gradients(&model, batch.clone().slice([i..i + 1]), 2, 1));
+            let part = &batched[i * single.len()..(i + 1) * single.len()];
+            for (a, b) in part.iter().zip(&single) {
+                assert!((a - b).abs() <= 1e-6 + 1e-5 * b.abs(), "chunk {chunk}, image {i}: {a} vs {b}");
+            }
+        }
+    }
+    // Probabilities too: chunked equals whole.
+    let whole = target_probabilities(&model, batch.clone(), 2, 6).into_data().try_into_vec::<f32>().unwrap();
+    let chunked = target_probabilities(&model, batch, 2, 4).into_data().try_into_vec::<f32>().unwrap();
+    for (a, b) in whole.iter().zip(&chunked) {
+        assert!((a - b).abs() < 1e-6);
+    }
+}
+
+fn short_config(rng_seed: u64, chunk: usize) -> RunConfig {
+    RunConfig {
+        target: 3,
+        eta: 6.0,
+        batch: 8,
+        iterations: 6,
+        refine_every: 3,
+        refine_start: RefineStart::EveryInterval,
+        rng_seed,
+        chunk,
+        ..RunConfig::default()
+    }
+}
+
+fn run_to_end(model: &TinyCnn, device: &Device, config: RunConfig) -> (Vec<f32>, Vec<a2x::engine::Event>) {
+    let size = model.input_shape()[1];
+    let seed = images(1, size, 1, device);
+    let samples = images(24, size, 2, device);
+    let mut run = Run::new(model, seed, samples, config).unwrap();
+    let mut events = Vec::new();
+    while !run.is_finished() {
+        events.push(block_on(run.step()).unwrap());
+    }
+    (values(run.perturbation()), events)
+}
+
+#[test]
+fn chunk_size_and_rng_seed() {
+    let device = device::cpu_device();
+    let model = TinyCnn::random(16, 10, 7, &device);
+    let (p8, _) = run_to_end(&model, &device, short_config(42, 8));
+    let (p3, _) = run_to_end(&model, &device, short_config(42, 3));
+    let (again, _) = run_to_end(&model, &device, short_config(42, 8));
+    let (other, _) = run_to_end(&model, &device, short_config(43, 8));
+    assert_eq!(p8, again, "same inputs and seed on the same backend must give the same p");
+    let worst = p8.iter().zip(&p3).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(worst < 1e-4, "the chunk size changed p by {worst}");
+    let moved = p8.iter().zip(&other).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(moved > 1e-3, "a different RNG seed should draw other mini-batches ({moved})");
+}
+
+#[test]
+fn end_to_end_reaches_gamma_within_the_norm_bound() {
+    let device = device::cpu_device();
+    let size = 16;
+    let model = TinyCnn::random(size, 10, 7, &device);
+    let seed = images(1, size, 1, &device);
+    let samples = images(32, size, 2, &device);
+    // The target: the class the model gives the least probability to on the unperturbed images.
+    let all = Tensor::cat(vec![seed.clone(), samples.clone()], 0);
+    let mean_probability = |class: usize| -> f32 {
+        let p = target_probabilities(&model, all.clone(), class, 8).mean();
+        p.into_data().try_into_vec::<f32>().unwrap()[0]
+    };
+    let (target, initial) = (0..10)
+        .map(|class| (class, mean_probability(class)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    assert!(initial < 0.05, "class {target} starts at {initial}");
+    let config = RunConfig {
+        target,
+        eta: ETA,
+        batch: 8,
+        iterations: 30,
+        refine_every: 10,
+        chunk: 8,
+        ..RunConfig::default()
+    };
+    let mut run = Run::new(&model, seed, samples, config.clone()).unwrap();
+    let mut events = Vec::new();
+    while !run.is_finished() {
+        events.push(block_on(run.step()).unwrap());
+    }
+    for event in &events {
+        eprintln!("{event:?}");
+        assert!(
+            event.perturbation_norm <= config.eta + 1e-4,
+            "‖p‖ = {} at t = {}",
+            event.perturbation_norm,
+            event.iteration
+        );
+    }
+    let best = events.iter().map(|e| e.target_probability).fold(0.0, f32::max);
+    assert!(best >= config.gamma, "℘ peaked at {best}, below γ = {} (from {initial})", config.gamma);
+    assert!(events.iter().any(|e| e.gamma_reached));
+    let refinements = events.iter().filter(|e| e.refined).count();
+    assert!(refinements >= 1, "a refinement should have run once γ was reached");
+    let refinement = run.last_refinement().unwrap();
+    assert!(refinement.threshold.is_some());
+    assert!(
+        refinement.mask.iter().all(|&v| v == 0.0 || v == config.lambda),
+        "mask not binary: {:?}",
+        refinement.mask
+    );
+    assert!(refinement.mask.iter().any(|&v| v == 0.0) && refinement.mask.iter().any(|&v| v == config.lambda));
+}
+
+/// η for the end-to-end test: ≈ 0.07 per pixel RMS on 16×16×3.
+const ETA: f32 = 3.0;
+
+#[test]
+fn region_and_batch_sign_check_run() {
+    let device = device::cpu_device();
+    let model = TinyCnn::random(16, 10, 7, &device);
+    let config = RunConfig {
+        sign_check: SignCheck::Batch,
+        region: Some(Region { top: 4, left: 4, height: 8, width: 8 }),
+        ..short_config(1, 8)
+    };
+    let size = 16;
+    let samples = images(24, size, 2, &device);
+    let run = Run::new(&model, images(1, size, 1, &device), samples.clone(), config).unwrap();
+    // The region holds the samples' mean pixel, per channel.
+    let mean = samples.clone().mean_dims(&[0, 2, 3]).into_data().try_into_vec::<f32>().unwrap();
+    let seed = values(run.seed());
+    for c in 0..3 {
+        for y in 4..12 {
+            for x in 4..12 {
+                assert!((seed[(c * size + y) * size + x] - mean[c]).abs() < 1e-6);
+            }
+        }
+    }
+    let (_, events) = run_to_end(&model, &device, short_config(1, 8));
+    assert_eq!(events.len(), 6);
+    let bad = Run::new(&model, images(1, size, 1, &device), samples, RunConfig { target: 10, ..short_config(1, 8) });
+    assert!(bad.is_err());
+}
+
+#[test]
+fn wgpu_and_ndarray_agree_on_a_short_run() {
+    let gpu = match block_on(device::init_wgpu()) {
+        Ok((device, info)) => {
+            eprintln!("wgpu adapter: {} ({})", info.name, info.backend);
+            device
+        }
+        Err(reason) => {
+            eprintln!("SKIPPED wgpu_and_ndarray_agree_on_a_short_run: no wgpu adapter ({reason})");
+            return;
+        }
+    };
+    let cpu = device::cpu_device();
+    let config = RunConfig { iterations: 3, refine_every: 3, ..short_config(9, 8) };
+    let (on_cpu, cpu_events) = run_to_end(&TinyCnn::random(16, 10, 7, &cpu), &cpu, config.clone());
+    let (on_gpu, gpu_events) = run_to_end(&TinyCnn::random(16, 10, 7, &gpu), &gpu, config);
+    for (a, b) in cpu_events.iter().zip(&gpu_events) {
+        assert_eq!(a.sign, b.sign, "t = {}: the ± check chose differently", a.iteration);
+        assert!((a.target_probability - b.target_probability).abs() < 1e-3);
+    }
+    // Stated tolerance: 1e-3 absolute per pixel (float32 on different kernels, three iterations).
+    let worst = on_cpu.iter().zip(&on_gpu).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(worst < 1e-3, "wgpu and ndarray differ by {worst}");
+}
