@@ -63,6 +63,7 @@ async function withBrowser(flags, url, body) {
     const page = context.pages()[0] || await context.newPage();
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
     page.on('console', (m) => { if (m.type() === 'error') errors.push(`console error: ${m.text()}`); });
+    page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} for ${r.url()}`); });
     await page.goto(url);
     await body(page);
   } finally {

@@ -35,6 +35,9 @@ pub struct EngineArgs {
     /// the ImageNet models come with the model zoo).
     #[arg(long, default_value = "tiny")]
     pub model: String,
+    /// Input size in pixels, for models that accept any (`tiny`).
+    #[arg(long, default_value_t = 32)]
+    pub size: usize,
     /// η: bound on ‖p‖₂, images in [0, 1].
     #[arg(long, default_value_t = 10.0)]
     pub eta: f32,
@@ -108,9 +111,10 @@ pub fn open_device(backend: BackendKind) -> Result<Device, String> {
     }
 }
 
-pub fn open_model(name: &str, device: &Device) -> Result<TinyCnn, String> {
-    match name {
-        "tiny" => Ok(TinyCnn::random(32, 10, 0, device)),
+pub fn open_model(args: &EngineArgs, device: &Device) -> Result<TinyCnn, String> {
+    match args.model.as_str() {
+        "tiny" if args.size >= 8 => Ok(TinyCnn::random(args.size, 10, 0, device)),
+        "tiny" => Err(format!("--size {} is too small (at least 8)", args.size)),
         other => Err(format!("unknown model `{other}` (available: tiny)")),
     }
 }
@@ -162,7 +166,7 @@ fn read_back(t: Tensor<4>) -> Vec<f32> {
 
 pub fn explain(args: ExplainArgs) -> Result<(), String> {
     let device = open_device(args.engine.backend)?;
-    let model = open_model(&args.engine.model, &device)?;
+    let model = open_model(&args.engine, &device)?;
     let [c, h, w] = model.input_shape();
     let seed = images::load_for_model(&args.seed, h)?;
     let mut files = images::list_images(&args.samples)?;
@@ -248,7 +252,7 @@ pub fn bench(args: BenchArgs) -> Result<(), String> {
                 continue;
             }
         };
-        let model = open_model(&args.engine.model, &device)?;
+        let model = open_model(&args.engine, &device)?;
         let [c, h, w] = model.input_shape();
         let mut rng = Rng::new(1);
         let mut values = |n: usize| -> Tensor<4> {
