@@ -12,6 +12,15 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use pollster::block_on;
 
+/// Prints past libtest's output capture, so a skip or the adapter used shows in `make test`.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+
 fn values(t: Tensor<4>) -> Vec<f32> {
     t.into_data().try_into_vec::<f32>().unwrap()
 }
@@ -275,11 +284,11 @@ fn region_and_batch_sign_check_run() {
 fn wgpu_and_ndarray_agree_on_a_short_run() {
     let gpu = match block_on(device::init_wgpu()) {
         Ok((device, info)) => {
-            eprintln!("wgpu adapter: {} ({})", info.name, info.backend);
+            say!("wgpu adapter: {} ({})", info.name, info.backend);
             device
         }
         Err(reason) => {
-            eprintln!("SKIPPED wgpu_and_ndarray_agree_on_a_short_run: no wgpu adapter ({reason})");
+            say!("SKIPPED wgpu_and_ndarray_agree_on_a_short_run: no wgpu adapter ({reason})");
             return;
         }
     };

@@ -3,6 +3,15 @@
 use a2x::device;
 use a2x::probe::{self, ProbeResult, TOLERANCE};
 
+/// Prints past libtest's output capture, so a skip or the adapter used shows in `make test`.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+
 fn assert_matches_reference(result: &ProbeResult, backend: &str) {
     let reference = probe::reference();
     let error = result.max_abs_diff(&reference);
@@ -39,11 +48,11 @@ fn ndarray_gradient_matches_reference() {
 fn wgpu_gradient_matches_reference() {
     let device = match pollster::block_on(device::init_wgpu()) {
         Ok((device, info)) => {
-            eprintln!("wgpu adapter: {} ({}, {})", info.name, info.backend, info.driver);
+            say!("wgpu adapter: {} ({}, {})", info.name, info.backend, info.driver);
             device
         }
         Err(reason) => {
-            eprintln!("SKIPPED wgpu_gradient_matches_reference: no wgpu adapter ({reason})");
+            say!("SKIPPED wgpu_gradient_matches_reference: no wgpu adapter ({reason})");
             return;
         }
     };

@@ -81,7 +81,9 @@ pub fn fuse_gradients(
     sample_gradients: Tensor<4>,
 ) -> (Tensor<4>, Tensor<1>) {
     let seed_norm = per_image_norms(seed_gradient.clone()); // [1]
-    let mean_sample_norm = per_image_norms(sample_gradients.clone()).mean(); // [1]
+    // Clamped away from 0: when every sample is already classified as the target with
+    // certainty their gradients vanish, and ξ = ‖∇d‖/0 would turn p into NaN.
+    let mean_sample_norm = per_image_norms(sample_gradients.clone()).mean().clamp_min(1e-30); // [1]
     let xi = seed_norm / mean_sample_norm; // line 6
     let mean_sample_gradient = sample_gradients.mean_dim(0); // [1, C, H, W]
     let fused = seed_gradient * 0.5

@@ -51,7 +51,9 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 /// What the engine needs of a classifier. Images are NCHW in [0, 1]; the classifier applies its
-/// own normalisation. It must be deterministic (eval mode: no dropout, frozen batch norm).
+/// own normalisation. It must be deterministic (eval mode: no dropout, frozen batch norm), and its
+/// parameters must not require gradients: the engine differentiates with respect to the input
+/// only, and tracked parameters would make every forward pass keep its activations.
 pub trait Classifier {
     /// Logits, `[batch, classes]`.
     fn logits(&self, images: Tensor<4>) -> Tensor<2>;

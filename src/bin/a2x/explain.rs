@@ -135,7 +135,8 @@ pub struct ExplainArgs {
     /// |D̄|: how many of the folder's images to use, drawn with the RNG seed (all if fewer).
     #[arg(long, default_value_t = 256)]
     pub num_samples: usize,
-    /// Region-specific semantics: `TOP,LEFT,HEIGHT,WIDTH` in input pixels.
+    /// Region-specific semantics: `TOP,LEFT` (the paper's 64×64 region) or
+    /// `TOP,LEFT,HEIGHT,WIDTH`, in input pixels.
     #[arg(long, value_parser = parse_region)]
     pub region: Option<Region>,
     /// The visualised perturbation (mid-grey centred).
@@ -149,14 +150,18 @@ pub struct ExplainArgs {
     pub log: Option<PathBuf>,
 }
 
+/// The paper's region size for region-specific semantics (section 5.1).
+const DEFAULT_REGION: usize = 64;
+
 fn parse_region(s: &str) -> Result<Region, String> {
     let v: Vec<usize> = s
         .split(',')
         .map(|x| x.trim().parse::<usize>().map_err(|e| format!("`{x}`: {e}")))
         .collect::<Result<_, _>>()?;
     match v[..] {
+        [top, left] => Ok(Region { top, left, height: DEFAULT_REGION, width: DEFAULT_REGION }),
         [top, left, height, width] => Ok(Region { top, left, height, width }),
-        _ => Err("expected TOP,LEFT,HEIGHT,WIDTH".into()),
+        _ => Err("expected TOP,LEFT (a 64×64 region) or TOP,LEFT,HEIGHT,WIDTH".into()),
     }
 }
 

@@ -15,7 +15,7 @@ mod images;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
-    use a2x::device::{self, BackendKind};
+    use a2x::device::BackendKind;
     use a2x::probe::{self, ProbeResult};
     use clap::{Parser, Subcommand};
     use std::process::ExitCode;
@@ -74,18 +74,12 @@ mod cli {
             print_result(&reference, json, "f64 reference", None);
             return ExitCode::SUCCESS;
         }
-        let device = match backend {
-            BackendKind::Ndarray => device::cpu_device(),
-            BackendKind::Wgpu => match pollster::block_on(device::init_wgpu()) {
-                Ok((device, info)) => {
-                    eprintln!("wgpu adapter: {} ({}, {})", info.name, info.backend, info.driver);
-                    device
-                }
-                Err(e) => {
-                    eprintln!("error: no wgpu adapter: {e}");
-                    return ExitCode::FAILURE;
-                }
-            },
+        let device = match crate::explain::open_device(backend) {
+            Ok(device) => device,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
         };
         let start = Instant::now();
         let result = match pollster::block_on(probe::run(&device)) {
