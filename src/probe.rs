@@ -2,7 +2,7 @@
 //! that output with respect to the input, computed by burn with autodiff on whatever device it is
 //! given (WebGPU in the browser, Vulkan natively, ndarray on the CPU), and read back asynchronously.
 //!
-//! [`reference`] computes the same numbers independently of burn — a hand-written f64 forward pass
+//! [`reference()`] computes the same numbers independently of burn — a hand-written f64 forward pass
 //! differentiated by central finite differences — so the browser, the tests and the CLI can check
 //! any backend against it.
 //!

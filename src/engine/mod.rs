@@ -188,6 +188,16 @@ pub struct Event {
     pub times: PhaseTimes,
 }
 
+/// Reads a tensor back to the host asynchronously (a synchronous read panics on WebGPU).
+pub async fn read_values<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, EngineError> {
+    tensor
+        .into_data_async()
+        .await
+        .map_err(|e| EngineError::Readback(format!("{e:?}")))?
+        .try_into_vec::<f32>()
+        .map_err(|e| EngineError::Readback(format!("{e:?}")))
+}
+
 /// Errors of the engine. Bad shapes are caught before any computation.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -3,7 +3,7 @@
 use super::cubic::resize_bicubic;
 use super::estimate::project;
 use super::otsu::otsu;
-use super::{Classifier, EngineError};
+use super::{read_values, Classifier, EngineError};
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -34,13 +34,7 @@ pub async fn refine<C: Classifier>(
     let features = classifier.features(shown).detach();
     let [_, _, map_h, map_w] = features.dims();
     // Line 3: a ← mean over the channels.
-    let activation = features
-        .mean_dim(1)
-        .into_data_async()
-        .await
-        .map_err(|e| EngineError::Readback(format!("{e:?}")))?
-        .try_into_vec::<f32>()
-        .map_err(|e| EngineError::Readback(format!("{e:?}")))?;
+    let activation = read_values(features.mean_dim(1)).await?;
     // Line 4: τ ← Otsu(a) (O4). A constant map has no threshold: leave p as it is.
     let Some(split) = otsu(&activation) else {
         return Ok((

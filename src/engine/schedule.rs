@@ -9,7 +9,7 @@ use super::estimate::{
 };
 use super::refine::{refine, Refinement};
 use super::sampling::Rng;
-use super::{Classifier, EngineError, Event, PhaseTimes, RefineStart, Region, RunConfig, SignCheck};
+use super::{read_values as read, Classifier, EngineError, Event, PhaseTimes, RefineStart, Region, RunConfig, SignCheck};
 use crate::clock::now_ms;
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -29,15 +29,6 @@ pub struct Run<'a, C: Classifier> {
     iteration: usize,
     gamma_reached: bool,
     last_refinement: Option<Refinement>,
-}
-
-async fn read(values: Tensor<1>) -> Result<Vec<f32>, EngineError> {
-    values
-        .into_data_async()
-        .await
-        .map_err(|e| EngineError::Readback(format!("{e:?}")))?
-        .try_into_vec::<f32>()
-        .map_err(|e| EngineError::Readback(format!("{e:?}")))
 }
 
 /// Region-specific semantics: every image's `region` replaced by the samples' mean pixel.

@@ -4,7 +4,7 @@
 //! exercised end to end — by the tests and by `a2x explain --model tiny` — on any backend, at a
 //! size a CPU runs in milliseconds, before and beside the real models of the model zoo.
 //!
-//! Architecture: x ∈ [0,1] → 2x − 1 → conv 3→16, 3×3, stride 2, pad 1 → tanh → conv 16→32, 3×3,
+//! Architecture: x ∈ \[0, 1\] → 2x − 1 → conv 3→16, 3×3, stride 2, pad 1 → tanh → conv 16→32, 3×3,
 //! stride 2, pad 1 → tanh (the convolutional base) → global average pool → linear 32→classes.
 //! tanh keeps the function smooth, so finite differences check its gradients exactly.
 

@@ -207,7 +207,7 @@ fn view_run(run: &ProbeRun) -> Html {
                 { format!("{:.1e} {}", run.max_abs_error, if run.ok { "✓" } else { "✗ too large" }) }
               </td></tr>
           <tr><th>{ "time" }</th>
-              <td>{ format!("{:.1} ms first run (compiles kernels), {:.1} ms warm", run.cold_ms, run.warm_ms) }</td></tr>
+              <td>{ format!("{:.1} ms first run (one-time set-up, e.g. GPU kernel compilation), {:.1} ms warm", run.cold_ms, run.warm_ms) }</td></tr>
         </table>
         <pre id="probe-json" hidden=true>{ json }</pre>
       </>
