@@ -70,6 +70,9 @@ fi
 
 # 4. wasm-opt: Debian's binaryen is too old for current rustc output; npm's JS build works.
 #    playwright-core drives Debian's Chromium in the end-to-end tests (never its own browser).
+if ! command -v npm >/dev/null 2>&1; then
+  apt_install nodejs npm
+fi
 npm_dir="$A2X_TOOLS/node"
 need_npm=0
 [ "$(cat "$npm_dir/.versions" 2>/dev/null)" = "$BINARYEN_VERSION $PLAYWRIGHT_VERSION" ] || need_npm=1
