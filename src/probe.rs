@@ -9,6 +9,7 @@
 //! The network: `x (1×3×8×8) → conv 3→4, 3×3, pad 1 → tanh → conv 4→2, 3×3, stride 2 → tanh → mean`.
 //! tanh rather than ReLU keeps the function smooth, so finite differences are exact to ~1e-9.
 
+use crate::engine::read_values;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -91,20 +92,10 @@ pub async fn run(device: &Device) -> Result<ProbeResult, String> {
     .tanh()
     .mean();
     let gradients = output.backward();
-    let gradient = input
-        .grad(&gradients)
-        .ok_or("the input has no gradient")?
-        .into_data_async()
+    let gradient = read_values(input.grad(&gradients).ok_or("the input has no gradient")?)
         .await
-        .map_err(|e| format!("reading the gradient back failed: {e:?}"))?
-        .try_into_vec::<f32>()
-        .map_err(|e| format!("gradient data: {e:?}"))?;
-    let output = output
-        .into_data_async()
-        .await
-        .map_err(|e| format!("reading the output back failed: {e:?}"))?
-        .try_into_vec::<f32>()
-        .map_err(|e| format!("output data: {e:?}"))?;
+        .map_err(|e| format!("the gradient: {e}"))?;
+    let output = read_values(output).await.map_err(|e| format!("the output: {e}"))?;
     Ok(ProbeResult {
         output: output[0] as f64,
         gradient: gradient.into_iter().map(f64::from).collect(),
