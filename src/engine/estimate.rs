@@ -4,7 +4,7 @@
 
 use super::Classifier;
 use burn::tensor::activation::{log_softmax, softmax};
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 
 /// O1: "x ⊖ p" = Clip(x + p) with p broadcast over the batch.
 pub fn perturb(images: Tensor<4>, perturbation: Tensor<4>) -> Tensor<4> {
@@ -137,9 +137,4 @@ pub fn project(perturbation: Tensor<4>, eta: f32) -> Tensor<4> {
     let scale = (norm.recip() * eta as f64).clamp_max(1.0).reshape([1, 1, 1, 1]);
     let [n, c, h, w] = perturbation.dims();
     perturbation * scale.expand([n, c, h, w])
-}
-
-/// Copies host values into a `[1, C, H, W]` tensor on `device`.
-pub fn image_tensor(values: Vec<f32>, [c, h, w]: [usize; 3], device: &burn::tensor::Device) -> Tensor<4> {
-    Tensor::from_data(TensorData::new(values, [1, c, h, w]), device)
 }

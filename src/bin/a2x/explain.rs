@@ -5,7 +5,7 @@ use a2x::clock::now_ms;
 use a2x::device::{self, BackendKind};
 use a2x::engine::sampling::Rng;
 use a2x::engine::schedule::Run;
-use a2x::engine::{Classifier, Event, RefineStart, Region, RunConfig, SignCheck};
+use a2x::engine::{read_values, Classifier, Event, RefineStart, Region, RunConfig, SignCheck};
 use a2x::models::tiny::TinyCnn;
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::{Args, ValueEnum};
@@ -165,8 +165,8 @@ fn parse_region(s: &str) -> Result<Region, String> {
     }
 }
 
-fn read_back(t: Tensor<4>) -> Vec<f32> {
-    pollster::block_on(t.into_data_async()).expect("readback").try_into_vec::<f32>().expect("f32 data")
+fn read_back(t: Tensor<4>) -> Result<Vec<f32>, String> {
+    pollster::block_on(read_values(t)).map_err(|e| e.to_string())
 }
 
 pub fn explain(args: ExplainArgs) -> Result<(), String> {
@@ -188,7 +188,7 @@ pub fn explain(args: ExplainArgs) -> Result<(), String> {
         sample_values.extend(images::load_for_model(file, h)?);
     }
     eprintln!("{} samples, model input {c}×{h}×{w}", files.len());
-    let seed_tensor = Tensor::from_data(TensorData::new(seed.clone(), [1, c, h, w]), &device);
+    let seed_tensor = Tensor::from_data(TensorData::new(seed, [1, c, h, w]), &device);
     let samples = Tensor::from_data(TensorData::new(sample_values, [files.len(), c, h, w]), &device);
     let config = args.engine.config(args.target, args.region);
     let mut run = Run::new(&model, seed_tensor, samples, config).map_err(|e| e.to_string())?;
@@ -211,11 +211,11 @@ pub fn explain(args: ExplainArgs) -> Result<(), String> {
             );
         }
     }
-    let p = read_back(run.perturbation());
+    let p = read_back(run.perturbation())?;
     images::from_chw(&images::visualize_perturbation(&p), [h, w])
         .save(&args.out)
         .map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let perturbed: Vec<f32> = read_back(run.seed()).iter().zip(&p).map(|(s, p)| s + p).collect();
+    let perturbed: Vec<f32> = read_back(run.seed())?.iter().zip(&p).map(|(s, p)| s + p).collect();
     images::from_chw(&perturbed, [h, w])
         .save(&args.out_seed)
         .map_err(|e| format!("{}: {e}", args.out_seed.display()))?;
