@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod device;
 pub mod engine;
+pub mod imaging;
 pub mod models;
 pub mod probe;
 

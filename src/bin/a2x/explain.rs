@@ -31,8 +31,8 @@ pub enum RefineStartArg {
 /// The settings shared by `explain` and `bench`; defaults are the paper's.
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
-    /// Classifier: `tiny` (a small random CNN for exercising the engine, 32 px, 10 classes;
-    /// the ImageNet models come with the model zoo).
+    /// Classifier: `lite0`, `lite1`, `lite2` (models/manifest.json), a model file's path, or
+    /// `tiny` (a small random CNN for exercising the engine, `--size` px, 10 classes).
     #[arg(long, default_value = "tiny")]
     pub model: String,
     /// Input size in pixels, for models that accept any (`tiny`).
@@ -111,11 +111,21 @@ pub fn open_device(backend: BackendKind) -> Result<Device, String> {
     }
 }
 
-pub fn open_model(args: &EngineArgs, device: &Device) -> Result<TinyCnn, String> {
+pub fn open_model(args: &EngineArgs, device: &Device) -> Result<Box<dyn Classifier>, String> {
     match args.model.as_str() {
-        "tiny" if args.size >= 8 => Ok(TinyCnn::random(args.size, 10, 0, device)),
+        "tiny" if args.size >= 8 => Ok(Box::new(TinyCnn::random(args.size, 10, 0, device))),
         "tiny" => Err(format!("--size {} is too small (at least 8)", args.size)),
-        other => Err(format!("unknown model `{other}` (available: tiny)")),
+        other => {
+            let zoo_args = crate::zoo::ModelArgs {
+                model: other.to_string(),
+                models_dir: crate::zoo::default_models_dir(),
+                backend: args.backend,
+                symmetric_padding: false,
+            };
+            let (model, label) = crate::zoo::load_model(&zoo_args, device)?;
+            eprintln!("model: {label}");
+            Ok(Box::new(model))
+        }
     }
 }
 
@@ -212,11 +222,11 @@ pub fn explain(args: ExplainArgs) -> Result<(), String> {
         }
     }
     let p = read_back(run.perturbation())?;
-    images::from_chw(&images::visualize_perturbation(&p), [h, w])
+    a2x::imaging::from_chw(&a2x::imaging::visualize_perturbation(&p), [h, w])
         .save(&args.out)
         .map_err(|e| format!("{}: {e}", args.out.display()))?;
     let perturbed: Vec<f32> = read_back(run.seed())?.iter().zip(&p).map(|(s, p)| s + p).collect();
-    images::from_chw(&perturbed, [h, w])
+    a2x::imaging::from_chw(&perturbed, [h, w])
         .save(&args.out_seed)
         .map_err(|e| format!("{}: {e}", args.out_seed.display()))?;
     eprintln!(

@@ -1,0 +1,93 @@
+//! Decoding photos and preparing them for a model, natively and in the browser (the same `image`
+//! crate code on both). Errors are sentences a person can act on.
+
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageReader, Limits, RgbImage};
+use std::io::Cursor;
+
+/// Largest image side accepted, to refuse decompression bombs before decoding them fully.
+pub const MAX_SIDE: u32 = 16_384;
+/// Largest decoded allocation accepted, in bytes.
+pub const MAX_ALLOC: u64 = 1 << 30;
+
+/// Decodes an encoded image (PNG or JPEG, format guessed from the bytes), refusing images
+/// larger than [`MAX_SIDE`] on a side before decoding their pixels.
+pub fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
+    let reader = || {
+        ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| format!("cannot read the image: {e}"))
+    };
+    let (w, h) = reader()?
+        .into_dimensions()
+        .map_err(|e| format!("not an image a2x can read (PNG or JPEG): {e}"))?;
+    if w > MAX_SIDE || h > MAX_SIDE {
+        return Err(format!("the image is {w}×{h}, larger than {MAX_SIDE} pixels on a side"));
+    }
+    let mut reader = reader()?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    reader.decode().map_err(|e| format!("cannot decode the image: {e}"))
+}
+
+/// Decodes `bytes` and prepares the photo for a `size`×`size` model: [`center_crop`], as CHW in
+/// [0, 1].
+pub fn decode_for_model(bytes: &[u8], size: usize) -> Result<Vec<f32>, String> {
+    Ok(to_chw(&center_crop(&decode(bytes)?, size)))
+}
+
+/// The ImageNet evaluation crop (torchvision's and the PyTorch reference's): resize the shorter
+/// side to round(size / 0.875) with bicubic filtering (Catmull–Rom, Keys a = −0.5, the kernel PIL's
+/// BICUBIC uses), the other side in proportion (rounded), then crop size×size at
+/// ((w − size) / 2, (h − size) / 2).
+pub fn center_crop(image: &DynamicImage, size: usize) -> RgbImage {
+    let rgb = image.to_rgb8();
+    let (w, h) = rgb.dimensions();
+    let short = (size as f64 / 0.875).round() as u32;
+    let (nw, nh) = if w <= h {
+        (short, ((h as f64 * short as f64 / w as f64).round() as u32).max(short))
+    } else {
+        (((w as f64 * short as f64 / h as f64).round() as u32).max(short), short)
+    };
+    let resized = image::imageops::resize(&rgb, nw, nh, FilterType::CatmullRom);
+    let (left, top) = ((nw - size as u32) / 2, (nh - size as u32) / 2);
+    image::imageops::crop_imm(&resized, left, top, size as u32, size as u32).to_image()
+}
+
+/// HWC u8 → CHW f32 in [0, 1].
+pub fn to_chw(image: &RgbImage) -> Vec<f32> {
+    let (w, h) = image.dimensions();
+    let (w, h) = (w as usize, h as usize);
+    let mut out = vec![0f32; 3 * h * w];
+    for (x, y, pixel) in image.enumerate_pixels() {
+        for c in 0..3 {
+            out[(c * h + y as usize) * w + x as usize] = pixel[c] as f32 / 255.0;
+        }
+    }
+    out
+}
+
+/// CHW f32 in [0, 1] → an RGB image (values clamped).
+pub fn from_chw(values: &[f32], [h, w]: [usize; 2]) -> RgbImage {
+    RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let at = |c: usize| (values[(c * h + y as usize) * w + x as usize].clamp(0.0, 1.0) * 255.0).round() as u8;
+        image::Rgb([at(0), at(1), at(2)])
+    })
+}
+
+/// The paper's visualisation of a perturbation (after Szegedy et al.): scaled into [0, 1] around
+/// mid-grey, 0.5 + p / (2 · max|p|).
+pub fn visualize_perturbation(p: &[f32]) -> Vec<f32> {
+    let max = p.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+    p.iter().map(|v| 0.5 + v / (2.0 * max)).collect()
+}
+
+/// Encodes an RGB image as PNG.
+pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, String> {
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).map_err(|e| format!("cannot encode PNG: {e}"))?;
+    Ok(out.into_inner())
+}
