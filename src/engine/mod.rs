@@ -65,6 +65,22 @@ pub trait Classifier {
     fn num_classes(&self) -> usize;
 }
 
+/// A boxed classifier is a classifier (so the CLI can pick a model at run time).
+impl<C: Classifier + ?Sized> Classifier for Box<C> {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        (**self).logits(images)
+    }
+    fn features(&self, images: Tensor<4>) -> Tensor<4> {
+        (**self).features(images)
+    }
+    fn input_shape(&self) -> [usize; 3] {
+        (**self).input_shape()
+    }
+    fn num_classes(&self) -> usize {
+        (**self).num_classes()
+    }
+}
+
 /// Where the ± check of Algorithm 1, lines 11–14, evaluates (open choice O2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -1,3 +1,98 @@
-//! Classifiers that implement the engine's [`Classifier`](crate::engine::Classifier) trait.
+//! Classifiers that implement the engine's [`Classifier`](crate::engine::Classifier) trait, and
+//! the model zoo: EfficientNet-Lite0/1/2 loaded from a2x model files (see `models/README.md`).
 
+pub mod efficientnet;
+pub mod format;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod import;
+pub mod labels;
+pub mod manifest;
 pub mod tiny;
+
+use burn::tensor::Device;
+use efficientnet::{EfficientNetLite, Variant};
+
+/// Why a model file could not be used. Every failure of loading is one of these, never a panic.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    #[error("the model file is truncated: {expected} bytes expected, {actual} present (an interrupted download?)")]
+    Truncated { expected: usize, actual: usize },
+    #[error("not an a2x model file: it does not start with \"A2XMODEL\"")]
+    BadMagic,
+    #[error("model file format version {found} is not supported; this build of a2x reads version {supported}")]
+    UnsupportedVersion { found: u32, supported: u32 },
+    #[error("the model file is corrupted: its contents do not match its checksum")]
+    Corrupted,
+    #[error("sha256 mismatch: the manifest says {expected}, the file's is {actual}")]
+    Sha256Mismatch { expected: String, actual: String },
+    #[error("malformed model file header: {0}")]
+    Header(String),
+    #[error("unknown architecture \"{0}\"")]
+    UnknownArchitecture(String),
+    #[error("tensor {name} has shape {found:?}, but {architecture} needs {expected:?}")]
+    ShapeMismatch { architecture: String, name: String, expected: Vec<usize>, found: Vec<usize> },
+    #[error("tensor {0} is missing from the model file")]
+    MissingTensor(String),
+    #[error("{architecture} has no tensor named {name}")]
+    UnexpectedTensor { architecture: String, name: String },
+}
+
+/// Loads an EfficientNet-Lite model file. With `expected_sha256` (from the manifest) the whole
+/// file is checked against it first. Weights are dequantized to float32 on `device`.
+pub fn load_efficientnet(bytes: &[u8], expected_sha256: Option<&str>, device: &Device) -> Result<EfficientNetLite, ModelError> {
+    if let Some(expected) = expected_sha256 {
+        format::verify_sha256(bytes, expected)?;
+    }
+    let file = format::read(bytes)?;
+    let header = &file.header;
+    let variant = Variant::from_architecture(&header.architecture)
+        .ok_or_else(|| ModelError::UnknownArchitecture(header.architecture.clone()))?;
+    if header.input_size != variant.input_size() || header.classes != efficientnet::IMAGENET_CLASSES {
+        return Err(ModelError::Header(format!(
+            "{} takes {}×{} px and {} classes; the header says {} px and {} classes",
+            variant.architecture(),
+            variant.input_size(),
+            variant.input_size(),
+            efficientnet::IMAGENET_CLASSES,
+            header.input_size,
+            header.classes
+        )));
+    }
+    let weights = file.tensors.into_iter().map(|(name, shape, values)| (name, (shape, values))).collect();
+    EfficientNetLite::from_weights(variant, &weights, device)
+}
+
+/// One line of a top-k list.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Prediction {
+    pub class: usize,
+    pub probability: f32,
+    pub logit: f32,
+}
+
+/// The `k` most probable classes of one image's logits, most probable first (softmax in f64).
+pub fn top_k(logits: &[f32], k: usize) -> Vec<Prediction> {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
+    let total: f64 = logits.iter().map(|&v| (v as f64 - max).exp()).sum();
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+    order
+        .into_iter()
+        .take(k)
+        .map(|class| Prediction { class, probability: ((logits[class] as f64 - max).exp() / total) as f32, logit: logits[class] })
+        .collect()
+}
+
+/// Classifies a batch of CHW images in [0, 1] (`values` holds `n` of them): the logits of each,
+/// read back asynchronously (the only way in a browser).
+pub async fn classify<C: crate::engine::Classifier + ?Sized>(
+    model: &C,
+    values: Vec<f32>,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>, crate::engine::EngineError> {
+    let [c, h, w] = model.input_shape();
+    let n = values.len() / (c * h * w);
+    let images = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(values, [n, c, h, w]), device);
+    let logits = crate::engine::read_values(model.logits(images)).await?;
+    Ok(logits.chunks(model.num_classes()).map(<[f32]>::to_vec).collect())
+}

@@ -12,6 +12,8 @@ fn main() -> std::process::ExitCode {
 mod explain;
 #[cfg(not(target_arch = "wasm32"))]
 mod images;
+#[cfg(not(target_arch = "wasm32"))]
+mod zoo;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
@@ -48,6 +50,13 @@ mod cli {
         Explain(crate::explain::ExplainArgs),
         /// Time the engine's phases per iteration on each backend and print a table.
         Bench(crate::explain::BenchArgs),
+        /// Convert a PyTorch state dict from the PyPI wheels into an a2x model file
+        /// (batch norm folded, int8 by default) and record it in models/manifest.json.
+        Import(crate::zoo::ImportArgs),
+        /// Print the top classes of photos.
+        Classify(crate::zoo::ClassifyArgs),
+        /// Top-1/top-5 on a folder of photos named `<wnid>_<name>.JPEG`.
+        EvalImagenet(crate::zoo::EvalArgs),
     }
 
     pub fn main() -> ExitCode {
@@ -55,6 +64,9 @@ mod cli {
             Command::Probe { backend, reference, json } => run_probe(backend, reference, json),
             Command::Explain(args) => report(crate::explain::explain(args)),
             Command::Bench(args) => report(crate::explain::bench(args)),
+            Command::Import(args) => report(crate::zoo::import(args)),
+            Command::Classify(args) => report(crate::zoo::classify(args)),
+            Command::EvalImagenet(args) => report(crate::zoo::eval_imagenet(args)),
         }
     }
 

@@ -1,0 +1,324 @@
+//! `a2x import`, `a2x classify`, `a2x eval-imagenet`: the model zoo from the command line.
+
+use crate::explain::open_device;
+use crate::images;
+use a2x::device::BackendKind;
+use a2x::models::efficientnet::{EfficientNetLite, Padding, Variant, IMAGENET_CLASSES};
+use a2x::models::format::{self, Precision};
+use a2x::models::manifest::{Accuracy, LabelsInfo, Manifest, ModelEntry, Source, MANIFEST_FORMAT};
+use a2x::models::{self, import, labels};
+use burn::tensor::Device;
+use clap::{Args, ValueEnum};
+use std::path::{Path, PathBuf};
+
+/// The repository's `models/` folder.
+pub fn default_models_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+pub const NORMALIZATION: &str = "input x in [0, 1] (pixel / 255); the model computes (255·x − 127) / 128, i.e. (pixel − 127) / 128";
+const QUANTIZATION: &str =
+    "symmetric int8 per output channel (scale = max|w| / 127) for every weight tensor; biases float32; batch norm folded (eps 1e-3) before quantizing; dequantized to float32 at load";
+const EVAL_PREPROCESSING: &str =
+    "RGB; shorter side resized to round(size / 0.875), bicubic (Catmull-Rom); centre crop size×size";
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PrecisionArg {
+    Int8,
+    Float32,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Which model the file holds: lite0, lite1 or lite2.
+    #[arg(long)]
+    pub variant: String,
+    /// The PyTorch state dict from the PyPI wheel (its sha256 must match the pinned one).
+    #[arg(long)]
+    pub source: PathBuf,
+    #[arg(long, value_enum, default_value = "int8")]
+    pub precision: PrecisionArg,
+    /// Write here instead of `models/<id>.a2xm` (the manifest is then left alone).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The models folder holding manifest.json.
+    #[arg(long, default_value_os_t = default_models_dir())]
+    pub models_dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// A model id from models/manifest.json (lite0, lite1, lite2) or the path of a model file.
+    #[arg(long, default_value = "lite0")]
+    pub model: String,
+    /// The models folder holding manifest.json.
+    #[arg(long, default_value_os_t = default_models_dir())]
+    pub models_dir: PathBuf,
+    /// `ndarray` (CPU) or `wgpu`.
+    #[arg(long, default_value = "ndarray")]
+    pub backend: BackendKind,
+    /// Pad symmetrically (PyTorch's k/2) instead of TensorFlow's SAME: only to measure what
+    /// that mistake costs.
+    #[arg(long)]
+    pub symmetric_padding: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ClassifyArgs {
+    /// Photos (JPEG or PNG).
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// How many classes to list.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A folder of photos named `<wnid>_<anything>.JPEG`.
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Evaluate only the first N photos (sorted by name).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// Write the result into models/manifest.json: as `accuracy` of the model evaluated (a
+    /// model id), or, with `--record-float32 ID`, as `float32_accuracy` of model ID.
+    #[arg(long)]
+    pub record: bool,
+    #[arg(long)]
+    pub record_float32: Option<String>,
+    /// Print every photo's top-1.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest, String> {
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Manifest::parse(&text)
+}
+
+fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), String> {
+    let path = dir.join("manifest.json");
+    std::fs::write(&path, manifest.to_json()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn new_manifest() -> Manifest {
+    Manifest {
+        format: MANIFEST_FORMAT,
+        default_model: "lite0".into(),
+        labels: LabelsInfo {
+            file: "imagenet1k-labels.tsv".into(),
+            classes: IMAGENET_CLASSES,
+            order: "index = position of the WordNet id in the sorted list of the 1000 ImageNet-1k wnids (torchvision's order)".into(),
+            source: "timm 1.0.15 wheel (PyPI): timm/data/_info/imagenet_synsets.txt + imagenet_synset_to_lemma.txt".into(),
+            licence: "Apache-2.0 (timm); the lemmas are WordNet's (WordNet 3.0 licence, free to redistribute)".into(),
+        },
+        models: Vec::new(),
+    }
+}
+
+fn parse_variant(id: &str) -> Result<Variant, String> {
+    Variant::from_id(id).ok_or_else(|| format!("unknown model `{id}` (available: lite0, lite1, lite2)"))
+}
+
+pub fn import(args: ImportArgs) -> Result<(), String> {
+    let variant = parse_variant(&args.variant)?;
+    let precision = match args.precision {
+        PrecisionArg::Int8 => Precision::Int8,
+        PrecisionArg::Float32 => Precision::Float32,
+    };
+    let (file, source_bytes) = import::import(&args.source, variant, precision)?;
+    // Read back what was written: the loader's checks are the importer's checks.
+    models::load_efficientnet(&file, None, &open_device(BackendKind::Ndarray)?).map_err(|e| format!("the written file does not load: {e}"))?;
+    let sha256 = format::sha256_hex(&file);
+    let out = args.out.clone().unwrap_or_else(|| args.models_dir.join(format!("{}.a2xm", variant.id())));
+    std::fs::write(&out, &file).map_err(|e| format!("{}: {e}", out.display()))?;
+    println!(
+        "{}: {} ({:.1} MB float32) → {} ({:.2} MB {:?}, {:.1}% of the source), sha256 {sha256}",
+        variant.display_name(),
+        args.source.display(),
+        source_bytes as f64 / 1e6,
+        out.display(),
+        file.len() as f64 / 1e6,
+        precision,
+        100.0 * file.len() as f64 / source_bytes as f64
+    );
+    if args.out.is_some() {
+        return Ok(());
+    }
+    let mut manifest = read_manifest(&args.models_dir).unwrap_or_else(|_| new_manifest());
+    let known = import::source(variant);
+    let previous = manifest.model(variant.id()).cloned();
+    // A measured accuracy stays only while it describes the same bytes.
+    let keep = previous.as_ref().filter(|p| p.sha256 == sha256);
+    manifest.upsert(ModelEntry {
+        id: variant.id().into(),
+        name: variant.display_name().into(),
+        architecture: variant.architecture().into(),
+        input_size: variant.input_size(),
+        normalization: NORMALIZATION.into(),
+        labels: manifest.labels.file.clone(),
+        file: format!("{}.a2xm", variant.id()),
+        file_bytes: file.len(),
+        sha256,
+        precision,
+        quantization: QUANTIZATION.into(),
+        source: Source {
+            package: known.package.into(),
+            version: known.version.into(),
+            wheel_sha256: known.wheel_sha256.into(),
+            file: known.file.into(),
+            sha256: known.sha256.into(),
+            file_bytes: source_bytes,
+            url: format!("https://pypi.org/project/{}/{}/", known.package, known.version),
+        },
+        licence: known.licence.into(),
+        accuracy: keep.and_then(|p| p.accuracy.clone()),
+        float32_accuracy: previous.and_then(|p| p.float32_accuracy),
+    });
+    write_manifest(&args.models_dir, &manifest)
+}
+
+/// Loads a model by manifest id (checking the manifest's sha256) or from a file path.
+pub fn load_model(args: &ModelArgs, device: &Device) -> Result<(EfficientNetLite, String), String> {
+    let (bytes, expected, label) = match Variant::from_id(&args.model) {
+        Some(variant) => {
+            let manifest = read_manifest(&args.models_dir)?;
+            let entry = manifest.model(variant.id()).ok_or_else(|| format!("models/manifest.json has no model `{}`", variant.id()))?;
+            let path = args.models_dir.join(&entry.file);
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            (bytes, Some(entry.sha256.clone()), format!("{} ({})", entry.name, path.display()))
+        }
+        None => {
+            let path = PathBuf::from(&args.model);
+            if !path.exists() {
+                return Err(format!("`{}` is neither a model id (lite0, lite1, lite2) nor a file", args.model));
+            }
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            (bytes, None, path.display().to_string())
+        }
+    };
+    let model = models::load_efficientnet(&bytes, expected.as_deref(), device).map_err(|e| format!("{label}: {e}"))?;
+    let padding = if args.symmetric_padding { Padding::Symmetric } else { Padding::Same };
+    Ok((model.with_padding(padding), label))
+}
+
+fn run_classify(model: &EfficientNetLite, values: Vec<f32>, device: &Device) -> Result<Vec<Vec<f32>>, String> {
+    pollster::block_on(models::classify(model, values, device)).map_err(|e| e.to_string())
+}
+
+pub fn classify(args: ClassifyArgs) -> Result<(), String> {
+    let device = open_device(args.model.backend)?;
+    let (model, label) = load_model(&args.model, &device)?;
+    let size = model.variant().input_size();
+    let mut values = Vec::new();
+    for path in &args.images {
+        values.extend(images::load_for_model(path, size)?);
+    }
+    let logits = run_classify(&model, values, &device)?;
+    let names = labels::imagenet();
+    let mut report = Vec::new();
+    for (path, logits) in args.images.iter().zip(&logits) {
+        let top = models::top_k(logits, args.top);
+        if args.json {
+            let top: Vec<_> = top
+                .iter()
+                .map(|p| serde_json::json!({"class": p.class, "name": names[p.class].lemmas, "probability": p.probability, "logit": p.logit}))
+                .collect();
+            report.push(serde_json::json!({"file": path.display().to_string(), "model": model.variant().id(), "top": top}));
+            continue;
+        }
+        println!("{} — {label}", path.display());
+        for (rank, p) in top.iter().enumerate() {
+            println!("  {}. {:>3} {:<40} {:6.2}%  (logit {:.3})", rank + 1, p.class, names[p.class].lemmas, 100.0 * p.probability, p.logit);
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("serialisable"));
+    }
+    Ok(())
+}
+
+/// The class of a photo named `<wnid>_<anything>`.
+fn class_of(path: &Path) -> Result<usize, String> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let wnid = name.split('_').next().unwrap_or_default();
+    labels::imagenet_index(wnid).ok_or_else(|| format!("{}: the name does not start with an ImageNet-1k WordNet id", path.display()))
+}
+
+pub fn eval_imagenet(args: EvalArgs) -> Result<(), String> {
+    let device = open_device(args.model.backend)?;
+    let (model, label) = load_model(&args.model, &device)?;
+    let size = model.variant().input_size();
+    let mut files = images::list_images(&args.dir)?;
+    if let Some(limit) = args.limit {
+        files.truncate(limit);
+    }
+    if files.is_empty() {
+        return Err(format!("{}: no JPEG or PNG photos", args.dir.display()));
+    }
+    let classes: Vec<usize> = files.iter().map(|f| class_of(f)).collect::<Result<_, _>>()?;
+    let (mut top1, mut top5) = (0usize, 0usize);
+    let start = std::time::Instant::now();
+    for (chunk, chunk_classes) in files.chunks(args.batch.max(1)).zip(classes.chunks(args.batch.max(1))) {
+        let mut values = Vec::new();
+        for path in chunk {
+            values.extend(images::load_for_model(path, size)?);
+        }
+        for ((path, &class), logits) in chunk.iter().zip(chunk_classes).zip(run_classify(&model, values, &device)?) {
+            let top = models::top_k(&logits, 5);
+            top1 += usize::from(top[0].class == class);
+            top5 += usize::from(top.iter().any(|p| p.class == class));
+            if args.verbose {
+                let mark = if top[0].class == class { "ok " } else { "MISS" };
+                println!("{mark} {} → {} {}", path.display(), top[0].class, labels::imagenet()[top[0].class].name());
+            }
+        }
+    }
+    let n = files.len();
+    let (top1_pct, top5_pct) = (100.0 * top1 as f64 / n as f64, 100.0 * top5 as f64 / n as f64);
+    println!(
+        "{label}: top-1 {top1_pct:.1}% ({top1}/{n}), top-5 {top5_pct:.1}% ({top5}/{n}) on {} [{:.1} s, {} backend{}]",
+        args.dir.display(),
+        start.elapsed().as_secs_f64(),
+        args.model.backend,
+        if args.model.symmetric_padding { ", symmetric padding" } else { "" }
+    );
+    if args.record || args.record_float32.is_some() {
+        if args.model.symmetric_padding || args.limit.is_some() {
+            return Err("not recording: the measurement used --symmetric-padding or --limit".into());
+        }
+        let accuracy = Accuracy {
+            top1: (top1_pct * 10.0).round() / 10.0,
+            top5: (top5_pct * 10.0).round() / 10.0,
+            images: n,
+            dataset: args.dir.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            preprocessing: EVAL_PREPROCESSING.into(),
+            backend: args.model.backend.to_string(),
+        };
+        let mut manifest = read_manifest(&args.model.models_dir)?;
+        let (id, float32) = match &args.record_float32 {
+            Some(id) => (id.clone(), true),
+            None => (args.model.model.clone(), false),
+        };
+        let entry = manifest.model_mut(&id).ok_or_else(|| format!("models/manifest.json has no model `{id}` to record into"))?;
+        if float32 {
+            entry.float32_accuracy = Some(accuracy);
+        } else {
+            entry.accuracy = Some(accuracy);
+        }
+        write_manifest(&args.model.models_dir, &manifest)?;
+        println!("recorded in {}", args.model.models_dir.join("manifest.json").display());
+    }
+    Ok(())
+}

