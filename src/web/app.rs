@@ -1,5 +1,7 @@
 use super::gpu::{probe_browser_adapter, BrowserAdapter};
 use super::now_ms;
+use super::zoo::{self, RowState, ZooResult};
+use crate::models::manifest::Manifest;
 use crate::device::{self, GpuInfo};
 use crate::probe::{self, ProbeResult};
 use burn::tensor::Device;
@@ -39,6 +41,9 @@ pub enum Msg {
     GpuReady(Result<(Device, GpuInfo, BrowserAdapter), String>),
     SetForceCpu(bool),
     ProbeFinished(u32, Result<ProbeRun, String>),
+    ManifestLoaded(Result<Manifest, String>),
+    Classify(String),
+    Classified(String, u32, Result<ZooResult, String>),
 }
 
 pub struct App {
@@ -48,6 +53,11 @@ pub struct App {
     probe: ProbeState,
     /// Increases with every run started, so a late result of an abandoned run is dropped.
     generation: u32,
+    manifest: Option<Result<Manifest, String>>,
+    /// State of each model's row in the zoo card, by model id.
+    zoo: Vec<(String, RowState)>,
+    /// Increases with every backend switch: a classification started before it is dropped.
+    backend_generation: u32,
 }
 
 const CPU_LABEL: &str = "CPU (ndarray)";
@@ -114,6 +124,13 @@ impl App {
         self.probe = ProbeState::Running(label);
         ctx.link()
             .send_future(async move { Msg::ProbeFinished(generation, run_probe(device, label).await) });
+    }
+
+    fn set_row(&mut self, id: &str, state: RowState) {
+        match self.zoo.iter_mut().find(|(row, _)| row == id) {
+            Some(row) => row.1 = state,
+            None => self.zoo.push((id.to_string(), state)),
+        }
     }
 
     fn view_backend(&self, ctx: &Context<Self>) -> Html {
@@ -220,12 +237,16 @@ impl Component for App {
 
     fn create(ctx: &Context<Self>) -> Self {
         ctx.link().send_future(async { Msg::GpuReady(init_gpu().await) });
+        ctx.link().send_future(async { Msg::ManifestLoaded(zoo::fetch_manifest().await) });
         let mut app = App {
             gpu: Gpu::Detecting,
             cpu: device::cpu_device(),
             force_cpu: force_cpu_from_url(),
             probe: ProbeState::Waiting,
             generation: 0,
+            manifest: None,
+            zoo: Vec::new(),
+            backend_generation: 0,
         };
         app.start_probe(ctx);
         app
@@ -245,6 +266,8 @@ impl Component for App {
             Msg::SetForceCpu(force_cpu) => {
                 if force_cpu != self.force_cpu {
                     self.force_cpu = force_cpu;
+                    self.backend_generation += 1;
+                    self.zoo.clear();
                     write_force_cpu_to_url(force_cpu);
                     self.start_probe(ctx);
                 }
@@ -257,6 +280,32 @@ impl Component for App {
                     Ok(run) => ProbeState::Done(run),
                     Err(message) => ProbeState::Failed(message),
                 };
+            }
+            Msg::ManifestLoaded(result) => self.manifest = Some(result),
+            Msg::Classify(id) => {
+                let manifest = match &self.manifest {
+                    Some(Ok(manifest)) => manifest.clone(),
+                    _ => return false,
+                };
+                let Some((device, backend)) = self.active_device() else {
+                    self.set_row(&id, RowState::Failed("the backend is still starting; try again in a moment".into()));
+                    return true;
+                };
+                self.set_row(&id, RowState::Running(backend));
+                let generation = self.backend_generation;
+                ctx.link().send_future(async move {
+                    let result = zoo::classify_sample(manifest, id.clone(), device, backend).await;
+                    Msg::Classified(id, generation, result)
+                });
+            }
+            Msg::Classified(id, generation, result) => {
+                if generation != self.backend_generation {
+                    return false;
+                }
+                self.set_row(&id, match result {
+                    Ok(result) => RowState::Done(result),
+                    Err(message) => RowState::Failed(message),
+                });
             }
         }
         true
@@ -271,6 +320,7 @@ impl Component for App {
             </header>
             { self.view_backend(ctx) }
             { self.view_probe() }
+            { zoo::view(self.manifest.as_ref(), &self.zoo, ctx.link().callback(Msg::Classify)) }
           </main>
         }
     }

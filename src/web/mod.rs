@@ -1,8 +1,10 @@
-//! The browser app (wasm only). For now: which backend the page computes on, and a proof-of-life
-//! computation with autodiff on it, checked against the f64 reference.
+//! The browser app (wasm only). For now: which backend the page computes on, a proof-of-life
+//! computation with autodiff on it, checked against the f64 reference, and the model zoo
+//! classifying a bundled photo.
 
 mod app;
 mod gpu;
+mod zoo;
 
 /// Mounts the app on `#app` (not the whole body: index.html keeps its own noscript and footer).
 pub fn start() {

@@ -1,18 +1,25 @@
-// End-to-end test of the walking skeleton in a real headless Chromium (Debian's package):
-// the built app is served on 127.0.0.1, the page must find the WebGPU adapter, compute the probe
-// gradient on it and on the CPU backend (through the switch, and by itself when WebGPU is
-// missing), and every number must match the independent f64 reference printed by the native CLI
-// (`a2x probe --reference --json`).
+// End-to-end test of the app in a real headless Chromium (Debian's package): the built app is
+// served on 127.0.0.1, the page must find the WebGPU adapter, compute the probe gradient on it
+// and on the CPU backend (through the switch, and by itself when WebGPU is missing), and every
+// number must match the independent f64 reference printed by the native CLI
+// (`a2x probe --reference --json`). The model zoo card must download, check and run each shipped
+// model on both backends and agree with the native CLI (`a2x classify --json`) on the top-1.
 //
-//   node tests/e2e/probe.cjs DIST_DIR REFERENCE_JSON OUT_DIR
+//   node tests/e2e/app.cjs DIST_DIR REFERENCE_DIR OUT_DIR
+// REFERENCE_DIR holds probe.json and classify-<model>.json.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const { serve } = require('../../scripts/serve.cjs');
 const { chromium } = require(path.join(process.env.A2X_TOOLS, 'node/node_modules/playwright-core'));
 
-const [dist, referenceFile, outDir] = process.argv.slice(2);
-const reference = JSON.parse(fs.readFileSync(referenceFile, 'utf8'));
+const [dist, referenceDir, outDir] = process.argv.slice(2);
+const reference = JSON.parse(fs.readFileSync(path.join(referenceDir, 'probe.json'), 'utf8'));
+const MODELS = ['lite0', 'lite1', 'lite2'];
+const nativeTop = Object.fromEntries(MODELS.map((id) => {
+  const report = JSON.parse(fs.readFileSync(path.join(referenceDir, `classify-${id}.json`), 'utf8'));
+  return [id, report[0].top];
+}));
 const TOLERANCE = 1e-5; // float32 against f64, per entry; the page reports its own check too
 const TIMEOUT = 240_000; // CPU-speed SwiftShader compiles kernels on first use
 
@@ -52,6 +59,34 @@ async function probeRun(page) {
   return JSON.parse(await page.textContent('#probe-json'));
 }
 
+// Classifies the sample photo with model `id` through the zoo card.
+async function classify(page, id) {
+  await page.click(`#classify-${id}`);
+  const row = `#zoo-${id}`;
+  await page.waitForSelector(`${row}[data-state="done"], ${row}[data-state="failed"]`, { timeout: TIMEOUT });
+  if (await page.getAttribute(row, 'data-state') !== 'done') {
+    throw new Error(`${id} failed: ${await page.textContent(row)}`);
+  }
+  return JSON.parse(await page.textContent(`#zoo-json-${id}`));
+}
+
+// Every model on one backend; checks against the native CLI's top-1. Returns top-1 per model.
+async function classifyAll(page, backend) {
+  const top1 = {};
+  for (const id of MODELS) {
+    const result = await classify(page, id);
+    const native = nativeTop[id][0];
+    const ours = result.top[0];
+    top1[id] = ours.class;
+    check(`${backend} ${id}: ran on ${backend}`, result.backend === backend, result.backend);
+    check(`${backend} ${id}: top-1 ${ours.class} "${result.names[0]}" = native CLI's ${native.class}`, ours.class === native.class);
+    check(`${backend} ${id}: top-1 probability ${ours.probability.toFixed(4)} within 0.01 of native ${native.probability.toFixed(4)}`,
+      Math.abs(ours.probability - native.probability) <= 0.01);
+    console.log(`       (download ${result.download_ms.toFixed(0)} ms, load ${result.load_ms.toFixed(0)} ms, classify ${result.classify_ms.toFixed(0)} ms)`);
+  }
+  return top1;
+}
+
 async function withBrowser(flags, url, body) {
   const userDataDir = fs.mkdtempSync('/tmp/a2x-chromium-');
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -87,6 +122,7 @@ async function withBrowser(flags, url, body) {
       const adapter = await page.textContent('#adapter-name');
       check(`adapter name is shown ("${adapter}")`, adapter.trim().length > 0);
       compare('WebGPU', gpuRun);
+      const gpuTop1 = await classifyAll(page, 'WebGPU');
       await page.screenshot({ path: path.join(outDir, 'webgpu.png'), fullPage: true });
 
       await page.click('#force-cpu');
@@ -96,6 +132,10 @@ async function withBrowser(flags, url, body) {
       check('the switch moved the probe to the CPU', cpuRun.backend === 'CPU (ndarray)', cpuRun.backend);
       check('the switch is kept in the URL', page.url().endsWith('#backend=cpu'), page.url());
       compare('CPU via switch', cpuRun);
+      const cpuTop1 = await classifyAll(page, 'CPU (ndarray)');
+      for (const id of MODELS) {
+        check(`${id}: same top-1 on WebGPU and on the CPU`, gpuTop1[id] === cpuTop1[id], `${gpuTop1[id]} vs ${cpuTop1[id]}`);
+      }
       await page.screenshot({ path: path.join(outDir, 'cpu-switch.png'), fullPage: true });
     });
     errors.forEach((e) => check('no browser errors', false, e));
