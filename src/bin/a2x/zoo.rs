@@ -11,9 +11,15 @@ use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 
-/// The repository's `models/` folder.
+/// `./models` when the current folder has one (a checkout's root), otherwise the `models/` of the
+/// checkout this binary was built from.
 pub fn default_models_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
+    let here = PathBuf::from("models");
+    if here.join("manifest.json").is_file() {
+        here
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
+    }
 }
 
 pub const NORMALIZATION: &str = "input x in [0, 1] (pixel / 255); the model computes (255·x − 127) / 128, i.e. (pixel − 127) / 128";
