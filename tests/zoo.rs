@@ -23,8 +23,10 @@ macro_rules! say {
     }};
 }
 
+/// The checkout being tested. Read at run time (cargo sets it when running tests): a test binary
+/// built in another clone of the same target folder must not read that clone's files.
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 fn shared(path: &str) -> Option<PathBuf> {
