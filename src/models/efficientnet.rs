@@ -24,6 +24,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::{ConvOptions, PadMode};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// Batch-norm ε of the TensorFlow models (PyTorch's default would be 1e-5).
@@ -265,8 +266,8 @@ pub type Weights = HashMap<String, (Vec<usize>, Vec<f32>)>;
 
 impl EfficientNetLite {
     /// Builds the model from folded weights named as in [`Variant::layer_shapes`], checking
-    /// every shape.
-    pub fn from_weights(variant: Variant, weights: &Weights, device: &Device) -> Result<Self, ModelError> {
+    /// every shape. Takes the weights by value: each one moves into its tensor, uncopied.
+    pub fn from_weights(variant: Variant, weights: Weights, device: &Device) -> Result<Self, ModelError> {
         let mut expected: HashMap<String, Vec<usize>> = HashMap::new();
         for (layer, shape) in variant.layer_shapes() {
             expected.insert(format!("{layer}.bias"), vec![shape[0]]);
@@ -275,8 +276,9 @@ impl EfficientNetLite {
         if let Some(extra) = weights.keys().filter(|k| !expected.contains_key(*k)).min() {
             return Err(ModelError::UnexpectedTensor { architecture: variant.architecture().into(), name: extra.clone() });
         }
-        let fetch = |name: &str| -> Result<&(Vec<usize>, Vec<f32>), ModelError> {
-            let found = weights.get(name).ok_or_else(|| ModelError::MissingTensor(name.to_string()))?;
+        let weights = RefCell::new(weights);
+        let fetch = |name: &str| -> Result<(Vec<usize>, Vec<f32>), ModelError> {
+            let found = weights.borrow_mut().remove(name).ok_or_else(|| ModelError::MissingTensor(name.to_string()))?;
             if found.0 != expected[name] {
                 return Err(ModelError::ShapeMismatch {
                     architecture: variant.architecture().into(),
@@ -292,8 +294,8 @@ impl EfficientNetLite {
             let (_, bias) = fetch(&format!("{layer}.bias"))?;
             let shape4 = [shape[0], shape[1], shape[2], shape[3]];
             Ok(Conv {
-                weight: Tensor::from_data(TensorData::new(values.clone(), shape4), device),
-                bias: Tensor::from_data(TensorData::new(bias.clone(), [shape[0]]), device),
+                weight: Tensor::from_data(TensorData::new(values, shape4), device),
+                bias: Tensor::from_data(TensorData::new(bias, [shape[0]]), device),
                 stride,
                 groups,
                 kernel: shape[2],
@@ -316,7 +318,7 @@ impl EfficientNetLite {
         let head = conv("head", 1, 1)?;
         let (fc_shape, fc_values) = fetch("fc.weight")?;
         let (_, fc_bias) = fetch("fc.bias")?;
-        let fc = Tensor::<2>::from_data(TensorData::new(fc_values.clone(), [fc_shape[0], fc_shape[1]]), device);
+        let fc = Tensor::<2>::from_data(TensorData::new(fc_values, [fc_shape[0], fc_shape[1]]), device);
         Ok(EfficientNetLite {
             variant,
             padding: Padding::Same,
@@ -324,7 +326,7 @@ impl EfficientNetLite {
             blocks,
             head,
             fc_weight: fc.transpose(),
-            fc_bias: Tensor::from_data(TensorData::new(fc_bias.clone(), [fc_shape[0]]), device),
+            fc_bias: Tensor::from_data(TensorData::new(fc_bias, [fc_shape[0]]), device),
         })
     }
 

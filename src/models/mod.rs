@@ -59,7 +59,7 @@ pub fn load_efficientnet(bytes: &[u8], expected_sha256: Option<&str>, device: &D
         )));
     }
     let weights = file.tensors.into_iter().map(|(name, shape, values)| (name, (shape, values))).collect();
-    EfficientNetLite::from_weights(variant, &weights, device)
+    EfficientNetLite::from_weights(variant, weights, device)
 }
 
 /// One line of a top-k list.
