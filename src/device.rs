@@ -14,6 +14,8 @@ pub enum BackendKind {
     Wgpu,
     /// burn-ndarray on the CPU: the fallback everywhere.
     Ndarray,
+    /// burn-flex, burn's newer CPU backend (native builds only).
+    Flex,
 }
 
 impl fmt::Display for BackendKind {
@@ -21,6 +23,7 @@ impl fmt::Display for BackendKind {
         f.write_str(match self {
             BackendKind::Wgpu => "wgpu",
             BackendKind::Ndarray => "ndarray",
+            BackendKind::Flex => "flex",
         })
     }
 }
@@ -31,7 +34,8 @@ impl FromStr for BackendKind {
         match s.to_ascii_lowercase().as_str() {
             "wgpu" | "webgpu" | "gpu" | "vulkan" => Ok(BackendKind::Wgpu),
             "ndarray" | "cpu" => Ok(BackendKind::Ndarray),
-            other => Err(format!("unknown backend `{other}` (expected `wgpu` or `ndarray`)")),
+            "flex" => Ok(BackendKind::Flex),
+            other => Err(format!("unknown backend `{other}` (expected `wgpu`, `ndarray` or `flex`)")),
         }
     }
 }
@@ -55,6 +59,12 @@ pub struct GpuInfo {
 #[allow(deprecated)]
 pub fn cpu_device() -> Device {
     Device::ndarray().autodiff()
+}
+
+/// burn's `flex` CPU backend, with autodiff (native builds only).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn flex_device() -> Device {
+    Device::flex().autodiff()
 }
 
 /// Initialises burn's wgpu runtime (WebGPU in a browser, the platform's native API elsewhere) and
