@@ -6,7 +6,7 @@ use a2x::engine::estimate::{
     fuse_gradients, input_gradients, project, target_probabilities, unit_max_norm, Moments,
 };
 use a2x::engine::schedule::Run;
-use a2x::engine::{Classifier, RefineStart, Region, RunConfig, SignCheck};
+use a2x::engine::{Classifier, Fusion, RefineInput, RefineStart, Region, RunConfig, SignCheck, SignProbe};
 use a2x::models::tiny::TinyCnn;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -88,10 +88,18 @@ fn fused_gradient_matches_hand_computation() {
     // mean sample gradient (0.5, 1.5); g = ½ (3, 4) + 1.25 (0.5, 1.5) = (2.125, 3.875).
     let seed = tensor(&[3.0, 4.0], [1, 1, 1, 2], &device);
     let samples = tensor(&[1.0, 0.0, 0.0, 3.0], [2, 1, 1, 2], &device);
-    let (fused, xi) = fuse_gradients(seed, samples);
+    let (fused, xi) = fuse_gradients(seed.clone(), samples.clone(), Fusion::AsWritten);
     assert!((xi.into_data().try_into_vec::<f32>().unwrap()[0] - 2.5).abs() < 1e-6);
     let fused = values(fused);
     assert!((fused[0] - 2.125).abs() < 1e-6 && (fused[1] - 3.875).abs() < 1e-6, "{fused:?}");
+    // Balanced: ξ = 5 / ‖(0.5, 1.5)‖ = 5 / √2.5 = √10; g = ½ (3, 4) + ½ √10 (0.5, 1.5), whose
+    // second half has length 2.5 like the first.
+    let (fused, xi) = fuse_gradients(seed, samples, Fusion::Balanced);
+    let root10 = 10f32.sqrt();
+    assert!((xi.into_data().try_into_vec::<f32>().unwrap()[0] - root10).abs() < 1e-5);
+    let fused = values(fused);
+    let expected = [1.5 + 0.25 * root10, 2.0 + 0.75 * root10];
+    assert!((fused[0] - expected[0]).abs() < 1e-5 && (fused[1] - expected[1]).abs() < 1e-5, "{fused:?}");
 }
 
 /// J(x, ℓ) of one image, for finite differences.
@@ -162,7 +170,7 @@ fn short_config(rng_seed: u64, chunk: usize) -> RunConfig {
         refine_start: RefineStart::EveryInterval,
         rng_seed,
         chunk,
-        ..RunConfig::default()
+        ..RunConfig::paper()
     }
 }
 
@@ -218,7 +226,7 @@ fn end_to_end_reaches_gamma_within_the_norm_bound() {
         iterations: 30,
         refine_every: 10,
         chunk: 8,
-        ..RunConfig::default()
+        ..RunConfig::paper()
     };
     let mut run = Run::new(&model, seed, samples, config.clone()).unwrap();
     let mut events = Vec::new();
@@ -303,4 +311,130 @@ fn wgpu_and_ndarray_agree_on_a_short_run() {
     // Stated tolerance: 1e-3 absolute per pixel (float32 on different kernels, three iterations).
     let worst = on_cpu.iter().zip(&on_gpu).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
     assert!(worst < 1e-3, "wgpu and ndarray differ by {worst}");
+}
+
+#[test]
+fn step_size_moves_p_by_its_fraction_of_eta() {
+    // O10 with a step size: after the first iteration p₁ = ±s·η · ρ₁/‖ρ₁‖, where ρ₁ = g/(|g| + ε)
+    // (bias-corrected moments of one gradient). g is recomputed here from the public pieces.
+    let device = device::cpu_device();
+    let size = 16;
+    let model = TinyCnn::random(size, 10, 7, &device);
+    let (seed, samples) = (images(1, size, 1, &device), images(24, size, 2, &device));
+    let config = RunConfig { step_size: Some(0.1), iterations: 1, ..short_config(5, 8) };
+    let mut run = Run::new(&model, seed.clone(), samples.clone(), config.clone()).unwrap();
+    let event = block_on(run.step()).unwrap();
+    let picks = a2x::engine::sampling::Rng::new(5).distinct(24, config.batch - 1);
+    let picks: Vec<i64> = picks.into_iter().map(|i| i as i64).collect();
+    let batch = samples.select(0, Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(picks, [config.batch - 1]), &device));
+    let gradients = input_gradients(&model, Tensor::cat(vec![seed, batch], 0), config.target, 8);
+    let (g, _) = fuse_gradients(gradients.clone().slice([0..1]), gradients.slice([1..config.batch]), Fusion::AsWritten);
+    let rho: Vec<f64> = values(g).iter().map(|&g| g as f64 / (g.abs() as f64 + 1e-8)).collect();
+    let length = rho.iter().map(|r| r * r).sum::<f64>().sqrt();
+    let scale = 0.1 * config.eta as f64 * event.sign as f64 / length;
+    let p = values(run.perturbation());
+    let worst = p.iter().zip(&rho).map(|(&a, b)| (a as f64 - scale * b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-6, "p₁ differs from ±s·η·ρ₁/‖ρ₁‖ by {worst}");
+    assert!((event.perturbation_norm - 0.1 * config.eta).abs() < 1e-5, "‖p₁‖ = {}", event.perturbation_norm);
+}
+
+#[test]
+fn step_probe_compares_the_moves_actually_taken() {
+    // With the probe = the step and the check on the batch, ϱ of the direction taken is ℘ on the
+    // b − 1 samples after the step, as long as the projection does not bind (small steps).
+    let device = device::cpu_device();
+    let model = TinyCnn::random(16, 10, 7, &device);
+    let config = RunConfig {
+        step_size: Some(0.05),
+        sign_probe: SignProbe::Step,
+        sign_check: SignCheck::Batch,
+        iterations: 5,
+        refine_every: 0,
+        ..short_config(3, 8)
+    };
+    let (_, events) = run_to_end(&model, &device, config.clone());
+    for event in &events {
+        assert!(event.perturbation_norm < config.eta, "the projection bound at t = {}", event.iteration);
+        let taken = if event.sign > 0 { event.rho_plus } else { event.rho_minus };
+        assert_eq!(taken, event.rho_plus.max(event.rho_minus));
+        assert!((taken - event.samples_probability).abs() < 1e-6, "t = {}: ϱ {taken} vs ℘ {}", event.iteration, event.samples_probability);
+    }
+}
+
+#[test]
+fn refinement_inputs_and_clipping() {
+    let device = device::cpu_device();
+    let size = 16;
+    let model = TinyCnn::random(size, 10, 7, &device);
+    let p = images(1, size, 4, &device) - 0.5; // entries in [−0.5, 0.5]
+    let refine = |p: Tensor<4>, input| block_on(a2x::engine::refine::refine(&model, p, 5.0, 1e6, input)).unwrap();
+    // O6, visualised: the base sees ½ + p/(2 max|p|), the same image for p and 7p.
+    let (_, small) = refine(p.clone() * 0.1, RefineInput::Visualized);
+    let (_, large) = refine(p.clone() * 0.7, RefineInput::Visualized);
+    let worst = small.activation.iter().zip(&large.activation).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(worst < 1e-5, "visualised input depends on p's amplitude ({worst})");
+    assert_eq!(small.mask, large.mask);
+    // Mid-grey: the base sees p + ½, so the amplitude shows.
+    let (_, small) = refine(p.clone() * 0.1, RefineInput::MidGrey);
+    let (_, large) = refine(p.clone() * 0.7, RefineInput::MidGrey);
+    let moved = small.activation.iter().zip(&large.activation).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(moved > 1e-4, "mid-grey input should depend on p's amplitude ({moved})");
+    // O5's clip: the fraction of entries of p ⊙ f beyond ±1, with f recomputed from the mask.
+    let (refined, refinement) = refine(p.clone(), RefineInput::MidGrey);
+    let [h, w] = refinement.map_shape;
+    let f = a2x::engine::cubic::resize_bicubic(&refinement.mask, [h, w], [size, size]);
+    let pv = values(p);
+    let over = pv.iter().enumerate().filter(|&(i, v)| (v * f[i % (size * size)]).abs() > 1.0).count();
+    let expected = over as f32 / pv.len() as f32;
+    assert!(expected > 0.0, "the test needs some entries beyond ±1");
+    assert!((refinement.clipped_fraction - expected).abs() < 1e-6, "{} vs {expected}", refinement.clipped_fraction);
+    assert!(values(refined).iter().all(|v| v.abs() <= 1.0));
+}
+
+#[test]
+fn flex_and_ndarray_agree_on_a_short_run() {
+    let (ndarray, flex) = (device::cpu_device(), device::flex_device());
+    let config = RunConfig { iterations: 3, refine_every: 3, refine_start: RefineStart::EveryInterval, ..short_config(9, 8) };
+    let (on_ndarray, ndarray_events) = run_to_end(&TinyCnn::random(16, 10, 7, &ndarray), &ndarray, config.clone());
+    let (on_flex, flex_events) = run_to_end(&TinyCnn::random(16, 10, 7, &flex), &flex, config);
+    for (a, b) in ndarray_events.iter().zip(&flex_events) {
+        assert_eq!(a.sign, b.sign, "t = {}: the ± check chose differently", a.iteration);
+        assert!((a.target_probability - b.target_probability).abs() < 1e-4);
+    }
+    assert!(flex_events.last().unwrap().refined);
+    let worst = on_ndarray.iter().zip(&on_flex).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(worst < 1e-4, "flex and ndarray differ by {worst}");
+}
+
+#[test]
+fn smoothing_is_a_normalised_gaussian_blur() {
+    use a2x::engine::estimate::{gaussian_kernel, smooth};
+    let device = device::cpu_device();
+    // σ = 1: radius 3, weights e^{−x²/2} / Σ.
+    let kernel = gaussian_kernel(1.0);
+    let raw: Vec<f64> = (-3i32..=3).map(|x| (-(x * x) as f64 / 2.0).exp()).collect();
+    let total: f64 = raw.iter().sum();
+    for (k, r) in kernel.iter().zip(&raw) {
+        assert!((*k as f64 - r / total).abs() < 1e-7);
+    }
+    // A unit impulse becomes the 2-D kernel, the same in every channel.
+    let size = 11;
+    let mut impulse = vec![0f32; 2 * size * size];
+    impulse[5 * size + 5] = 1.0;
+    impulse[size * size + 5 * size + 5] = 1.0;
+    let blurred = values(smooth(tensor(&impulse, [1, 2, size, size], &device), 1.0));
+    for c in 0..2 {
+        for y in 0..size {
+            for x in 0..size {
+                let (dy, dx) = (y as i32 - 5, x as i32 - 5);
+                let expected = if dy.abs() <= 3 && dx.abs() <= 3 { kernel[(dy + 3) as usize] * kernel[(dx + 3) as usize] } else { 0.0 };
+                let got = blurred[(c * size + y) * size + x];
+                assert!((got - expected).abs() < 1e-7, "({c}, {y}, {x}): {got} vs {expected}");
+            }
+        }
+    }
+    // A constant stays constant away from the border (the kernel sums to 1).
+    let constant = values(smooth(tensor(&vec![0.25; size * size], [1, 1, size, size], &device), 1.0));
+    assert!((constant[5 * size + 5] - 0.25).abs() < 1e-6);
+    assert!(constant[0] < 0.25, "zeros beyond the border pull the corner down");
 }

@@ -2,9 +2,11 @@
 //! named after what it computes; [`super::schedule::Run::step`] strings them together in the
 //! order of the pseudo-code.
 
-use super::Classifier;
+use super::{Classifier, Fusion};
 use burn::tensor::activation::{log_softmax, softmax};
-use burn::tensor::Tensor;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Tensor, TensorData};
 
 /// O1: "x ⊖ p" = Clip(x + p) with p broadcast over the batch.
 pub fn perturb(images: Tensor<4>, perturbation: Tensor<4>) -> Tensor<4> {
@@ -76,16 +78,23 @@ pub fn per_image_norms(images: Tensor<4>) -> Tensor<1> {
 ///
 /// ξ = ‖∇_d J(d)‖₂ / mean_i ‖∇_{dᵢ} J(dᵢ)‖₂;  g = ½ ∇_d J(d) + (ξ/2) · mean_i ∇_{dᵢ} J(dᵢ).
 /// `seed_gradient` is `[1, C, H, W]`, `sample_gradients` `[b − 1, C, H, W]`. Returns (g, ξ as `[1]`).
+///
+/// With [`Fusion::Balanced`] the denominator is the length of the mean gradient instead,
+/// ‖mean_i ∇_{dᵢ} J(dᵢ)‖₂, so both halves of g have the seed gradient's length.
 pub fn fuse_gradients(
     seed_gradient: Tensor<4>,
     sample_gradients: Tensor<4>,
+    fusion: Fusion,
 ) -> (Tensor<4>, Tensor<1>) {
     let seed_norm = per_image_norms(seed_gradient.clone()); // [1]
+    let mean_sample_gradient = sample_gradients.clone().mean_dim(0); // [1, C, H, W]
+    let sample_scale = match fusion {
+        Fusion::AsWritten => per_image_norms(sample_gradients).mean(),
+        Fusion::Balanced => per_image_norms(mean_sample_gradient.clone()),
+    };
     // Clamped away from 0: when every sample is already classified as the target with
     // certainty their gradients vanish, and ξ = ‖∇d‖/0 would turn p into NaN.
-    let mean_sample_norm = per_image_norms(sample_gradients.clone()).mean().clamp_min(1e-30); // [1]
-    let xi = seed_norm / mean_sample_norm; // line 6
-    let mean_sample_gradient = sample_gradients.mean_dim(0); // [1, C, H, W]
+    let xi = seed_norm / sample_scale.clamp_min(1e-30); // line 6
     let fused = seed_gradient * 0.5
         + mean_sample_gradient * xi.clone().reshape([1, 1, 1, 1]) * 0.5; // line 7
     (fused, xi)
@@ -129,6 +138,39 @@ pub fn unit_max_norm(step: Tensor<4>) -> Tensor<4> {
     let max = step.clone().abs().max().clamp_min(1e-30).reshape([1, 1, 1, 1]);
     let [n, c, h, w] = step.dims();
     step / max.expand([n, c, h, w])
+}
+
+/// The normalised Gaussian kernel of standard deviation `sigma` pixels, radius ⌈3σ⌉.
+pub fn gaussian_kernel(sigma: f32) -> Vec<f32> {
+    let radius = (3.0 * sigma).ceil().max(1.0) as i32;
+    let weights: Vec<f64> = (-radius..=radius).map(|x| (-(x * x) as f64 / (2.0 * (sigma as f64).powi(2))).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    weights.iter().map(|w| (w / total) as f32).collect()
+}
+
+/// Translation-invariant smoothing of a gradient (Dong et al., CVPR 2019, "TI"): each channel
+/// convolved with a Gaussian of `sigma` pixels (separable; zeros beyond the border). A pattern
+/// built from smoothed gradients holds when it is shifted or resampled by a few pixels.
+pub fn smooth(gradient: Tensor<4>, sigma: f32) -> Tensor<4> {
+    let kernel = gaussian_kernel(sigma);
+    let (k, radius) = (kernel.len(), kernel.len() / 2);
+    let [_, channels, _, _] = gradient.dims();
+    let device = gradient.device();
+    let weights = |shape: [usize; 4]| -> Tensor<4> {
+        let values: Vec<f32> = (0..channels).flat_map(|_| kernel.iter().copied()).collect();
+        Tensor::from_data(TensorData::new(values, shape), &device)
+    };
+    let rows = ConvOptions::new([1, 1], [radius, 0], [1, 1], channels);
+    let columns = ConvOptions::new([1, 1], [0, radius], [1, 1], channels);
+    let vertical = conv2d(gradient, weights([channels, 1, k, 1]), None, rows);
+    conv2d(vertical, weights([channels, 1, 1, k]), None, columns)
+}
+
+/// O10 with a step size: `step` rescaled to ℓ2 length `length` (a zero step stays zero).
+pub fn with_length(step: Tensor<4>, length: f32) -> Tensor<4> {
+    let norm = per_image_norms(step.clone()).clamp_min(1e-30).reshape([1, 1, 1, 1]);
+    let [n, c, h, w] = step.dims();
+    step / norm.expand([n, c, h, w]) * length as f64
 }
 
 /// Line 20: p · min(1, η / ‖p‖₂), the projection onto the ℓ2 ball of radius η.

@@ -3,7 +3,7 @@
 use super::cubic::resize_bicubic;
 use super::estimate::project;
 use super::otsu::otsu;
-use super::{read_values, Classifier, EngineError};
+use super::{read_values, Classifier, EngineError, RefineInput};
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,9 @@ pub struct Refinement {
     pub threshold: Option<f32>,
     /// The binarised map (line 5): every value is 0 or λ.
     pub mask: Vec<f32>,
+    /// Fraction of p's entries that line 7's clip to [−1, 1] changed (O5: how much the choice
+    /// of clip range matters).
+    pub clipped_fraction: f32,
 }
 
 /// Algorithm 2 on `perturbation` (`[1, C, H, W]`); returns the refined, projected perturbation.
@@ -26,11 +29,19 @@ pub async fn refine<C: Classifier>(
     perturbation: Tensor<4>,
     lambda: f32,
     eta: f32,
+    input: RefineInput,
 ) -> Result<(Tensor<4>, Refinement), EngineError> {
-    let [_, _, height, width] = perturbation.dims();
+    let [_, channels, height, width] = perturbation.dims();
     let device = perturbation.device();
-    // Line 2: Ω ← K̃(p). O6: the base sees p as it is shown, mid-grey centred, in [0, 1].
-    let shown = (perturbation.clone().detach() + 0.5).clamp(0.0, 1.0);
+    // Line 2: Ω ← K̃(p). O6: the base sees p on mid-grey, at its amplitude or at full contrast.
+    let shown = match input {
+        RefineInput::MidGrey => perturbation.clone().detach() + 0.5,
+        RefineInput::Visualized => {
+            let largest = perturbation.clone().detach().abs().max().clamp_min(1e-12).reshape([1, 1, 1, 1]);
+            perturbation.clone().detach() / largest.expand([1, channels, height, width]) * 0.5 + 0.5
+        }
+    }
+    .clamp(0.0, 1.0);
     let features = classifier.features(shown).detach();
     let [_, _, map_h, map_w] = features.dims();
     // Line 3: a ← mean over the channels.
@@ -39,7 +50,7 @@ pub async fn refine<C: Classifier>(
     let Some(split) = otsu(&activation) else {
         return Ok((
             perturbation,
-            Refinement { map_shape: [map_h, map_w], mask: activation.clone(), activation, threshold: None },
+            Refinement { map_shape: [map_h, map_w], mask: activation.clone(), activation, threshold: None, clipped_fraction: 0.0 },
         ));
     };
     // Line 5: a(x, y) ← λ where a > τ, else 0.
@@ -50,10 +61,11 @@ pub async fn refine<C: Classifier>(
         Tensor::from_data(TensorData::new(upsampled, [1, 1, height, width]), &device);
     // Line 7: p ← Clip(p ⊙ f). O5: clip to [−1, 1], then back onto the η-ball.
     let [n, c, h, w] = perturbation.dims();
-    let refined = (perturbation.detach() * factor.expand([n, c, h, w])).clamp(-1.0, 1.0);
-    let refined = project(refined, eta);
+    let multiplied = perturbation.detach() * factor.expand([n, c, h, w]);
+    let clipped_fraction = read_values(multiplied.clone().abs().greater_elem(1.0).float().mean()).await?[0];
+    let refined = project(multiplied.clamp(-1.0, 1.0), eta);
     Ok((
         refined,
-        Refinement { map_shape: [map_h, map_w], activation, threshold: Some(split.threshold), mask },
+        Refinement { map_shape: [map_h, map_w], activation, threshold: Some(split.threshold), mask, clipped_fraction },
     ))
 }

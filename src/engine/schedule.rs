@@ -5,11 +5,11 @@
 
 use super::estimate::{
     fuse_gradients, input_gradients, perturb, per_image_norms, project, target_probabilities,
-    unit_max_norm, Moments,
+    smooth, unit_max_norm, with_length, Moments,
 };
 use super::refine::{refine, Refinement};
 use super::sampling::Rng;
-use super::{read_values as read, Classifier, EngineError, Event, PhaseTimes, RefineStart, Region, RunConfig, SignCheck};
+use super::{read_values as read, Classifier, EngineError, Event, PhaseTimes, RefineStart, Region, RunConfig, SignCheck, SignProbe};
 use crate::clock::now_ms;
 use burn::tensor::{Int, Tensor, TensorData};
 
@@ -79,6 +79,16 @@ impl<'a, C: Classifier> Run<'a, C> {
         }
         if config.chunk == 0 {
             return bad("the chunk size must be at least 1".into());
+        }
+        if let Some(s) = config.step_size {
+            if !(s > 0.0 && s.is_finite()) {
+                return bad(format!("the step size {s} must be positive"));
+            }
+        }
+        if let Some(sigma) = config.smoothing {
+            if !(sigma > 0.0 && sigma <= 32.0) {
+                return bad(format!("the smoothing σ = {sigma} px must lie in (0, 32]"));
+            }
         }
         let (mut seed, mut samples) = (seed.detach(), samples.detach());
         if let Some(region) = config.region {
@@ -160,21 +170,33 @@ impl<'a, C: Classifier> Run<'a, C> {
         let gradients = input_gradients(classifier, Tensor::cat(vec![seed_now, batch_now], 0), target, chunk);
         let seed_gradient = gradients.clone().slice([0..1]);
         let sample_gradients = gradients.slice([1..config.batch]);
-        let (fused, xi) = fuse_gradients(seed_gradient, sample_gradients);
-        // Lines 8–10: moments and ρ.
+        let (fused, xi) = fuse_gradients(seed_gradient, sample_gradients, config.fusion);
+        let fused = match config.smoothing {
+            Some(sigma) => smooth(fused, sigma),
+            None => fused,
+        };
+        // Lines 8–10: moments and ρ; O10: with a step size, a move of s·η along ρ.
         let step = self.moments.update(fused);
+        let step = match config.step_size {
+            None => step,
+            Some(size) => with_length(step, size * config.eta),
+        };
         let xi = read(xi).await?[0];
         times.gradient_ms = now_ms() - start;
 
-        // Lines 11–14: ϱ± on D̄ ⊖ (p_{t−1} ± ρ/‖ρ‖_∞) (O2 picks the set).
+        // Lines 11–14: ϱ± on D̄ ⊖ (p_{t−1} ± ρ/‖ρ‖_∞) (O2 picks the set; the probe may instead
+        // be the step itself, see SignProbe).
         let start = now_ms();
         let check_set = match config.sign_check {
             SignCheck::AllSamples => self.samples.clone(),
             SignCheck::Batch => batch_raw.clone(),
         };
-        let unit = unit_max_norm(step.clone());
-        let plus = target_probabilities(classifier, perturb(check_set.clone(), previous.clone() + unit.clone()), target, chunk).mean();
-        let minus = target_probabilities(classifier, perturb(check_set, previous.clone() - unit), target, chunk).mean();
+        let probe = match config.sign_probe {
+            SignProbe::UnitMax => unit_max_norm(step.clone()),
+            SignProbe::Step => step.clone(),
+        };
+        let plus = target_probabilities(classifier, perturb(check_set.clone(), previous.clone() + probe.clone()), target, chunk).mean();
+        let minus = target_probabilities(classifier, perturb(check_set, previous.clone() - probe), target, chunk).mean();
         let rho = read(Tensor::cat(vec![plus, minus], 0)).await?;
         let (rho_plus, rho_minus) = (rho[0], rho[1]);
         times.sign_check_ms = now_ms() - start;
@@ -211,7 +233,7 @@ impl<'a, C: Classifier> Run<'a, C> {
         if refine_now {
             let start = now_ms();
             let (refined, refinement) =
-                refine(classifier, self.perturbation.clone(), config.lambda, config.eta).await?;
+                refine(classifier, self.perturbation.clone(), config.lambda, config.eta, config.refine_input).await?;
             self.perturbation = refined;
             self.last_refinement = Some(refinement);
             times.refine_ms = now_ms() - start;

@@ -83,6 +83,13 @@ pub fn top_k(logits: &[f32], k: usize) -> Vec<Prediction> {
         .collect()
 }
 
+/// The target's rank among one image's logits, 1 for the top class, in [`top_k`]'s order (larger
+/// logit first, ties to the lower class index): `target` is in `top_k(logits, k)` iff its rank ≤ k.
+pub fn rank_of(logits: &[f32], target: usize) -> usize {
+    let t = logits[target];
+    1 + logits.iter().enumerate().filter(|&(class, &v)| v > t || (v == t && class < target)).count()
+}
+
 /// Classifies a batch of CHW images in [0, 1] (`values` holds `n` of them): the logits of each,
 /// read back asynchronously (the only way in a browser).
 pub async fn classify<C: crate::engine::Classifier + ?Sized>(
@@ -95,4 +102,22 @@ pub async fn classify<C: crate::engine::Classifier + ?Sized>(
     let images = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(values, [n, c, h, w]), device);
     let logits = crate::engine::read_values(model.logits(images)).await?;
     Ok(logits.chunks(model.num_classes()).map(<[f32]>::to_vec).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rank_agrees_with_top_k() {
+        // Hand-worked: logits 0.5, 2, −1, 2, 0.1 → order 1, 3 (tie, lower index first), 0, 4, 2.
+        let logits = [0.5, 2.0, -1.0, 2.0, 0.1];
+        assert_eq!([0, 1, 2, 3, 4].map(|c| rank_of(&logits, c)), [3, 1, 5, 2, 4]);
+        for k in 1..=5 {
+            let top: Vec<usize> = top_k(&logits, k).iter().map(|p| p.class).collect();
+            for class in 0..5 {
+                assert_eq!(top.contains(&class), rank_of(&logits, class) <= k, "k {k} class {class}");
+            }
+        }
+    }
 }

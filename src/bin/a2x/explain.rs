@@ -5,30 +5,20 @@ use a2x::clock::now_ms;
 use a2x::device::{self, BackendKind};
 use a2x::engine::sampling::Rng;
 use a2x::engine::schedule::Run;
-use a2x::engine::{read_values, Classifier, Event, RefineStart, Region, RunConfig, SignCheck};
+use a2x::engine::{read_values, Classifier, Event, Fusion, Preset, RefineInput, RefineStart, Region, RunConfig, SignCheck, SignProbe};
 use a2x::models::tiny::TinyCnn;
 use burn::tensor::{Device, Tensor, TensorData};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum SignCheckArg {
-    /// The whole sample set D̄ (the paper).
-    All,
-    /// The iteration's mini-batch only (cheaper; not the paper's).
-    Batch,
+/// Parses a setting by the engine's own (serde, kebab-case) name, the name grid files and links
+/// use too: `batch`, `all-samples`, `every-interval`, `visualized`, …
+fn engine_name<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| e.to_string())
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum RefineStartArg {
-    /// Refine once ℘ ≥ γ, then every `--refine-every` iterations (the paper, literally).
-    Gamma,
-    /// Refine every `--refine-every` iterations whether or not γ was reached.
-    Interval,
-}
-
-/// The settings shared by `explain` and `bench`; defaults are the paper's.
+/// The engine settings shared by `explain` and `bench`: a preset, then any setting given.
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
     /// Classifier: `lite0`, `lite1`, `lite2` (models/manifest.json), a model file's path, or
@@ -38,63 +28,95 @@ pub struct EngineArgs {
     /// Input size in pixels, for models that accept any (`tiny`).
     #[arg(long, default_value_t = 32)]
     pub size: usize,
-    /// η: bound on ‖p‖₂, images in [0, 1].
-    #[arg(long, default_value_t = 10.0)]
-    pub eta: f32,
-    /// γ: target probability at which estimation first refines.
-    #[arg(long, default_value_t = 0.8)]
-    pub gamma: f32,
-    /// b: mini-batch size including the seed.
-    #[arg(long, default_value_t = 32)]
-    pub batch: usize,
-    /// Iterations in all.
-    #[arg(long, default_value_t = 300)]
-    pub iters: usize,
-    /// Refine every this many iterations (0: never).
-    #[arg(long, default_value_t = 50)]
-    pub refine_every: usize,
-    /// λ of Algorithm 2.
-    #[arg(long, default_value_t = 5.0)]
-    pub lambda: f32,
-    /// Seed of every random draw.
-    #[arg(long, default_value_t = 0)]
-    pub rng: u64,
-    /// Images per forward/backward pass (memory; does not change the result).
-    #[arg(long, default_value_t = 32)]
-    pub chunk: usize,
-    /// Where the ± check evaluates (open choice O2).
-    #[arg(long, value_enum, default_value = "all")]
-    pub sign_check: SignCheckArg,
-    /// When refinement starts (open choice O9).
-    #[arg(long, value_enum, default_value = "gamma")]
-    pub refine_start: RefineStartArg,
-    /// `ndarray` (CPU) or `wgpu` (Vulkan).
+    /// `ndarray` or `flex` (CPU), or `wgpu` (Vulkan).
     #[arg(long, default_value = "ndarray")]
     pub backend: BackendKind,
+    /// Where every setting below starts: `a2x` (the defaults chosen by `a2x study`, see the
+    /// README's "Does it work?") or `paper` (the paper's settings, its pseudo-code as written).
+    #[arg(long, default_value = "a2x", value_parser = engine_name::<Preset>)]
+    pub preset: Preset,
+    /// η: bound on ‖p‖₂, images in [0, 1].
+    #[arg(long)]
+    pub eta: Option<f32>,
+    /// γ: target probability at which estimation first refines.
+    #[arg(long)]
+    pub gamma: Option<f32>,
+    /// b: mini-batch size including the seed.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Iterations in all.
+    #[arg(long)]
+    pub iters: Option<usize>,
+    /// Refine every this many iterations (0: never).
+    #[arg(long)]
+    pub refine_every: Option<usize>,
+    /// λ of Algorithm 2.
+    #[arg(long)]
+    pub lambda: Option<f32>,
+    /// Seed of every random draw.
+    #[arg(long)]
+    pub rng: Option<u64>,
+    /// Images per forward/backward pass (memory; does not change the result).
+    #[arg(long)]
+    pub chunk: Option<usize>,
+    /// Where the ± check evaluates (O2): `all-samples` (all of D̄, as written) or `batch` (the
+    /// iteration's mini-batch).
+    #[arg(long, value_parser = engine_name::<SignCheck>)]
+    pub sign_check: Option<SignCheck>,
+    /// What the ± check adds to p: `unit-max` (±ρ/‖ρ‖∞, as written) or `step` (± the step taken).
+    #[arg(long, value_parser = engine_name::<SignProbe>)]
+    pub sign_probe: Option<SignProbe>,
+    /// When refinement starts (O9): `after-gamma` (as written) or `every-interval`.
+    #[arg(long, value_parser = engine_name::<RefineStart>)]
+    pub refine_start: Option<RefineStart>,
+    /// What Algorithm 2's convolutional base sees of p (O6): `mid-grey` (p + ½) or `visualized`
+    /// (½ + p / (2 max|p|)).
+    #[arg(long, value_parser = engine_name::<RefineInput>)]
+    pub refine_input: Option<RefineInput>,
+    /// Step size (O10): each iteration moves p by s·η along ρ; 0: none, ρ as written, rescaled
+    /// by the projection.
+    #[arg(long)]
+    pub step_size: Option<f32>,
+    /// Line 6's ξ: `as-written` (mean of the samples' gradient lengths) or `balanced` (length of
+    /// their mean gradient).
+    #[arg(long, value_parser = engine_name::<Fusion>)]
+    pub fusion: Option<Fusion>,
+    /// σ in pixels of the Gaussian that smooths the fused gradient (Dong et al. 2019); 0: none.
+    #[arg(long)]
+    pub smoothing: Option<f32>,
 }
 
 impl EngineArgs {
+    /// The preset with every setting given on the command line applied over it.
     pub fn config(&self, target: usize, region: Option<Region>) -> RunConfig {
+        let base = self.preset.config();
         RunConfig {
             target,
-            eta: self.eta,
-            gamma: self.gamma,
-            batch: self.batch,
-            iterations: self.iters,
-            refine_every: self.refine_every,
-            lambda: self.lambda,
-            rng_seed: self.rng,
-            chunk: self.chunk,
-            sign_check: match self.sign_check {
-                SignCheckArg::All => SignCheck::AllSamples,
-                SignCheckArg::Batch => SignCheck::Batch,
+            eta: self.eta.unwrap_or(base.eta),
+            gamma: self.gamma.unwrap_or(base.gamma),
+            batch: self.batch.unwrap_or(base.batch),
+            iterations: self.iters.unwrap_or(base.iterations),
+            refine_every: self.refine_every.unwrap_or(base.refine_every),
+            lambda: self.lambda.unwrap_or(base.lambda),
+            rng_seed: self.rng.unwrap_or(base.rng_seed),
+            chunk: self.chunk.unwrap_or(base.chunk),
+            sign_check: self.sign_check.unwrap_or(base.sign_check),
+            sign_probe: self.sign_probe.unwrap_or(base.sign_probe),
+            refine_start: self.refine_start.unwrap_or(base.refine_start),
+            refine_input: self.refine_input.unwrap_or(base.refine_input),
+            step_size: match self.step_size {
+                Some(s) if s > 0.0 => Some(s),
+                Some(_) => None,
+                None => base.step_size,
             },
-            refine_start: match self.refine_start {
-                RefineStartArg::Gamma => RefineStart::AfterGamma,
-                RefineStartArg::Interval => RefineStart::EveryInterval,
+            fusion: self.fusion.unwrap_or(base.fusion),
+            smoothing: match self.smoothing {
+                Some(s) if s > 0.0 => Some(s),
+                Some(_) => None,
+                None => base.smoothing,
             },
             region,
-            ..RunConfig::default()
+            ..base
         }
     }
 }
@@ -102,6 +124,7 @@ impl EngineArgs {
 pub fn open_device(backend: BackendKind) -> Result<Device, String> {
     match backend {
         BackendKind::Ndarray => Ok(device::cpu_device()),
+        BackendKind::Flex => Ok(device::flex_device()),
         BackendKind::Wgpu => {
             let (device, info) = pollster::block_on(device::init_wgpu())
                 .map_err(|e| format!("no wgpu adapter: {e}"))?;
@@ -184,13 +207,14 @@ pub fn explain(args: ExplainArgs) -> Result<(), String> {
     let model = open_model(&args.engine, &device)?;
     let [c, h, w] = model.input_shape();
     let seed = images::load_for_model(&args.seed, h)?;
+    let config = args.engine.config(args.target, args.region);
     let mut files = images::list_images(&args.samples)?;
     files.retain(|f| f.canonicalize().ok() != args.seed.canonicalize().ok());
     if files.is_empty() {
         return Err(format!("{}: no JPEG or PNG images", args.samples.display()));
     }
     if files.len() > args.num_samples {
-        let picks = Rng::new(args.engine.rng ^ 0x5A17_5A17).distinct(files.len(), args.num_samples);
+        let picks = Rng::new(config.rng_seed ^ 0x5A17_5A17).distinct(files.len(), args.num_samples);
         files = picks.into_iter().map(|i| files[i].clone()).collect();
     }
     let mut sample_values = Vec::with_capacity(files.len() * c * h * w);
@@ -200,7 +224,6 @@ pub fn explain(args: ExplainArgs) -> Result<(), String> {
     eprintln!("{} samples, model input {c}×{h}×{w}", files.len());
     let seed_tensor = Tensor::from_data(TensorData::new(seed, [1, c, h, w]), &device);
     let samples = Tensor::from_data(TensorData::new(sample_values, [files.len(), c, h, w]), &device);
-    let config = args.engine.config(args.target, args.region);
     let mut run = Run::new(&model, seed_tensor, samples, config).map_err(|e| e.to_string())?;
     let mut log = match &args.log {
         Some(path) => Some(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?),
@@ -302,7 +325,7 @@ pub fn bench(args: BenchArgs) -> Result<(), String> {
         }
         let mean = |x: f64| if timed > 0 { x / timed as f64 } else { f64::NAN };
         let rss = match backend {
-            BackendKind::Ndarray => peak_rss_mib().map_or("n/a".into(), |m| format!("{m:.0}")),
+            BackendKind::Ndarray | BackendKind::Flex => peak_rss_mib().map_or("n/a".into(), |m| format!("{m:.0}")),
             BackendKind::Wgpu => "n/a (GPU)".into(),
         };
         println!(
