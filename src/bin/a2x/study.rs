@@ -802,6 +802,19 @@ mod tests {
         assert!(grid("[1]").unwrap_err().contains("must be a JSON object"));
     }
 
+    /// The README's claims about the defaults are measured on the grid's setting `a2x`: it must
+    /// be `RunConfig::default()` exactly.
+    #[test]
+    fn the_chosen_setting_is_the_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("static/study/grid.json");
+        let grid = read_grid(&path).unwrap();
+        let runs: Vec<RunSpec> = expand(&grid).unwrap().into_iter().filter(|r| r.setting == "a2x").collect();
+        assert_eq!(runs.len(), grid.targets.len() * grid.seeds.len());
+        for run in runs {
+            assert_eq!(run.config, RunConfig { target: run.target, rng_seed: run.config.rng_seed, ..RunConfig::default() });
+        }
+    }
+
     #[test]
     fn median_and_passes() {
         assert_eq!(median(vec![5, 1, 3]), 3.0);
