@@ -70,10 +70,21 @@ pub struct Prediction {
     pub logit: f32,
 }
 
+/// The softmax of one image's logits in f64, as (largest logit, Σ exp(logit − largest)).
+fn softmax_parts(logits: &[f32]) -> (f64, f64) {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
+    (max, logits.iter().map(|&v| (v as f64 - max).exp()).sum())
+}
+
+/// The probability of `class` from one image's logits (softmax in f64, as in [`top_k`]).
+pub fn probability_of(logits: &[f32], class: usize) -> f32 {
+    let (max, total) = softmax_parts(logits);
+    ((logits[class] as f64 - max).exp() / total) as f32
+}
+
 /// The `k` most probable classes of one image's logits, most probable first (softmax in f64).
 pub fn top_k(logits: &[f32], k: usize) -> Vec<Prediction> {
-    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
-    let total: f64 = logits.iter().map(|&v| (v as f64 - max).exp()).sum();
+    let (max, total) = softmax_parts(logits);
     let mut order: Vec<usize> = (0..logits.len()).collect();
     order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
     order

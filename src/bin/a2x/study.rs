@@ -544,13 +544,6 @@ fn logits_of(model: &EfficientNetLite, picture: &image::RgbImage, device: &Devic
     pollster::block_on(read_values(model.logits(images))).map_err(|e| e.to_string())
 }
 
-/// The target's probability from one image's logits (softmax in f64).
-fn probability_of(logits: &[f32], target: usize) -> f32 {
-    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
-    let total: f64 = logits.iter().map(|&v| (v as f64 - max).exp()).sum();
-    ((logits[target] as f64 - max).exp() / total) as f32
-}
-
 /// The paper's cross-model check: every model of the zoo classifies the visualised perturbation
 /// alone, pixel for pixel and resized to its own input.
 fn cross_checks(zoo: &[EfficientNetLite], picture: &image::RgbImage, target: usize, device: &Device) -> Result<Vec<CrossCheck>, String> {
@@ -567,10 +560,10 @@ fn cross_checks(zoo: &[EfficientNetLite], picture: &image::RgbImage, target: usi
         checks.push(CrossCheck {
             model: model.variant().id().into(),
             rank: models::rank_of(&logits, target),
-            probability: probability_of(&logits, target),
+            probability: models::probability_of(&logits, target),
             top1: models::top_k(&logits, 1)[0].class,
             resized_rank: models::rank_of(&resized_logits, target),
-            resized_probability: probability_of(&resized_logits, target),
+            resized_probability: models::probability_of(&resized_logits, target),
         });
     }
     Ok(checks)
