@@ -6,6 +6,8 @@
 
 pub mod clock;
 pub mod device;
+pub mod distribution;
+pub mod drawing;
 pub mod engine;
 pub mod imaging;
 pub mod models;

@@ -101,6 +101,63 @@ pub fn rank_of(logits: &[f32], target: usize) -> usize {
     1 + logits.iter().enumerate().filter(|&(class, &v)| v > t || (v == t && class < target)).count()
 }
 
+/// Where one model ranks the target when it classifies an image alone (the paper's cross-model
+/// check: the visualised perturbation, or the perturbed seed, shown to a model that did not compute
+/// it).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CrossCheck {
+    pub model: String,
+    /// The image as computed, pixel for pixel (every Lite model is fully convolutional with global
+    /// pooling, so it takes any size): the paper's check, whose models all take 224².
+    pub rank: usize,
+    pub probability: f32,
+    pub top1: usize,
+    /// The image resized (Catmull–Rom) to the model's own input size first, as a photo would be.
+    #[serde(default)]
+    pub resized_rank: usize,
+    #[serde(default)]
+    pub resized_probability: f32,
+}
+
+/// Logits of one RGB picture, at whatever size it has.
+pub async fn logits_of<C: crate::engine::Classifier + ?Sized>(
+    model: &C,
+    picture: &image::RgbImage,
+    device: &Device,
+) -> Result<Vec<f32>, crate::engine::EngineError> {
+    let (w, h) = picture.dimensions();
+    let values = crate::imaging::to_chw(picture);
+    let images = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(values, [1, 3, h as usize, w as usize]), device);
+    crate::engine::read_values(model.logits(images)).await
+}
+
+/// The cross-model check of one picture by `model` (called `id`): pixel for pixel and resized to
+/// the model's input.
+pub async fn cross_check<C: crate::engine::Classifier + ?Sized>(
+    model: &C,
+    id: &str,
+    picture: &image::RgbImage,
+    target: usize,
+    device: &Device,
+) -> Result<CrossCheck, crate::engine::EngineError> {
+    let logits = logits_of(model, picture, device).await?;
+    let [_, size, _] = model.input_shape();
+    let resized_logits = if picture.dimensions() == (size as u32, size as u32) {
+        logits.clone()
+    } else {
+        let resized = image::imageops::resize(picture, size as u32, size as u32, image::imageops::FilterType::CatmullRom);
+        logits_of(model, &resized, device).await?
+    };
+    Ok(CrossCheck {
+        model: id.into(),
+        rank: rank_of(&logits, target),
+        probability: probability_of(&logits, target),
+        top1: top_k(&logits, 1)[0].class,
+        resized_rank: rank_of(&resized_logits, target),
+        resized_probability: probability_of(&resized_logits, target),
+    })
+}
+
 /// Classifies a batch of CHW images in [0, 1] (`values` holds `n` of them): the logits of each,
 /// read back asynchronously (the only way in a browser).
 pub async fn classify<C: crate::engine::Classifier + ?Sized>(

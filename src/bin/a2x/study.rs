@@ -22,7 +22,7 @@ use a2x::engine::schedule::Run;
 use a2x::engine::{read_values, Classifier, RunConfig};
 use a2x::imaging;
 use a2x::models::efficientnet::{EfficientNetLite, Variant};
-use a2x::models::{self, labels};
+use a2x::models::{self, labels, CrossCheck};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -138,23 +138,6 @@ impl RunSpec {
     fn stem(&self) -> String {
         format!("{}-t{}-{}", self.model, self.target, self.seed)
     }
-}
-
-/// Where one model ranks the target when it classifies the visualised perturbation alone.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CrossCheck {
-    pub model: String,
-    /// The perturbation as computed, pixel for pixel (every Lite model is fully convolutional
-    /// with global pooling, so it takes any size): the paper's check, whose models all take 224².
-    pub rank: usize,
-    pub probability: f32,
-    pub top1: usize,
-    /// The perturbation resized (Catmull–Rom) to the model's own input size first, as a photo
-    /// would be.
-    #[serde(default)]
-    pub resized_rank: usize,
-    #[serde(default)]
-    pub resized_probability: f32,
 }
 
 /// One finished run: a line of results.jsonl.
@@ -537,36 +520,12 @@ fn run_one(args: &StudyArgs, spec: RunSpec) -> Result<(), String> {
     append_result(&args.out.join("results.jsonl"), &result)
 }
 
-/// Logits of one RGB picture, at whatever size it has.
-fn logits_of(model: &EfficientNetLite, picture: &image::RgbImage, device: &Device) -> Result<Vec<f32>, String> {
-    let (w, h) = picture.dimensions();
-    let images = Tensor::<4>::from_data(TensorData::new(imaging::to_chw(picture), [1, 3, h as usize, w as usize]), device);
-    pollster::block_on(read_values(model.logits(images))).map_err(|e| e.to_string())
-}
-
 /// The paper's cross-model check: every model of the zoo classifies the visualised perturbation
 /// alone, pixel for pixel and resized to its own input.
 fn cross_checks(zoo: &[EfficientNetLite], picture: &image::RgbImage, target: usize, device: &Device) -> Result<Vec<CrossCheck>, String> {
-    let mut checks = Vec::new();
-    for model in zoo {
-        let logits = logits_of(model, picture, device)?;
-        let [_, size, _] = model.input_shape();
-        let resized_logits = if picture.dimensions() == (size as u32, size as u32) {
-            logits.clone()
-        } else {
-            let resized = image::imageops::resize(picture, size as u32, size as u32, image::imageops::FilterType::CatmullRom);
-            logits_of(model, &resized, device)?
-        };
-        checks.push(CrossCheck {
-            model: model.variant().id().into(),
-            rank: models::rank_of(&logits, target),
-            probability: models::probability_of(&logits, target),
-            top1: models::top_k(&logits, 1)[0].class,
-            resized_rank: models::rank_of(&resized_logits, target),
-            resized_probability: models::probability_of(&resized_logits, target),
-        });
-    }
-    Ok(checks)
+    zoo.iter()
+        .map(|model| pollster::block_on(models::cross_check(model, model.variant().id(), picture, target, device)).map_err(|e| e.to_string()))
+        .collect()
 }
 
 fn load_zoo(args: &StudyArgs, device: &Device) -> Result<Vec<EfficientNetLite>, String> {
