@@ -66,6 +66,7 @@ test-e2e: build-debug
 	$(ENV) for m in lite0 lite1 lite2; do \
 	  cargo run --quiet --bin a2x -- classify static/samples/chelsea.png --model $$m --json > target/e2e/reference/classify-$$m.json; done
 	$(ENV) node tests/e2e/app.cjs target/e2e/dist target/e2e/reference target/e2e
+	$(ENV) node tests/e2e/explain.cjs target/e2e/dist target/e2e
 
 test: test-native test-e2e
 

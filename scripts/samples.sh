@@ -7,5 +7,7 @@ scripts/wheels.sh
 WHEELS="${A2X_WHEELS:-$HOME/.cache/a2x/wheels}"
 mkdir -p static/samples
 unzip -q -o -j "$WHEELS"/scikit_image-0.25.2-*.whl \
-  skimage/data/chelsea.png skimage/data/coffee.png skimage/data/rocket.jpg -d static/samples
+  skimage/data/chelsea.png skimage/data/coffee.png skimage/data/rocket.jpg \
+  skimage/data/astronaut.png skimage/data/camera.png skimage/data/hubble_deep_field.jpg \
+  skimage/data/coins.png -d static/samples
 sha256sum static/samples/*.png static/samples/*.jpg

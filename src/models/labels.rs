@@ -41,6 +41,35 @@ pub fn imagenet_index(wnid: &str) -> Option<usize> {
     imagenet().binary_search_by(|label| label.wnid.cmp(wnid)).ok()
 }
 
+/// Classes matching what a person typed, best first, at most `limit`: an index ("677") first,
+/// then names that start with the query, then names that contain it (case-insensitive; every
+/// synonym of a class counts, e.g. "great white" finds "great white shark, white shark, …").
+pub fn search(query: &str, limit: usize) -> Vec<usize> {
+    let query = query.trim().to_lowercase();
+    let mut found = Vec::new();
+    if let Ok(index) = query.parse::<usize>() {
+        if index < imagenet().len() {
+            found.push(index);
+        }
+    }
+    if query.is_empty() {
+        return found;
+    }
+    let names = |label: &Label| label.lemmas.split(',').map(|n| n.trim().to_lowercase()).collect::<Vec<_>>();
+    let starts = (0..imagenet().len()).filter(|&i| names(&imagenet()[i]).iter().any(|n| n.starts_with(&query)));
+    let contains = (0..imagenet().len()).filter(|&i| names(&imagenet()[i]).iter().any(|n| n.contains(&query)));
+    for index in starts.chain(contains) {
+        if found.len() >= limit {
+            break;
+        }
+        if !found.contains(&index) {
+            found.push(index);
+        }
+    }
+    found.truncate(limit);
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +86,19 @@ mod tests {
         assert_eq!(labels[999].wnid, "n15075141");
         assert_eq!(imagenet_index("n01440764"), Some(0));
         assert_eq!(imagenet_index("n00000000"), None);
+    }
+
+    #[test]
+    fn search_by_index_prefix_and_substring() {
+        assert_eq!(search("677", 5)[0], 677);
+        assert_eq!(search("  Goldfish ", 5), vec![1]);
+        // "nail" starts 677's name; "snail" (113) only contains it.
+        let nail = search("nail", 10);
+        assert_eq!(nail[0], 677);
+        assert!(nail.contains(&113), "{nail:?}");
+        assert!(search("zzzz", 5).is_empty());
+        assert!(search("", 5).is_empty());
+        assert_eq!(search("a", 7).len(), 7);
+        assert_eq!(search("1000", 5), Vec::<usize>::new());
     }
 }

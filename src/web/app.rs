@@ -1,3 +1,4 @@
+use super::explain::{ActiveDevice, Explain};
 use super::gpu::{probe_browser_adapter, BrowserAdapter};
 use super::now_ms;
 use super::zoo::{self, RowState, ZooResult};
@@ -6,6 +7,7 @@ use crate::device::{self, GpuInfo};
 use crate::probe::{self, ProbeResult};
 use burn::tensor::Device;
 use serde::Serialize;
+use std::rc::Rc;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -53,7 +55,7 @@ pub struct App {
     probe: ProbeState,
     /// Increases with every run started, so a late result of an abandoned run is dropped.
     generation: u32,
-    manifest: Option<Result<Manifest, String>>,
+    manifest: Option<Result<Rc<Manifest>, String>>,
     /// State of each model's row in the zoo card, by model id.
     zoo: Vec<(String, RowState)>,
     /// Increases with every backend switch: a classification started before it is dropped.
@@ -112,6 +114,16 @@ impl App {
             (Gpu::Ready { device, .. }, false) => Some((device.clone(), GPU_LABEL)),
             _ => Some((self.cpu.clone(), CPU_LABEL)),
         }
+    }
+
+    /// What the explanation page computes on (None while WebGPU is still being looked for).
+    fn explain_device(&self) -> Option<ActiveDevice> {
+        self.active_device().map(|(device, label)| ActiveDevice {
+            device,
+            label,
+            is_cpu: label == CPU_LABEL,
+            generation: self.backend_generation,
+        })
     }
 
     fn start_probe(&mut self, ctx: &Context<Self>) {
@@ -281,10 +293,10 @@ impl Component for App {
                     Err(message) => ProbeState::Failed(message),
                 };
             }
-            Msg::ManifestLoaded(result) => self.manifest = Some(result),
+            Msg::ManifestLoaded(result) => self.manifest = Some(result.map(Rc::new)),
             Msg::Classify(id) => {
                 let manifest = match &self.manifest {
-                    Some(Ok(manifest)) => manifest.clone(),
+                    Some(Ok(manifest)) => Manifest::clone(manifest),
                     _ => return false,
                 };
                 let Some((device, backend)) = self.active_device() else {
@@ -319,8 +331,9 @@ impl Component for App {
               <p class="tagline">{ "Explain deep image classifiers by attacking them — on your own GPU." }</p>
             </header>
             { self.view_backend(ctx) }
+            <Explain device={self.explain_device()} manifest={self.manifest.as_ref().and_then(|m| m.as_ref().ok()).cloned()} />
+            { zoo::view(self.manifest.as_ref().map(|m| m.as_ref().map(|m| &**m)), &self.zoo, ctx.link().callback(Msg::Classify)) }
             { self.view_probe() }
-            { zoo::view(self.manifest.as_ref(), &self.zoo, ctx.link().callback(Msg::Classify)) }
           </main>
         }
     }

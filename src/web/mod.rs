@@ -1,9 +1,13 @@
-//! The browser app (wasm only). For now: which backend the page computes on, a proof-of-life
-//! computation with autodiff on it, checked against the f64 reference, and the model zoo
-//! classifying a bundled photo.
+//! The browser app (wasm only): which backend the page computes on, the explanation page (model,
+//! class, seed editor, D̄, settings, a live run, result and exports), the model zoo classifying a
+//! bundled photo, and a proof-of-life computation with autodiff checked against an f64 reference.
 
 mod app;
+mod browser;
+mod explain;
+mod explain_view;
 mod gpu;
+mod plot;
 mod zoo;
 
 /// Mounts the app on `#app` (not the whole body: index.html keeps its own noscript and footer).

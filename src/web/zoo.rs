@@ -5,28 +5,28 @@
 use super::now_ms;
 use crate::imaging;
 use crate::models::{self, labels, manifest::Manifest, Prediction};
+use super::browser::{self, fetch_bytes};
+use crate::models::efficientnet::EfficientNetLite;
+use crate::models::manifest::ModelEntry;
 use burn::tensor::Device;
 use serde::Serialize;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
 /// The photo the zoo card classifies (CC0, static/samples/README.md).
 pub const SAMPLE_PHOTO: &str = "samples/chelsea.png";
 
-/// GETs `url` and returns its body.
-pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let response = JsFuture::from(window.fetch_with_str(url))
-        .await
-        .map_err(|e| format!("{url}: the download failed ({e:?})"))?;
-    let response: web_sys::Response = response.dyn_into().map_err(|_| format!("{url}: not an HTTP response"))?;
-    if !response.ok() {
-        return Err(format!("{url}: HTTP {} {}", response.status(), response.status_text()));
+/// The model at `url` from this browser's Cache Storage, if it is there and still matches the
+/// manifest's sha256 (a damaged or outdated copy is deleted, and the caller downloads again).
+pub async fn cached_model(url: &str, entry: &ModelEntry, device: &Device) -> Option<(EfficientNetLite, usize)> {
+    let bytes = browser::cached(url).await?;
+    match models::load_efficientnet(&bytes, Some(&entry.sha256), device) {
+        Ok(model) => Some((model, bytes.len())),
+        Err(e) => {
+            web_sys::console::warn_1(&format!("{url}: the cached copy is not usable ({e}); downloading again").into());
+            browser::remove_from_cache(url).await;
+            None
+        }
     }
-    let buffer = response.array_buffer().map_err(|e| format!("{url}: {e:?}"))?;
-    let buffer = JsFuture::from(buffer).await.map_err(|e| format!("{url}: the download was interrupted ({e:?})"))?;
-    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
 }
 
 pub async fn fetch_manifest() -> Result<Manifest, String> {
@@ -87,7 +87,7 @@ impl RowState {
 }
 
 /// The zoo card: one row per model with a Classify button.
-pub fn view(manifest: Option<&Result<Manifest, String>>, rows: &[(String, RowState)], on_classify: Callback<String>) -> Html {
+pub fn view(manifest: Option<Result<&Manifest, &String>>, rows: &[(String, RowState)], on_classify: Callback<String>) -> Html {
     let body = match manifest {
         None => html! { <p>{ "Reading models/manifest.json…" }</p> },
         Some(Err(message)) => html! { <p class="error">{ message }</p> },

@@ -11,7 +11,7 @@
 const fs = require('fs');
 const path = require('path');
 const { serve } = require('../../scripts/serve.cjs');
-const { chromium } = require(path.join(process.env.A2X_TOOLS, 'node/node_modules/playwright-core'));
+const { CHROMIUM, check, withBrowser, finish } = require('./lib.cjs');
 
 const [dist, referenceDir, outDir] = process.argv.slice(2);
 const reference = JSON.parse(fs.readFileSync(path.join(referenceDir, 'probe.json'), 'utf8'));
@@ -22,24 +22,6 @@ const nativeTop = Object.fromEntries(MODELS.map((id) => {
 }));
 const TOLERANCE = 1e-5; // float32 against f64, per entry; the page reports its own check too
 const TIMEOUT = 240_000; // CPU-speed SwiftShader compiles kernels on first use
-
-const CHROMIUM = process.env.A2X_CHROMIUM || '/usr/lib/chromium/chromium';
-const BASE_FLAGS = [
-  '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
-];
-
-let failures = 0;
-let passed = 0;
-function check(name, condition, detail = '') {
-  if (condition) {
-    passed++;
-    console.log(`  ok   ${name}`);
-  } else {
-    failures++;
-    console.log(`  FAIL ${name} ${detail}`);
-  }
-}
 
 function compare(name, run) {
   check(`${name}: gradient has ${reference.gradient.length} entries`,
@@ -85,27 +67,6 @@ async function classifyAll(page, backend) {
     console.log(`       (download ${result.download_ms.toFixed(0)} ms, load ${result.load_ms.toFixed(0)} ms, classify ${result.classify_ms.toFixed(0)} ms)`);
   }
   return top1;
-}
-
-async function withBrowser(flags, url, body) {
-  const userDataDir = fs.mkdtempSync('/tmp/a2x-chromium-');
-  const context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM, headless: true, args: [...BASE_FLAGS, ...flags],
-    viewport: { width: 1280, height: 800 },
-  });
-  const errors = [];
-  try {
-    const page = context.pages()[0] || await context.newPage();
-    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console error: ${m.text()}`); });
-    page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} for ${r.url()}`); });
-    await page.goto(url);
-    await body(page);
-  } finally {
-    await context.close();
-    fs.rmSync(userDataDir, { recursive: true, force: true });
-  }
-  return errors;
 }
 
 (async () => {
@@ -164,6 +125,5 @@ async function withBrowser(flags, url, body) {
   } finally {
     server.close();
   }
-  console.log(`e2e: ${passed} passed, ${failures} failed`);
-  process.exit(failures === 0 ? 0 : 1);
+  finish('e2e (app)');
 })();

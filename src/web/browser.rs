@@ -1,0 +1,224 @@
+//! Thin async wrappers over the browser APIs the page needs: downloads with progress, Cache
+//! Storage, canvases, file downloads, decoding images with the browser's own decoder, timers.
+//! Every failure is a sentence for the page, never a panic.
+
+use image::RgbImage;
+use js_sys::{Promise, Reflect, Uint8Array};
+use wasm_bindgen::{Clamped, JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, BlobPropertyBag, CanvasRenderingContext2d, HtmlCanvasElement, Response};
+
+fn window() -> Result<web_sys::Window, String> {
+    web_sys::window().ok_or_else(|| "no window".to_string())
+}
+
+fn js_error(e: JsValue) -> String {
+    e.as_string()
+        .or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())))
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+async fn fetch_response(url: &str) -> Result<Response, String> {
+    let response = JsFuture::from(window()?.fetch_with_str(url))
+        .await
+        .map_err(|e| format!("{url}: the download failed ({})", js_error(e)))?;
+    let response: Response = response.dyn_into().map_err(|_| format!("{url}: not an HTTP response"))?;
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {} {}", response.status(), response.status_text()));
+    }
+    Ok(response)
+}
+
+/// GETs `url` and returns its body.
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let response = fetch_response(url).await?;
+    let buffer = response.array_buffer().map_err(|e| format!("{url}: {}", js_error(e)))?;
+    let buffer = JsFuture::from(buffer).await.map_err(|e| format!("{url}: the download was interrupted ({})", js_error(e)))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// GETs `url`, calling `progress(received, total)` as the body streams in. `total` is the
+/// Content-Length when the server sends one, else `expected` (from the manifest).
+pub async fn fetch_with_progress(url: &str, expected: u64, progress: impl Fn(u64, u64)) -> Result<Vec<u8>, String> {
+    let response = fetch_response(url).await?;
+    let total = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(expected);
+    let Some(body) = response.body() else {
+        return fetch_bytes(url).await;
+    };
+    let reader: web_sys::ReadableStreamDefaultReader =
+        body.get_reader().dyn_into().map_err(|_| format!("{url}: the browser gave no stream reader"))?;
+    let mut bytes = Vec::with_capacity(total as usize);
+    progress(0, total);
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|e| format!("{url}: the download was interrupted ({})", js_error(e)))?;
+        let done = Reflect::get(&chunk, &"done".into()).map(|v| v.is_truthy()).unwrap_or(true);
+        if done {
+            break;
+        }
+        let value = Reflect::get(&chunk, &"value".into()).map_err(js_error)?;
+        let value: Uint8Array = value.dyn_into().map_err(|_| format!("{url}: the stream gave something other than bytes"))?;
+        bytes.extend(value.to_vec());
+        progress(bytes.len() as u64, total.max(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// The Cache Storage bucket the page keeps model files in (a new name when the format changes).
+const CACHE: &str = "a2x-models-v1";
+
+async fn open_cache() -> Result<web_sys::Cache, String> {
+    let caches = window()?.caches().map_err(|e| format!("Cache Storage is not available ({})", js_error(e)))?;
+    let cache = JsFuture::from(caches.open(CACHE)).await.map_err(|e| format!("Cache Storage: {}", js_error(e)))?;
+    cache.dyn_into().map_err(|_| "Cache Storage gave no cache".to_string())
+}
+
+/// The cached body of `url`, if the page stored one. Errors count as "not cached".
+pub async fn cached(url: &str) -> Option<Vec<u8>> {
+    let cache = open_cache().await.ok()?;
+    let hit = JsFuture::from(cache.match_with_str(url)).await.ok()?;
+    let response: Response = hit.dyn_into().ok()?;
+    let buffer = JsFuture::from(response.array_buffer().ok()?).await.ok()?;
+    Some(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Stores `bytes` as the body of `url` (only ever called with a file whose sha256 was checked).
+pub async fn store_in_cache(url: &str, bytes: &[u8]) -> Result<(), String> {
+    let cache = open_cache().await?;
+    let mut copy = bytes.to_vec();
+    let response = Response::new_with_opt_u8_array(Some(&mut copy)).map_err(js_error)?;
+    JsFuture::from(cache.put_with_str(url, &response)).await.map_err(|e| format!("Cache Storage: {}", js_error(e)))?;
+    Ok(())
+}
+
+pub async fn remove_from_cache(url: &str) {
+    if let Ok(cache) = open_cache().await {
+        let _ = JsFuture::from(cache.delete_with_str(url)).await;
+    }
+}
+
+/// Resolves after `ms` milliseconds (0: at the next turn of the event loop, after the browser
+/// has handled input and painted).
+pub async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Lets the browser run its queued tasks (input, painting) and resumes right after: a message to
+/// ourselves through a `MessageChannel`. Unlike `setTimeout`, such a message is not throttled in a
+/// background tab (Chrome aligns chained timers of hidden pages to once a minute), so a run goes on
+/// at full speed while the visitor looks at another tab.
+pub async fn yield_now() {
+    // Through js_sys (MessageChannel is plain JS), so no web-sys feature is needed for it.
+    let post = || -> Result<Promise, JsValue> {
+        let constructor: js_sys::Function = Reflect::get(&js_sys::global(), &"MessageChannel".into())?.dyn_into()?;
+        let channel = Reflect::construct(&constructor, &js_sys::Array::new())?;
+        let (receiver, sender) = (Reflect::get(&channel, &"port1".into())?, Reflect::get(&channel, &"port2".into())?);
+        let post_message: js_sys::Function = Reflect::get(&sender, &"postMessage".into())?.dyn_into()?;
+        let mut failed = None;
+        let promise = Promise::new(&mut |resolve, _| {
+            if let Err(e) = Reflect::set(&receiver, &"onmessage".into(), &resolve).and_then(|_| post_message.call1(&sender, &JsValue::UNDEFINED)) {
+                failed = Some(e);
+            }
+        });
+        failed.map_or(Ok(promise), Err)
+    };
+    match post() {
+        Ok(promise) => {
+            let _ = JsFuture::from(promise).await;
+        }
+        Err(_) => sleep(0).await,
+    }
+}
+
+/// Draws `image` on `canvas`, resizing the canvas to the image.
+pub fn draw_rgb(canvas: &HtmlCanvasElement, image: &RgbImage) -> Result<(), String> {
+    let (w, h) = image.dimensions();
+    if canvas.width() != w || canvas.height() != h {
+        canvas.set_width(w);
+        canvas.set_height(h);
+    }
+    let context: CanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .map_err(js_error)?
+        .ok_or("no 2d context")?
+        .dyn_into()
+        .map_err(|_| "no 2d context")?;
+    let mut rgba = Vec::with_capacity((w * h * 4) as usize);
+    for pixel in image.pixels() {
+        rgba.extend_from_slice(&[pixel[0], pixel[1], pixel[2], 255]);
+    }
+    let data = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w, h).map_err(js_error)?;
+    context.put_image_data(&data, 0.0, 0.0).map_err(js_error)
+}
+
+/// Offers `bytes` to the visitor as a file called `name`.
+pub fn download(bytes: &[u8], mime: &str, name: &str) -> Result<(), String> {
+    let array = Uint8Array::from(bytes);
+    let parts = js_sys::Array::of1(&array);
+    let options = BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(js_error)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(js_error)?;
+    let document = window()?.document().ok_or("no document")?;
+    let anchor: web_sys::HtmlAnchorElement =
+        document.create_element("a").map_err(js_error)?.dyn_into().map_err(|_| "no anchor")?;
+    anchor.set_href(&url);
+    anchor.set_download(name);
+    anchor.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// Largest file the page decodes, in bytes (a photo is a few MB; more is a mistake or an attack).
+pub const MAX_FILE_BYTES: f64 = 64e6;
+
+/// Decodes an image file with the browser's own decoder (`createImageBitmap`, which decodes off
+/// the main thread and knows every format the browser does) and returns its pixels.
+pub async fn decode_blob(blob: &Blob, name: &str) -> Result<RgbImage, String> {
+    if blob.size() > MAX_FILE_BYTES {
+        return Err(format!("{name}: {:.0} MB is too large for a photo (the limit is {:.0} MB)", blob.size() / 1e6, MAX_FILE_BYTES / 1e6));
+    }
+    let promise = window()?.create_image_bitmap_with_blob(blob).map_err(js_error)?;
+    let bitmap: web_sys::ImageBitmap = JsFuture::from(promise)
+        .await
+        .map_err(|_| format!("{name}: not an image the browser can decode"))?
+        .dyn_into()
+        .map_err(|_| format!("{name}: not an image"))?;
+    let (w, h) = (bitmap.width(), bitmap.height());
+    if w == 0 || h == 0 || w > crate::imaging::MAX_SIDE || h > crate::imaging::MAX_SIDE || (w as u64) * (h as u64) > 50_000_000 {
+        bitmap.close();
+        return Err(format!("{name}: {w}×{h} pixels is not a size a2x accepts (at most {} on a side, 50 megapixels)", crate::imaging::MAX_SIDE));
+    }
+    let document = window()?.document().ok_or("no document")?;
+    let canvas: HtmlCanvasElement = document.create_element("canvas").map_err(js_error)?.dyn_into().map_err(|_| "no canvas")?;
+    canvas.set_width(w);
+    canvas.set_height(h);
+    let context: CanvasRenderingContext2d =
+        canvas.get_context("2d").map_err(js_error)?.ok_or("no 2d context")?.dyn_into().map_err(|_| "no 2d context")?;
+    context.draw_image_with_image_bitmap(&bitmap, 0.0, 0.0).map_err(js_error)?;
+    bitmap.close();
+    let data = context.get_image_data(0.0, 0.0, w as f64, h as f64).map_err(js_error)?.data();
+    let rgb: Vec<u8> = data.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    RgbImage::from_raw(w, h, rgb).ok_or_else(|| format!("{name}: unexpected pixel data"))
+}
+
+/// Fetches and decodes a bundled image.
+pub async fn fetch_image(url: &str) -> Result<RgbImage, String> {
+    let bytes = fetch_bytes(url).await?;
+    crate::imaging::decode(&bytes).map(|i| i.to_rgb8()).map_err(|e| format!("{url}: {e}"))
+}
+
+/// A random number in [0, 1) from the browser (for "random class"; runs use the seeded RNG).
+pub fn random() -> f64 {
+    js_sys::Math::random()
+}

@@ -1,0 +1,1176 @@
+//! The explanation page (issue #5): pick a model and a class, edit the seed, choose D̄ and the
+//! settings, run the engine live on the active backend, read the result and export it.
+//!
+//! The engine runs on the page's main thread, one iteration at a time: `Run::step` is async, every
+//! readback awaits the GPU, and the driver yields to the browser before each iteration, so the
+//! browser paints, scrolls and handles clicks between iterations (ARCHITECTURE.md says why not a
+//! worker yet). Pause and cancel are flags the driver reads before each iteration.
+
+use super::browser::{self, sleep, yield_now};
+use super::now_ms;
+use super::{explain_view, zoo};
+use crate::distribution;
+use crate::drawing;
+use crate::engine::schedule::Run;
+use crate::engine::{read_values, Event, RunConfig};
+use crate::imaging;
+use crate::models::efficientnet::EfficientNetLite;
+use crate::models::manifest::Manifest;
+use crate::models::{self, labels, CrossCheck, Prediction};
+use burn::tensor::{Device, Tensor, TensorData};
+use image::{imageops, DynamicImage, RgbImage};
+use serde::Serialize;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use yew::html::Scope;
+use yew::prelude::*;
+
+/// The backend the page computes on, as the app hands it down.
+#[derive(Clone)]
+pub struct ActiveDevice {
+    pub device: Device,
+    pub label: &'static str,
+    pub is_cpu: bool,
+    /// Changes with every backend switch.
+    pub generation: u32,
+}
+
+#[derive(Properties, Clone)]
+pub struct Props {
+    pub device: Option<ActiveDevice>,
+    pub manifest: Option<Rc<Manifest>>,
+}
+
+impl PartialEq for Props {
+    fn eq(&self, other: &Self) -> bool {
+        let device = |p: &Props| p.device.as_ref().map(|d| (d.generation, d.label));
+        let manifest = match (&self.manifest, &other.manifest) {
+            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        device(self) == device(other) && manifest
+    }
+}
+
+/// The bundled photos (CC0 / public domain, static/samples/README.md).
+pub const BUNDLED: [(&str, &str); 7] = [
+    ("chelsea", "samples/chelsea.png"),
+    ("coffee", "samples/coffee.png"),
+    ("rocket", "samples/rocket.jpg"),
+    ("astronaut", "samples/astronaut.png"),
+    ("camera", "samples/camera.png"),
+    ("hubble", "samples/hubble_deep_field.jpg"),
+    ("coins", "samples/coins.png"),
+];
+
+/// What a model slot holds.
+pub enum ModelSlot {
+    Downloading { received: u64, total: u64 },
+    Loading,
+    Ready(Rc<EfficientNetLite>, LoadInfo),
+    Failed(String),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LoadInfo {
+    pub from_cache: bool,
+    pub bytes: usize,
+    pub download_ms: f64,
+    pub load_ms: f64,
+    /// The first forward pass on this backend (kernel compilation on a GPU): the warm-up.
+    pub warmup_ms: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Brush,
+    Eraser,
+    Fill,
+    Region,
+}
+
+/// The seed d̄, at the chosen model's input size.
+pub struct Seed {
+    pub name: String,
+    pub image: RgbImage,
+    /// The photo it was cropped from, so a model of another input size crops it again.
+    pub source: Option<RgbImage>,
+    pub undo: Vec<RgbImage>,
+    pub redo: Vec<RgbImage>,
+}
+
+const UNDO_DEPTH: usize = 50;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    A2x,
+    Paper,
+    Preview,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 3] = [Preset::A2x, Preset::Paper, Preset::Preview];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Preset::A2x => "a2x",
+            Preset::Paper => "paper",
+            Preset::Preview => "preview",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Preset::A2x => "a2x defaults (measured, see “Does it work?”)",
+            Preset::Paper => "the paper as written (η 10, 300 it., ± check on all of D̄)",
+            Preset::Preview => "fast preview (b 8, |D̄| 16, 20 it.): a quick look, not the measured setting",
+        }
+    }
+
+    /// The settings and |D̄| of this preset. The page computes in chunks of 8 images (bounds GPU
+    /// memory; the result does not depend on it, O3).
+    pub fn settings(self) -> (RunConfig, usize) {
+        let config = match self {
+            Preset::A2x | Preset::Preview => RunConfig::default(),
+            Preset::Paper => RunConfig::paper(),
+        };
+        match self {
+            Preset::Preview => (RunConfig { batch: 8, iterations: 20, chunk: 8, ..config }, 16),
+            _ => (RunConfig { chunk: 8, ..config }, 256),
+        }
+    }
+}
+
+/// Shared between the page and the run's driver.
+#[derive(Default)]
+pub struct Control {
+    pub paused: Cell<bool>,
+    pub cancelled: Cell<bool>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RunState {
+    Preparing,
+    Running,
+    Paused,
+    Finished,
+    Cancelled,
+    Failed,
+}
+
+impl RunState {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunState::Preparing => "preparing",
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Finished => "finished",
+            RunState::Cancelled => "cancelled",
+            RunState::Failed => "failed",
+        }
+    }
+    pub fn active(self) -> bool {
+        matches!(self, RunState::Preparing | RunState::Running | RunState::Paused)
+    }
+}
+
+/// One run as the page shows it.
+pub struct RunView {
+    pub id: u32,
+    pub state: RunState,
+    pub error: Option<String>,
+    pub model_id: String,
+    pub backend: &'static str,
+    pub config: RunConfig,
+    pub num_samples: usize,
+    pub seed_name: String,
+    pub distribution: Vec<String>,
+    /// d̄ as the engine used it (region filled), CHW.
+    pub seed_values: Vec<f32>,
+    pub size: usize,
+    pub events: Vec<Event>,
+    pub perturbation: Option<Vec<f32>>,
+    pub started_ms: f64,
+    pub paused_since: Option<f64>,
+    pub paused_ms: f64,
+    pub ended_ms: Option<f64>,
+    pub control: Rc<Control>,
+    pub top5: Option<Result<Vec<Prediction>, String>>,
+    pub cross: Option<Result<Vec<CrossRow>, String>>,
+    pub cross_running: bool,
+}
+
+/// The cross-model check of one model: the visualised p and the perturbed seed.
+#[derive(Clone, Debug, Serialize)]
+pub struct CrossRow {
+    pub model: String,
+    pub computed_p: bool,
+    pub perturbation: CrossCheck,
+    pub perturbed_seed: CrossCheck,
+}
+
+impl RunView {
+    pub fn elapsed_ms(&self) -> f64 {
+        let end = self.ended_ms.or(self.paused_since).unwrap_or_else(now_ms);
+        end - self.started_ms - self.paused_ms
+    }
+
+    /// Estimated time left, from the mean time per iteration so far.
+    pub fn remaining_ms(&self) -> Option<f64> {
+        let done = self.events.len();
+        (done > 0 && self.state.active()).then(|| self.elapsed_ms() / done as f64 * (self.config.iterations - done) as f64)
+    }
+
+    pub fn perturbation_image(&self) -> Option<RgbImage> {
+        let p = self.perturbation.as_ref()?;
+        Some(imaging::from_chw(&imaging::visualize_perturbation(p), [self.size, self.size]))
+    }
+
+    pub fn perturbed_seed_image(&self) -> Option<RgbImage> {
+        let p = self.perturbation.as_ref()?;
+        let values: Vec<f32> = self.seed_values.iter().zip(p).map(|(s, p)| (s + p).clamp(0.0, 1.0)).collect();
+        Some(imaging::from_chw(&values, [self.size, self.size]))
+    }
+}
+
+/// A setting the form edits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Eta,
+    Gamma,
+    Batch,
+    NumSamples,
+    Iterations,
+    RefineEvery,
+    Lambda,
+    Alpha,
+    Beta,
+    RngSeed,
+    Chunk,
+    StepSize,
+    Smoothing,
+    SignCheck,
+    RefineStart,
+    RefineInput,
+    SignProbe,
+    Fusion,
+}
+
+pub enum Msg {
+    SamplesLoaded(Result<Vec<(String, RgbImage)>, String>),
+    SelectModel(String),
+    LoadModel,
+    ModelProgress(u32, String, u64, u64),
+    ModelLoaded(u32, String, Result<(Rc<EfficientNetLite>, LoadInfo), String>),
+    SeedTop5(u32, Result<Vec<Prediction>, String>),
+    ClassQuery(String),
+    SetTarget(usize),
+    RandomClass,
+    PickSample(usize),
+    SeedFiles(Vec<web_sys::File>),
+    SeedDecoded(Result<(String, RgbImage), String>),
+    SetTool(Tool),
+    BrushSize(f32),
+    Colour(String),
+    Undo,
+    Redo,
+    ClearSeed,
+    PointerDown(f32, f32),
+    PointerMove(f32, f32),
+    PointerUp,
+    RegionOn(bool),
+    RegionSize(usize),
+    AddPhotos(Vec<web_sys::File>),
+    PhotosDecoded(Vec<Result<(String, RgbImage), String>>),
+    ClearPhotos,
+    Preset(Preset),
+    SetField(Field, String),
+    Start,
+    Pause,
+    Resume,
+    Cancel,
+    RunStarted(u32, Vec<f32>),
+    Iteration(u32, Event, Vec<f32>),
+    RunEnded(u32, Result<bool, String>),
+    ResultTop5(u32, Result<Vec<Prediction>, String>),
+    CrossCheck,
+    CrossChecked(u32, Result<Vec<CrossRow>, String>),
+    ExportPerturbation,
+    ExportPerturbedSeed,
+    ExportJson,
+}
+
+pub struct Explain {
+    pub device: Option<ActiveDevice>,
+    pub manifest: Option<Rc<Manifest>>,
+    pub model_id: String,
+    pub models: HashMap<String, ModelSlot>,
+    pub seed_top5: Option<Result<Vec<Prediction>, String>>,
+    pub query: String,
+    pub target: usize,
+    pub bundled: Option<Result<Vec<(String, RgbImage)>, String>>,
+    pub seed: Option<Seed>,
+    pub seed_error: Option<String>,
+    pub tool: Tool,
+    pub brush: f32,
+    pub colour: [u8; 3],
+    pub last_point: Option<(f32, f32)>,
+    pub region: Option<crate::engine::Region>,
+    pub region_size: usize,
+    pub own_photos: Vec<(String, RgbImage)>,
+    pub photo_errors: Vec<String>,
+    pub decoding_photos: bool,
+    pub preset: Preset,
+    pub config: RunConfig,
+    pub num_samples: usize,
+    pub form_error: Option<String>,
+    pub run: Option<RunView>,
+    pub next_run: u32,
+    pub seed_canvas: NodeRef,
+    pub p_canvas: NodeRef,
+    pub perturbed_canvas: NodeRef,
+}
+
+/// Downloads (or takes from Cache Storage), checks and loads one model, then warms it up.
+async fn load_model(
+    entry: crate::models::manifest::ModelEntry,
+    device: Device,
+    progress: impl Fn(u64, u64),
+) -> Result<(Rc<EfficientNetLite>, LoadInfo), String> {
+    let url = format!("models/{}", entry.file);
+    let start = now_ms();
+    let (model, from_cache, bytes, download_ms) = match zoo::cached_model(&url, &entry, &device).await {
+        Some((model, bytes)) => (model, true, bytes, now_ms() - start),
+        None => {
+            let bytes = browser::fetch_with_progress(&url, entry.file_bytes as u64, progress).await?;
+            let download_ms = now_ms() - start;
+            let model = models::load_efficientnet(&bytes, Some(&entry.sha256), &device).map_err(|e| format!("{}: {e}", entry.name))?;
+            if let Err(e) = browser::store_in_cache(&url, &bytes).await {
+                web_sys::console::warn_1(&format!("not kept for the next visit: {e}").into());
+            }
+            (model, false, bytes.len(), download_ms)
+        }
+    };
+    let load_ms = now_ms() - start - download_ms;
+    // Warm-up: one forward pass compiles the kernels for this input size.
+    let start = now_ms();
+    let grey = RgbImage::from_pixel(entry.input_size as u32, entry.input_size as u32, image::Rgb([128, 128, 128]));
+    models::logits_of(&model, &grey, &device).await.map_err(|e| format!("warm-up on this backend failed: {e}"))?;
+    let warmup_ms = now_ms() - start;
+    Ok((Rc::new(model), LoadInfo { from_cache, bytes, download_ms, load_ms, warmup_ms }))
+}
+
+/// Drives one run: an iteration, a message to the page, a turn of the event loop; again.
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    model: Rc<EfficientNetLite>,
+    device: Device,
+    seed: Vec<f32>,
+    samples: Vec<f32>,
+    num_samples: usize,
+    config: RunConfig,
+    control: Rc<Control>,
+    link: Scope<Explain>,
+    id: u32,
+) {
+    let size = crate::engine::Classifier::input_shape(&*model)[1];
+    let seed = Tensor::<4>::from_data(TensorData::new(seed, [1, 3, size, size]), &device);
+    let samples = Tensor::<4>::from_data(TensorData::new(samples, [num_samples, 3, size, size]), &device);
+    let mut run = match Run::new(&*model, seed, samples, config) {
+        Ok(run) => run,
+        Err(e) => return link.send_message(Msg::RunEnded(id, Err(e.to_string()))),
+    };
+    match read_values(run.seed()).await {
+        Ok(values) => link.send_message(Msg::RunStarted(id, values)),
+        Err(e) => return link.send_message(Msg::RunEnded(id, Err(e.to_string()))),
+    }
+    while !run.is_finished() {
+        // Let the browser handle input and paint before the next iteration.
+        yield_now().await;
+        while control.paused.get() && !control.cancelled.get() {
+            sleep(100).await;
+        }
+        if control.cancelled.get() {
+            return link.send_message(Msg::RunEnded(id, Ok(false)));
+        }
+        let event = match run.step().await {
+            Ok(event) => event,
+            Err(e) => return link.send_message(Msg::RunEnded(id, Err(e.to_string()))),
+        };
+        match read_values(run.perturbation()).await {
+            Ok(p) => link.send_message(Msg::Iteration(id, event, p)),
+            Err(e) => return link.send_message(Msg::RunEnded(id, Err(e.to_string()))),
+        }
+    }
+    link.send_message(Msg::RunEnded(id, Ok(true)));
+}
+
+fn parse<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, String> {
+    value.trim().parse().map_err(|_| format!("{what}: “{value}” is not a valid number"))
+}
+
+fn engine_name<T: serde::de::DeserializeOwned>(value: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(value.into())).map_err(|_| format!("unknown option “{value}”"))
+}
+
+impl Explain {
+    fn entry(&self, id: &str) -> Option<crate::models::manifest::ModelEntry> {
+        self.manifest.as_ref()?.model(id).cloned()
+    }
+
+    pub fn input_size(&self) -> usize {
+        self.entry(&self.model_id).map(|e| e.input_size).unwrap_or(224)
+    }
+
+    pub fn ready_model(&self, id: &str) -> Option<Rc<EfficientNetLite>> {
+        match self.models.get(id) {
+            Some(ModelSlot::Ready(model, _)) => Some(model.clone()),
+            _ => None,
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.run.as_ref().is_some_and(|r| r.state.active())
+    }
+
+    fn load(&mut self, ctx: &Context<Self>, id: String) {
+        let (Some(entry), Some(device)) = (self.entry(&id), self.device.clone()) else { return };
+        if matches!(self.models.get(&id), Some(ModelSlot::Ready(..) | ModelSlot::Downloading { .. } | ModelSlot::Loading)) {
+            return;
+        }
+        self.models.insert(id.clone(), ModelSlot::Downloading { received: 0, total: entry.file_bytes as u64 });
+        let link = ctx.link().clone();
+        let generation = device.generation;
+        ctx.link().send_future(async move {
+            let progress = {
+                let (link, id) = (link.clone(), id.clone());
+                move |received, total| link.send_message(Msg::ModelProgress(generation, id.clone(), received, total))
+            };
+            let result = load_model(entry, device.device, progress).await;
+            Msg::ModelLoaded(generation, id, result)
+        });
+    }
+
+    /// The chosen model is what the page is for: it is fetched as soon as the backend is known.
+    fn auto_load(&mut self, ctx: &Context<Self>) {
+        if self.device.is_some() && self.manifest.is_some() && !self.models.contains_key(&self.model_id) {
+            self.load(ctx, self.model_id.clone());
+        }
+    }
+
+    /// Classifies the seed with the chosen model (the page's "what the model sees now").
+    fn classify_seed(&mut self, ctx: &Context<Self>) {
+        let (Some(model), Some(device), Some(seed)) = (self.ready_model(&self.model_id), self.device.clone(), self.seed.as_ref()) else {
+            return;
+        };
+        let image = seed.image.clone();
+        let generation = device.generation;
+        self.seed_top5 = None;
+        ctx.link().send_future(async move {
+            let result = models::logits_of(&*model, &image, &device.device).await.map(|l| models::top_k(&l, 5)).map_err(|e| e.to_string());
+            Msg::SeedTop5(generation, result)
+        });
+    }
+
+    fn set_seed_from_photo(&mut self, name: String, photo: RgbImage) {
+        let image = imaging::center_crop(&DynamicImage::ImageRgb8(photo.clone()), self.input_size());
+        let undo = self.seed.take().map(|s| {
+            let mut undo = s.undo;
+            undo.push(s.image);
+            undo
+        });
+        self.seed = Some(Seed { name, image, source: Some(photo), undo: undo.unwrap_or_default(), redo: Vec::new() });
+        self.seed_error = None;
+    }
+
+    /// After the model changes: the seed at the new input size (a photo is cropped again).
+    fn fit_seed(&mut self) {
+        let size = self.input_size() as u32;
+        if let Some(seed) = self.seed.as_mut() {
+            if seed.image.width() != size {
+                seed.image = match &seed.source {
+                    Some(photo) => imaging::center_crop(&DynamicImage::ImageRgb8(photo.clone()), size as usize),
+                    None => imageops::resize(&seed.image, size, size, imageops::FilterType::CatmullRom),
+                };
+                seed.undo.clear();
+                seed.redo.clear();
+            }
+        }
+        if let Some(region) = self.region.as_mut() {
+            let size = size as usize;
+            region.height = region.height.min(size);
+            region.width = region.width.min(size);
+            region.top = region.top.min(size - region.height);
+            region.left = region.left.min(size - region.width);
+        }
+    }
+
+    fn edit_seed(&mut self, edit: impl FnOnce(&mut RgbImage) -> usize) {
+        if let Some(seed) = self.seed.as_mut() {
+            let before = seed.image.clone();
+            if edit(&mut seed.image) > 0 {
+                seed.undo.push(before);
+                if seed.undo.len() > UNDO_DEPTH {
+                    seed.undo.remove(0);
+                }
+                seed.redo.clear();
+                seed.source = None;
+                if !seed.name.ends_with(" (edited)") {
+                    seed.name.push_str(" (edited)");
+                }
+            }
+        }
+    }
+
+    fn place_region(&mut self, x: f32, y: f32) {
+        let size = self.input_size();
+        let side = self.region_size.clamp(1, size);
+        let clamp = |c: f32| ((c - side as f32 / 2.0).round().max(0.0) as usize).min(size - side);
+        self.region = Some(crate::engine::Region { top: clamp(y), left: clamp(x), height: side, width: side });
+    }
+
+    /// The photos D̄ is drawn from: the bundled ones except the seed's own, and the visitor's.
+    pub fn distribution_photos(&self) -> Vec<(String, RgbImage)> {
+        let seed_name = self.seed.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+        let mut photos: Vec<(String, RgbImage)> = match &self.bundled {
+            Some(Ok(bundled)) => bundled.iter().filter(|(name, _)| *name != seed_name).cloned().collect(),
+            _ => Vec::new(),
+        };
+        photos.extend(self.own_photos.iter().cloned());
+        photos
+    }
+
+    fn set_field(&mut self, field: Field, value: &str) -> Result<(), String> {
+        let c = &mut self.config;
+        let optional = |v: &str, what: &str| -> Result<Option<f32>, String> {
+            let x: f32 = parse(v, what)?;
+            Ok((x > 0.0).then_some(x))
+        };
+        match field {
+            Field::Eta => c.eta = parse(value, "η")?,
+            Field::Gamma => c.gamma = parse(value, "γ")?,
+            Field::Batch => c.batch = parse(value, "b")?,
+            Field::NumSamples => self.num_samples = parse(value, "|D̄|")?,
+            Field::Iterations => c.iterations = parse(value, "iterations")?,
+            Field::RefineEvery => c.refine_every = parse(value, "refine every")?,
+            Field::Lambda => c.lambda = parse(value, "λ")?,
+            Field::Alpha => c.alpha = parse(value, "α")?,
+            Field::Beta => c.beta = parse(value, "β")?,
+            Field::RngSeed => c.rng_seed = parse(value, "RNG seed")?,
+            Field::Chunk => c.chunk = parse(value, "chunk")?,
+            Field::StepSize => c.step_size = optional(value, "step size")?,
+            Field::Smoothing => c.smoothing = optional(value, "smoothing σ")?,
+            Field::SignCheck => c.sign_check = engine_name(value)?,
+            Field::RefineStart => c.refine_start = engine_name(value)?,
+            Field::RefineInput => c.refine_input = engine_name(value)?,
+            Field::SignProbe => c.sign_probe = engine_name(value)?,
+            Field::Fusion => c.fusion = engine_name(value)?,
+        }
+        Ok(())
+    }
+
+    fn start(&mut self, ctx: &Context<Self>) -> Result<(), String> {
+        let device = self.device.clone().ok_or("the backend is still starting")?;
+        let model = self.ready_model(&self.model_id).ok_or("the model is not loaded yet")?;
+        let seed = self.seed.as_ref().ok_or("choose a seed first")?;
+        let photos = self.distribution_photos();
+        if photos.is_empty() {
+            return Err("D̄ has no photos: add some of your own".into());
+        }
+        let size = self.input_size();
+        if self.num_samples + 1 < self.config.batch {
+            return Err(format!("|D̄| = {} cannot fill a mini-batch of b − 1 = {}", self.num_samples, self.config.batch.saturating_sub(1)));
+        }
+        if self.num_samples == 0 || self.num_samples > 4096 {
+            return Err("|D̄| must lie between 1 and 4096".into());
+        }
+        let config = RunConfig { target: self.target, region: self.region, ..self.config.clone() };
+        let images: Vec<RgbImage> = photos.iter().map(|(_, p)| p.clone()).collect();
+        let samples = distribution::stretch(&images, self.num_samples, size, config.rng_seed)?;
+        let seed_values = imaging::to_chw(&seed.image);
+        self.next_run += 1;
+        let id = self.next_run;
+        let control = Rc::new(Control::default());
+        self.run = Some(RunView {
+            id,
+            state: RunState::Preparing,
+            error: None,
+            model_id: self.model_id.clone(),
+            backend: device.label,
+            config: config.clone(),
+            num_samples: self.num_samples,
+            seed_name: seed.name.clone(),
+            distribution: photos.iter().map(|(n, _)| n.clone()).collect(),
+            seed_values: seed_values.clone(),
+            size,
+            events: Vec::new(),
+            perturbation: None,
+            started_ms: now_ms(),
+            paused_since: None,
+            paused_ms: 0.0,
+            ended_ms: None,
+            control: control.clone(),
+            top5: None,
+            cross: None,
+            cross_running: false,
+        });
+        wasm_bindgen_futures::spawn_local(drive(
+            model,
+            device.device,
+            seed_values,
+            samples,
+            self.num_samples,
+            config,
+            control,
+            ctx.link().clone(),
+            id,
+        ));
+        Ok(())
+    }
+
+    fn run_mut(&mut self, id: u32) -> Option<&mut RunView> {
+        self.run.as_mut().filter(|r| r.id == id)
+    }
+
+    /// Top-5 of the perturbed seed by the model that computed p.
+    fn classify_result(&mut self, ctx: &Context<Self>) {
+        let Some(run) = self.run.as_ref() else { return };
+        let (Some(model), Some(device), Some(picture)) = (self.ready_model(&run.model_id), self.device.clone(), run.perturbed_seed_image()) else {
+            return;
+        };
+        let id = run.id;
+        ctx.link().send_future(async move {
+            let result = models::logits_of(&*model, &picture, &device.device).await.map(|l| models::top_k(&l, 5)).map_err(|e| e.to_string());
+            Msg::ResultTop5(id, result)
+        });
+    }
+
+    /// The paper's cross-model check on every model of the zoo (loading the others first).
+    fn cross_check(&mut self, ctx: &Context<Self>) {
+        let Some(manifest) = self.manifest.clone() else { return };
+        let ids: Vec<String> = manifest.models.iter().map(|m| m.id.clone()).collect();
+        let missing: Vec<String> = ids.iter().filter(|id| self.ready_model(id).is_none()).cloned().collect();
+        for id in &missing {
+            if matches!(self.models.get(id), Some(ModelSlot::Failed(_))) {
+                self.models.remove(id);
+            }
+            self.load(ctx, id.clone());
+        }
+        let Some(run) = self.run.as_mut() else { return };
+        run.cross_running = true;
+        if !missing.is_empty() {
+            return; // ModelLoaded calls this again once every model is there.
+        }
+        let (Some(picture), Some(perturbed), Some(device)) = (run.perturbation_image(), run.perturbed_seed_image(), self.device.clone()) else {
+            return;
+        };
+        let zoo: Vec<(String, Rc<EfficientNetLite>)> =
+            ids.iter().filter_map(|id| self.models.get(id).and_then(|s| if let ModelSlot::Ready(m, _) = s { Some((id.clone(), m.clone())) } else { None })).collect();
+        let (id, target, own) = (run.id, run.config.target, run.model_id.clone());
+        ctx.link().send_future(async move {
+            let mut rows = Vec::new();
+            for (model_id, model) in zoo {
+                let check = async {
+                    Ok::<_, String>(CrossRow {
+                        computed_p: model_id == own,
+                        perturbation: models::cross_check(&*model, &model_id, &picture, target, &device.device).await.map_err(|e| e.to_string())?,
+                        perturbed_seed: models::cross_check(&*model, &model_id, &perturbed, target, &device.device).await.map_err(|e| e.to_string())?,
+                        model: model_id.clone(),
+                    })
+                };
+                match check.await {
+                    Ok(row) => rows.push(row),
+                    Err(e) => return Msg::CrossChecked(id, Err(e)),
+                }
+            }
+            Msg::CrossChecked(id, Ok(rows))
+        });
+    }
+
+    fn export_json(&self) -> Option<String> {
+        #[derive(Serialize)]
+        struct Export<'a> {
+            app: &'static str,
+            model: &'a str,
+            backend: &'a str,
+            target: usize,
+            target_name: &'a str,
+            seed: &'a str,
+            distribution: &'a [String],
+            num_samples: usize,
+            distribution_note: &'static str,
+            settings: &'a RunConfig,
+            state: &'static str,
+            elapsed_ms: f64,
+            events: &'a [Event],
+            perturbed_seed_top5: Option<&'a Vec<Prediction>>,
+            cross_model_check: Option<&'a Vec<CrossRow>>,
+        }
+        let run = self.run.as_ref()?;
+        let export = Export {
+            app: concat!("a2x ", env!("CARGO_PKG_VERSION")),
+            model: &run.model_id,
+            backend: run.backend,
+            target: run.config.target,
+            target_name: labels::imagenet()[run.config.target].name(),
+            seed: &run.seed_name,
+            distribution: &run.distribution,
+            num_samples: run.num_samples,
+            distribution_note: "the photos, then random square crops (40–100% of the shorter side) and mirror flips drawn from the RNG seed",
+            settings: &run.config,
+            state: run.state.name(),
+            elapsed_ms: run.elapsed_ms(),
+            events: &run.events,
+            perturbed_seed_top5: run.top5.as_ref().and_then(|r| r.as_ref().ok()),
+            cross_model_check: run.cross.as_ref().and_then(|r| r.as_ref().ok()),
+        };
+        serde_json::to_string_pretty(&export).ok()
+    }
+
+    fn export_name(&self, what: &str, extension: &str) -> String {
+        let run = self.run.as_ref();
+        let target = run.map(|r| r.config.target).unwrap_or(self.target);
+        let name: String = labels::imagenet()[target].name().chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+        format!("a2x-{}-{target}-{name}-{what}.{extension}", run.map(|r| r.model_id.as_str()).unwrap_or(""))
+    }
+}
+
+impl Component for Explain {
+    type Message = Msg;
+    type Properties = Props;
+
+    fn create(ctx: &Context<Self>) -> Self {
+        ctx.link().send_future(async {
+            let mut photos = Vec::new();
+            for (name, url) in BUNDLED {
+                match browser::fetch_image(url).await {
+                    Ok(image) => photos.push((name.to_string(), image)),
+                    Err(e) => return Msg::SamplesLoaded(Err(e)),
+                }
+            }
+            Msg::SamplesLoaded(Ok(photos))
+        });
+        let (config, num_samples) = Preset::A2x.settings();
+        let props = ctx.props();
+        let mut explain = Explain {
+            device: props.device.clone(),
+            manifest: props.manifest.clone(),
+            model_id: "lite0".into(),
+            models: HashMap::new(),
+            seed_top5: None,
+            query: String::new(),
+            target: 1,
+            bundled: None,
+            seed: None,
+            seed_error: None,
+            tool: Tool::Brush,
+            brush: 6.0,
+            colour: [220, 40, 40],
+            last_point: None,
+            region: None,
+            region_size: 64,
+            own_photos: Vec::new(),
+            photo_errors: Vec::new(),
+            decoding_photos: false,
+            preset: Preset::A2x,
+            config,
+            num_samples,
+            form_error: None,
+            run: None,
+            next_run: 0,
+            seed_canvas: NodeRef::default(),
+            p_canvas: NodeRef::default(),
+            perturbed_canvas: NodeRef::default(),
+        };
+        if let Some(manifest) = &explain.manifest {
+            explain.model_id = manifest.default_model.clone();
+        }
+        explain.auto_load(ctx);
+        explain
+    }
+
+    fn changed(&mut self, ctx: &Context<Self>, _old: &Self::Properties) -> bool {
+        let props = ctx.props().clone();
+        let new_backend = props.device.as_ref().map(|d| d.generation) != self.device.as_ref().map(|d| d.generation);
+        if self.manifest.is_none() {
+            if let Some(manifest) = &props.manifest {
+                self.model_id = manifest.default_model.clone();
+            }
+        }
+        self.manifest = props.manifest;
+        self.device = props.device;
+        if new_backend {
+            // Models live on one device: load again on the new one, and stop a run on the old one.
+            if let Some(run) = self.run.as_mut() {
+                if run.state.active() {
+                    run.control.cancelled.set(true);
+                }
+            }
+            self.models.clear();
+            self.seed_top5 = None;
+        }
+        self.auto_load(ctx);
+        true
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::SamplesLoaded(result) => {
+                if let Ok(photos) = &result {
+                    if self.seed.is_none() {
+                        let (name, photo) = photos[0].clone();
+                        self.set_seed_from_photo(name, photo);
+                        self.classify_seed(ctx);
+                    }
+                }
+                self.bundled = Some(result);
+            }
+            Msg::SelectModel(id) => {
+                if self.busy() || id == self.model_id {
+                    return false;
+                }
+                self.model_id = id;
+                self.fit_seed();
+                self.seed_top5 = None;
+                self.auto_load(ctx);
+                self.classify_seed(ctx);
+            }
+            Msg::LoadModel => {
+                if matches!(self.models.get(&self.model_id), Some(ModelSlot::Failed(_))) {
+                    self.models.remove(&self.model_id);
+                }
+                self.load(ctx, self.model_id.clone());
+            }
+            Msg::ModelProgress(generation, id, received, total) => {
+                if Some(generation) != self.device.as_ref().map(|d| d.generation) {
+                    return false;
+                }
+                match self.models.get_mut(&id) {
+                    Some(slot @ ModelSlot::Downloading { .. }) => {
+                        *slot = if received >= total { ModelSlot::Loading } else { ModelSlot::Downloading { received, total } };
+                    }
+                    _ => return false,
+                }
+            }
+            Msg::ModelLoaded(generation, id, result) => {
+                if Some(generation) != self.device.as_ref().map(|d| d.generation) {
+                    return false;
+                }
+                self.models.insert(id.clone(), match result {
+                    Ok((model, info)) => ModelSlot::Ready(model, info),
+                    Err(e) => ModelSlot::Failed(e),
+                });
+                if id == self.model_id {
+                    self.classify_seed(ctx);
+                }
+                let waiting_cross = self.run.as_ref().is_some_and(|r| r.cross_running);
+                if waiting_cross {
+                    let all_there = self.manifest.as_ref().is_some_and(|m| m.models.iter().all(|e| !matches!(self.models.get(&e.id), None | Some(ModelSlot::Downloading { .. } | ModelSlot::Loading))));
+                    if all_there {
+                        let failed: Vec<String> = self.models.iter().filter_map(|(id, s)| if let ModelSlot::Failed(e) = s { Some(format!("{id}: {e}")) } else { None }).collect();
+                        if failed.is_empty() {
+                            self.cross_check(ctx);
+                        } else if let Some(run) = self.run.as_mut() {
+                            run.cross_running = false;
+                            run.cross = Some(Err(failed.join("; ")));
+                        }
+                    }
+                }
+            }
+            Msg::SeedTop5(generation, result) => {
+                if Some(generation) != self.device.as_ref().map(|d| d.generation) {
+                    return false;
+                }
+                self.seed_top5 = Some(result);
+            }
+            Msg::ClassQuery(query) => self.query = query,
+            Msg::SetTarget(target) => {
+                if target < labels::imagenet().len() && !self.busy() {
+                    self.target = target;
+                }
+            }
+            Msg::RandomClass => {
+                if !self.busy() {
+                    self.target = ((browser::random() * 1000.0) as usize).min(999);
+                }
+            }
+            Msg::PickSample(index) => {
+                if let Some(Ok(photos)) = &self.bundled {
+                    if let Some((name, photo)) = photos.get(index).cloned() {
+                        self.set_seed_from_photo(name, photo);
+                        self.classify_seed(ctx);
+                    }
+                }
+            }
+            Msg::SeedFiles(files) => {
+                let Some(file) = files.into_iter().next() else { return false };
+                ctx.link().send_future(async move {
+                    let name = file.name();
+                    Msg::SeedDecoded(browser::decode_blob(&file, &name).await.map(|image| (name, image)))
+                });
+            }
+            Msg::SeedDecoded(result) => match result {
+                Ok((name, photo)) => {
+                    self.set_seed_from_photo(name, photo);
+                    self.classify_seed(ctx);
+                }
+                Err(e) => self.seed_error = Some(e),
+            },
+            Msg::SetTool(tool) => self.tool = tool,
+            Msg::BrushSize(size) => self.brush = size.clamp(1.0, 64.0),
+            Msg::Colour(value) => {
+                if let Some(colour) = drawing::parse_hex_color(&value) {
+                    self.colour = colour;
+                }
+            }
+            Msg::Undo | Msg::Redo => {
+                let undo = matches!(msg, Msg::Undo);
+                if let Some(seed) = self.seed.as_mut() {
+                    let (from, to) = if undo { (&mut seed.undo, &mut seed.redo) } else { (&mut seed.redo, &mut seed.undo) };
+                    if let Some(image) = from.pop() {
+                        to.push(std::mem::replace(&mut seed.image, image));
+                        seed.source = None;
+                    }
+                }
+                self.classify_seed(ctx);
+            }
+            Msg::ClearSeed => {
+                self.edit_seed(|image| {
+                    let n = image.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+                    image.pixels_mut().for_each(|p| p.0 = [255, 255, 255]);
+                    n
+                });
+                self.classify_seed(ctx);
+            }
+            Msg::PointerDown(x, y) => {
+                let (colour, radius) = (self.colour, self.brush / 2.0);
+                match self.tool {
+                    Tool::Brush | Tool::Eraser => {
+                        let colour = if self.tool == Tool::Eraser { [255, 255, 255] } else { colour };
+                        self.edit_seed(|image| drawing::stroke(image, (x, y), (x, y), radius, colour));
+                        self.last_point = Some((x, y));
+                    }
+                    Tool::Fill => {
+                        self.edit_seed(|image| drawing::flood_fill(image, (x.max(0.0) as u32, y.max(0.0) as u32), colour));
+                        self.classify_seed(ctx);
+                    }
+                    Tool::Region => {
+                        self.place_region(x, y);
+                        self.last_point = Some((x, y));
+                    }
+                }
+            }
+            Msg::PointerMove(x, y) => {
+                let Some(last) = self.last_point else { return false };
+                match self.tool {
+                    Tool::Brush | Tool::Eraser => {
+                        let colour = if self.tool == Tool::Eraser { [255, 255, 255] } else { self.colour };
+                        let radius = self.brush / 2.0;
+                        // One stroke is one undo step: paint without pushing to the undo stack.
+                        if let Some(seed) = self.seed.as_mut() {
+                            drawing::stroke(&mut seed.image, last, (x, y), radius, colour);
+                        }
+                        self.last_point = Some((x, y));
+                    }
+                    Tool::Region => {
+                        self.place_region(x, y);
+                        self.last_point = Some((x, y));
+                    }
+                    Tool::Fill => return false,
+                }
+            }
+            Msg::PointerUp => {
+                if self.last_point.take().is_none() {
+                    return false;
+                }
+                if matches!(self.tool, Tool::Brush | Tool::Eraser) {
+                    self.classify_seed(ctx);
+                }
+            }
+            Msg::RegionOn(on) => {
+                if on {
+                    let size = self.input_size() as f32;
+                    self.place_region(size / 2.0, size / 2.0);
+                    self.tool = Tool::Region;
+                } else {
+                    self.region = None;
+                    if self.tool == Tool::Region {
+                        self.tool = Tool::Brush;
+                    }
+                }
+            }
+            Msg::RegionSize(size) => {
+                self.region_size = size.clamp(8, self.input_size());
+                if let Some(region) = self.region {
+                    let centre = ((region.left + region.width / 2) as f32, (region.top + region.height / 2) as f32);
+                    self.place_region(centre.0, centre.1);
+                }
+            }
+            Msg::AddPhotos(files) => {
+                if files.is_empty() {
+                    return false;
+                }
+                self.decoding_photos = true;
+                ctx.link().send_future(async move {
+                    let mut decoded = Vec::new();
+                    for file in files {
+                        let name = file.name();
+                        decoded.push(browser::decode_blob(&file, &name).await.map(|image| (name, image)));
+                    }
+                    Msg::PhotosDecoded(decoded)
+                });
+            }
+            Msg::PhotosDecoded(results) => {
+                self.decoding_photos = false;
+                self.photo_errors.clear();
+                for result in results {
+                    match result {
+                        // Kept at most 512 px on the shorter side: crops are resized to ≤ 260 px.
+                        Ok((name, photo)) => self.own_photos.push((name, shrink(photo, 512))),
+                        Err(e) => self.photo_errors.push(e),
+                    }
+                }
+            }
+            Msg::ClearPhotos => {
+                self.own_photos.clear();
+                self.photo_errors.clear();
+            }
+            Msg::Preset(preset) => {
+                if !self.busy() {
+                    self.preset = preset;
+                    (self.config, self.num_samples) = preset.settings();
+                    self.form_error = None;
+                }
+            }
+            Msg::SetField(field, value) => {
+                if self.busy() {
+                    return false;
+                }
+                self.form_error = self.set_field(field, &value).err();
+            }
+            Msg::Start => {
+                if self.busy() {
+                    return false;
+                }
+                self.form_error = self.start(ctx).err();
+            }
+            Msg::Pause | Msg::Resume => {
+                let pause = matches!(msg, Msg::Pause);
+                if let Some(run) = self.run.as_mut().filter(|r| r.state.active()) {
+                    run.control.paused.set(pause);
+                    if pause && run.paused_since.is_none() {
+                        run.paused_since = Some(now_ms());
+                        run.state = RunState::Paused;
+                    } else if !pause {
+                        if let Some(since) = run.paused_since.take() {
+                            run.paused_ms += now_ms() - since;
+                        }
+                        run.state = RunState::Running;
+                    }
+                }
+            }
+            Msg::Cancel => {
+                if let Some(run) = self.run.as_mut().filter(|r| r.state.active()) {
+                    run.control.cancelled.set(true);
+                }
+            }
+            Msg::RunStarted(id, seed_values) => {
+                let Some(run) = self.run_mut(id) else { return false };
+                run.seed_values = seed_values;
+                if run.state == RunState::Preparing {
+                    run.state = RunState::Running;
+                }
+            }
+            Msg::Iteration(id, event, p) => {
+                let Some(run) = self.run_mut(id) else { return false };
+                run.events.push(event);
+                run.perturbation = Some(p);
+            }
+            Msg::RunEnded(id, result) => {
+                let Some(run) = self.run_mut(id) else { return false };
+                if let Some(since) = run.paused_since.take() {
+                    run.paused_ms += now_ms() - since;
+                }
+                run.ended_ms = Some(now_ms());
+                match result {
+                    Ok(true) => run.state = RunState::Finished,
+                    Ok(false) => run.state = RunState::Cancelled,
+                    Err(e) => {
+                        run.state = RunState::Failed;
+                        run.error = Some(e);
+                    }
+                }
+                if run.perturbation.is_some() {
+                    self.classify_result(ctx);
+                }
+            }
+            Msg::ResultTop5(id, result) => {
+                let Some(run) = self.run_mut(id) else { return false };
+                run.top5 = Some(result);
+            }
+            Msg::CrossCheck => {
+                if self.run.as_ref().is_some_and(|r| !r.state.active() && r.perturbation.is_some() && !r.cross_running) {
+                    self.cross_check(ctx);
+                }
+            }
+            Msg::CrossChecked(id, result) => {
+                let Some(run) = self.run_mut(id) else { return false };
+                run.cross_running = false;
+                run.cross = Some(result);
+            }
+            Msg::ExportPerturbation | Msg::ExportPerturbedSeed => {
+                let Some(run) = self.run.as_ref() else { return false };
+                let (picture, what) = if matches!(msg, Msg::ExportPerturbation) {
+                    (run.perturbation_image(), "perturbation")
+                } else {
+                    (run.perturbed_seed_image(), "seed-plus-p")
+                };
+                let Some(picture) = picture else { return false };
+                let name = self.export_name(what, "png");
+                if let Err(e) = imaging::encode_png(&picture).and_then(|png| browser::download(&png, "image/png", &name)) {
+                    self.form_error = Some(format!("export failed: {e}"));
+                }
+            }
+            Msg::ExportJson => {
+                let Some(json) = self.export_json() else { return false };
+                let name = self.export_name("run", "json");
+                if let Err(e) = browser::download(json.as_bytes(), "application/json", &name) {
+                    self.form_error = Some(format!("export failed: {e}"));
+                }
+            }
+        }
+        true
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        explain_view::view(self, ctx)
+    }
+
+    fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
+        let draw = |node: &NodeRef, image: Option<RgbImage>| {
+            if let (Some(canvas), Some(image)) = (node.cast::<web_sys::HtmlCanvasElement>(), image) {
+                if let Err(e) = browser::draw_rgb(&canvas, &image) {
+                    web_sys::console::warn_1(&e.into());
+                }
+            }
+        };
+        draw(&self.seed_canvas, self.seed.as_ref().map(|s| s.image.clone()));
+        draw(&self.p_canvas, self.run.as_ref().and_then(RunView::perturbation_image));
+        draw(&self.perturbed_canvas, self.run.as_ref().and_then(RunView::perturbed_seed_image));
+    }
+}
+
+/// `photo` with its shorter side at most `side` pixels.
+fn shrink(photo: RgbImage, side: u32) -> RgbImage {
+    let (w, h) = photo.dimensions();
+    let short = w.min(h);
+    if short <= side {
+        return photo;
+    }
+    let scale = side as f64 / short as f64;
+    let (nw, nh) = (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1));
+    imageops::resize(&photo, nw, nh, imageops::FilterType::Triangle)
+}

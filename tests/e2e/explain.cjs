@@ -1,0 +1,202 @@
+// End-to-end test of the explanation page in a real headless Chromium (Debian's package), on
+// WebGPU (SwiftShader) and on the forced CPU backend: the page downloads Lite0 from the local
+// server with a progress bar, a class is picked by search, a bundled photo becomes the seed, the
+// fast preview runs a few iterations live, and then
+//   - ℘ values appear and increase overall (last > first),
+//   - the perturbation canvas is not blank (its pixels vary; an all-zero p draws flat mid-grey),
+//   - the exports are a valid PNG of the model's input size and JSON with the same ℘ curve,
+//   - a second run can be cancelled and stops within one iteration (on WebGPU),
+//   - the layout at a 390 px phone width has no horizontal overflow.
+// Screenshots go to OUT_DIR.
+//
+//   node tests/e2e/explain.cjs DIST_DIR OUT_DIR
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const zlib = require('zlib');
+const { serve } = require('../../scripts/serve.cjs');
+const { check, withBrowser, finish } = require('./lib.cjs');
+
+const [dist, outDir] = process.argv.slice(2);
+const TIMEOUT = 600_000; // SwiftShader and wasm ndarray are CPU-speed: minutes, not seconds
+const manifest = JSON.parse(fs.readFileSync(path.join(dist, 'models/manifest.json'), 'utf8'));
+const LITE0_BYTES = manifest.models.find((m) => m.id === 'lite0').file_bytes;
+// The fast preview, made smaller still: SwiftShader takes about a minute per iteration at b 8.
+const BATCH = 4;
+const SAMPLES = 8;
+
+// Records every state the model panel goes through and the largest progress value seen.
+const RECORD_MODEL_STATES = () => {
+  window.__modelStates = [];
+  window.__progress = [];
+  new MutationObserver(() => {
+    const panel = document.querySelector('#model');
+    const state = panel && panel.getAttribute('data-state');
+    if (state && window.__modelStates[window.__modelStates.length - 1] !== state) window.__modelStates.push(state);
+    const bar = document.querySelector('#model-progress');
+    if (bar) window.__progress.push([Number(bar.getAttribute('value')), Number(bar.getAttribute('max'))]);
+  }).observe(document, { subtree: true, childList: true, attributes: true });
+};
+
+// A PNG's width and height, after checking its signature, its IHDR and every chunk's CRC.
+function pngSize(bytes) {
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  if (!bytes.subarray(0, 8).equals(signature)) throw new Error('no PNG signature');
+  let offset = 8; let size = null; let ended = false; const idat = [];
+  while (offset < bytes.length) {
+    const length = bytes.readUInt32BE(offset);
+    const type = bytes.subarray(offset + 4, offset + 8).toString('latin1');
+    const data = bytes.subarray(offset + 8, offset + 8 + length);
+    const crc = bytes.readUInt32BE(offset + 8 + length);
+    if (zlib.crc32 && zlib.crc32(bytes.subarray(offset + 4, offset + 8 + length)) !== crc) throw new Error(`bad CRC in ${type}`);
+    if (type === 'IHDR') size = [data.readUInt32BE(0), data.readUInt32BE(4)];
+    if (type === 'IDAT') idat.push(data);
+    if (type === 'IEND') { ended = true; break; }
+    offset += 12 + length;
+  }
+  if (!size || !ended) throw new Error('missing IHDR or IEND');
+  const raw = zlib.inflateSync(Buffer.concat(idat)); // throws on corrupt image data
+  return { width: size[0], height: size[1], rawBytes: raw.length };
+}
+
+async function download(page, selector) {
+  const [file] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click(selector)]);
+  return { name: file.suggestedFilename(), bytes: fs.readFileSync(await file.path()) };
+}
+
+async function runJson(page) {
+  return JSON.parse(await page.textContent('#run-json'));
+}
+
+// Statistics of a canvas's pixels, read in the page.
+async function canvasStats(page, selector) {
+  return page.evaluate((sel) => {
+    const canvas = document.querySelector(sel);
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let min = 255; let max = 0; let sum = 0; let sumSq = 0; let n = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      for (let c = 0; c < 3; c++) { const v = data[i + c]; min = Math.min(min, v); max = Math.max(max, v); sum += v; sumSq += v * v; n++; }
+    }
+    const mean = sum / n;
+    return { width: canvas.width, height: canvas.height, min, max, mean, std: Math.sqrt(sumSq / n - mean * mean) };
+  }, selector);
+}
+
+async function explainRun(page, label, iterations) {
+  await page.waitForSelector('#model[data-state="ready"], #model[data-state="failed"]', { timeout: TIMEOUT });
+  check(`${label}: Lite0 loaded`, await page.getAttribute('#model', 'data-state') === 'ready', await page.textContent('#model'));
+  const states = await page.evaluate(() => window.__modelStates);
+  const progress = await page.evaluate(() => window.__progress);
+  check(`${label}: the download showed a progress bar (states ${states.join(' → ')})`, states.includes('downloading') && progress.length > 0);
+  const seen = [...new Set(progress.map(([value]) => value))];
+  const totals = [...new Set(progress.map(([, max]) => max))];
+  check(`${label}: the bar counted up to the manifest's ${LITE0_BYTES} bytes (${seen.length} values seen, totals ${totals})`,
+    seen.length >= 2 && totals.length === 1 && totals[0] === LITE0_BYTES && seen.every((v, i) => i === 0 || v > seen[i - 1]));
+
+  await page.fill('#class-search', 'goldf');
+  await page.click('#class-1');
+  check(`${label}: class picked by search`, await page.getAttribute('#target', 'data-class') === '1');
+  await page.click('#sample-coffee');
+  await page.waitForFunction(() => document.querySelector('#seed h3 + p')?.textContent.includes('coffee'));
+  await page.selectOption('#preset', 'preview');
+  check(`${label}: the fast preview says it is one`, await page.isVisible('#preview-notice'));
+  await page.fill('#set-iterations', String(iterations));
+  await page.fill('#set-batch', String(BATCH));
+  await page.fill('#set-samples', String(SAMPLES));
+
+  const started = Date.now();
+  // On the CPU an iteration blocks the page's thread: the click is acknowledged after it.
+  await page.click('#start', { timeout: TIMEOUT });
+  await page.waitForSelector('#run[data-state="running"], #run[data-state="finished"], #run[data-state="failed"]', { timeout: TIMEOUT });
+  await page.waitForFunction(() => Number(document.querySelector('#run-status')?.dataset.iteration) >= 1, null, { timeout: TIMEOUT });
+  const live = await canvasStats(page, '#p-canvas');
+  check(`${label}: the perturbation is drawn while the run goes (std ${live.std.toFixed(1)})`, live.std > 1);
+  await page.waitForSelector('#run[data-state="finished"], #run[data-state="failed"], #run[data-state="cancelled"]', { timeout: TIMEOUT });
+  const seconds = (Date.now() - started) / 1e3;
+  const state = await page.getAttribute('#run', 'data-state');
+  check(`${label}: run finished (${seconds.toFixed(0)} s for ${iterations} iterations)`, state === 'finished',
+    state === 'failed' ? await page.textContent('#run-error') : state);
+  const run = await runJson(page);
+  const curve = run.curve;
+  check(`${label}: ℘ per iteration appeared (${curve.map((v) => v.toFixed(4)).join(' ')})`, curve.length === iterations && curve.every(Number.isFinite));
+  check(`${label}: ℘ increased overall`, curve[curve.length - 1] > curve[0]);
+  check(`${label}: ran on ${run.backend}`, label === 'WebGPU' ? run.backend === 'WebGPU' : run.backend.startsWith('CPU'));
+  const p = await canvasStats(page, '#p-canvas');
+  check(`${label}: perturbation canvas is ${p.width}×${p.height} and not blank (min ${p.min}, max ${p.max}, std ${p.std.toFixed(1)})`,
+    p.width === 224 && p.height === 224 && p.std > 5 && p.max - p.min > 64);
+  await page.waitForSelector('#result ol.top5 li', { timeout: TIMEOUT });
+  check(`${label}: seed + p classified`, (await page.$$('#result ol.top5 li')).length === 5);
+
+  const png = await download(page, '#export-p');
+  let size = null;
+  try { size = pngSize(png.bytes); } catch (e) { check(`${label}: exported p is a valid PNG`, false, e.message); }
+  if (size) check(`${label}: exported p "${png.name}" is a valid 224×224 PNG (${png.bytes.length} bytes)`, size.width === 224 && size.height === 224);
+  const seedPng = await download(page, '#export-seed-p');
+  try { size = pngSize(seedPng.bytes); check(`${label}: exported seed + p is a valid ${size.width}×${size.height} PNG`, size.width === 224); } catch (e) { check(`${label}: exported seed + p is a valid PNG`, false, e.message); }
+  const json = JSON.parse((await download(page, '#export-json')).bytes.toString('utf8'));
+  check(`${label}: exported JSON has the settings and the same ℘ curve`,
+    json.settings.iterations === iterations && json.settings.batch === BATCH && json.num_samples === SAMPLES && json.target === 1 &&
+    json.events.map((e) => e.target_probability).every((v, i) => Math.abs(v - curve[i]) < 1e-4));
+  return { curve, seconds };
+}
+
+// Starts a run, cancels it after its first iteration, checks that it stopped within one more.
+async function cancelRun(page, label) {
+  await page.fill('#set-iterations', '50');
+  await page.click('#start', { timeout: TIMEOUT });
+  await page.waitForFunction(() => Number(document.querySelector('#run-status')?.dataset.iteration) >= 1, null, { timeout: TIMEOUT });
+  const scrolled = await page.evaluate(() => { window.scrollTo(0, 400); return window.scrollY; });
+  check(`${label}: the page scrolls during a run`, scrolled > 0);
+  const at = Number(await page.getAttribute('#run-status', 'data-iteration'));
+  await page.click('#cancel', { timeout: TIMEOUT });
+  await page.waitForSelector('#run[data-state="cancelled"], #run[data-state="finished"]', { timeout: TIMEOUT });
+  const stopped = Number(await page.getAttribute('#run-status', 'data-iteration'));
+  check(`${label}: cancel stopped the run within one iteration (clicked at ${at}, stopped at ${stopped})`,
+    await page.getAttribute('#run', 'data-state') === 'cancelled' && stopped <= at + 1);
+}
+
+(async () => {
+  fs.mkdirSync(outDir, { recursive: true });
+  const server = await serve(dist, 0);
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  console.log(`e2e explain: ${url}`);
+  const results = {};
+  try {
+    for (const [label, flags, hash, iterations] of [
+      ['WebGPU', ['--enable-unsafe-webgpu'], '', 3],
+      ['CPU', ['--enable-unsafe-webgpu'], '#backend=cpu', 3],
+    ]) {
+      console.log(`Explanation on ${label}:`);
+      const errors = await withBrowser(flags, url + hash, async (page) => {
+        results[label] = await explainRun(page, label, iterations);
+        await page.screenshot({ path: path.join(outDir, `explain-${label.toLowerCase()}-1280.png`), fullPage: true });
+        // On the CPU the page's thread computes each iteration, so the test could only act
+        // between them; cancelling is the same code on both backends.
+        if (label === 'WebGPU') await cancelRun(page, label);
+        // A reload takes the model from Cache Storage: no second download.
+        await page.reload();
+        await page.waitForSelector('#model[data-state="ready"], #model[data-state="failed"]', { timeout: TIMEOUT });
+        const info = await page.textContent('#model');
+        check(`${label}: after a reload the model comes from the browser's cache`, /from this browser's cache/.test(info), info);
+      }, { init: RECORD_MODEL_STATES });
+      errors.forEach((e) => check(`${label}: no browser errors`, false, e));
+    }
+
+    console.log('Phone width (390 px):');
+    const errors = await withBrowser(['--enable-unsafe-webgpu'], url, async (page) => {
+      await page.waitForSelector('#model[data-state="ready"]', { timeout: TIMEOUT });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      check(`the page fits 390 px without horizontal scrolling (overflow ${overflow} px)`, overflow <= 0);
+      const canvas = await page.evaluate(() => document.querySelector('#seed-canvas').getBoundingClientRect().width);
+      check(`the seed canvas fits the phone (${canvas.toFixed(0)} px wide)`, canvas > 200 && canvas <= 390);
+      await page.screenshot({ path: path.join(outDir, 'explain-phone-390.png'), fullPage: true });
+    }, { viewport: { width: 390, height: 844 } });
+    errors.forEach((e) => check('phone: no browser errors', false, e));
+  } catch (e) {
+    check('end-to-end run completed', false, e.stack || String(e));
+  } finally {
+    server.close();
+  }
+  fs.writeFileSync(path.join(outDir, 'explain-results.json'), JSON.stringify(results, null, 1));
+  finish('e2e (explain)');
+})();

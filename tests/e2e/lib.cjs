@@ -1,0 +1,52 @@
+// Shared by the browser tests: a pass/fail counter and a fresh headless Chromium per scenario.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { chromium } = require(path.join(process.env.A2X_TOOLS, 'node/node_modules/playwright-core'));
+
+const CHROMIUM = process.env.A2X_CHROMIUM || '/usr/lib/chromium/chromium';
+const BASE_FLAGS = [
+  '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync',
+];
+
+const counts = { passed: 0, failed: 0 };
+function check(name, condition, detail = '') {
+  if (condition) {
+    counts.passed++;
+    console.log(`  ok   ${name}`);
+  } else {
+    counts.failed++;
+    console.log(`  FAIL ${name} ${detail}`);
+  }
+}
+
+// Runs `body(page, context)` in a fresh browser profile; returns the page's errors (uncaught
+// exceptions, console errors, HTTP errors).
+async function withBrowser(flags, url, body, { viewport = { width: 1280, height: 800 }, init } = {}) {
+  const userDataDir = fs.mkdtempSync('/tmp/a2x-chromium-');
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM, headless: true, args: [...BASE_FLAGS, ...flags], viewport, acceptDownloads: true,
+  });
+  const errors = [];
+  try {
+    if (init) await context.addInitScript(init);
+    const page = context.pages()[0] || await context.newPage();
+    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(`console error: ${m.text()}`); });
+    page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} for ${r.url()}`); });
+    await page.goto(url);
+    await body(page, context);
+  } finally {
+    await context.close();
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  }
+  return errors;
+}
+
+function finish(label) {
+  console.log(`${label}: ${counts.passed} passed, ${counts.failed} failed`);
+  process.exit(counts.failed === 0 ? 0 : 1);
+}
+
+module.exports = { CHROMIUM, check, withBrowser, finish, counts };
