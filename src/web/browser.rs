@@ -183,13 +183,15 @@ pub fn download(bytes: &[u8], mime: &str, name: &str) -> Result<(), String> {
 pub const MAX_FILE_BYTES: f64 = 64e6;
 
 /// Decodes an image file with the browser's own decoder (`createImageBitmap`, which decodes off
-/// the main thread and knows every format the browser does) and returns its pixels.
-pub async fn decode_blob(blob: &Blob, name: &str) -> Result<RgbImage, String> {
+/// the main thread and knows every format the browser does) and returns its pixels, scaled down
+/// by the browser (also off the main thread) so the shorter side is at most `max_short_side`.
+pub async fn decode_blob(blob: &Blob, name: &str, max_short_side: u32) -> Result<RgbImage, String> {
     if blob.size() > MAX_FILE_BYTES {
         return Err(format!("{name}: {:.0} MB is too large for a photo (the limit is {:.0} MB)", blob.size() / 1e6, MAX_FILE_BYTES / 1e6));
     }
-    let promise = window()?.create_image_bitmap_with_blob(blob).map_err(js_error)?;
-    let bitmap: web_sys::ImageBitmap = JsFuture::from(promise)
+    let window = window()?;
+    let promise = window.create_image_bitmap_with_blob(blob).map_err(js_error)?;
+    let mut bitmap: web_sys::ImageBitmap = JsFuture::from(promise)
         .await
         .map_err(|_| format!("{name}: not an image the browser can decode"))?
         .dyn_into()
@@ -199,7 +201,26 @@ pub async fn decode_blob(blob: &Blob, name: &str) -> Result<RgbImage, String> {
         bitmap.close();
         return Err(format!("{name}: {w}×{h} pixels is not a size a2x accepts (at most {} on a side, 50 megapixels)", crate::imaging::MAX_SIDE));
     }
-    let document = window()?.document().ok_or("no document")?;
+    let short = w.min(h);
+    let (w, h) = if short > max_short_side {
+        let scale = max_short_side as f64 / short as f64;
+        let (nw, nh) = (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1));
+        // createImageBitmap(bitmap, { resizeWidth, resizeHeight, resizeQuality }) through js_sys.
+        let options = js_sys::Object::new();
+        for (key, value) in [("resizeWidth", JsValue::from(nw)), ("resizeHeight", JsValue::from(nh)), ("resizeQuality", "high".into())] {
+            Reflect::set(&options, &key.into(), &value).map_err(js_error)?;
+        }
+        let create: js_sys::Function = Reflect::get(&window, &"createImageBitmap".into()).map_err(js_error)?.dyn_into().map_err(|_| "no createImageBitmap")?;
+        let promise: Promise = create.call2(&window, &bitmap, &options).map_err(js_error)?.dyn_into().map_err(|_| "no promise")?;
+        let resized: web_sys::ImageBitmap =
+            JsFuture::from(promise).await.map_err(|e| format!("{name}: {}", js_error(e)))?.dyn_into().map_err(|_| format!("{name}: not an image"))?;
+        bitmap.close();
+        bitmap = resized;
+        (nw, nh)
+    } else {
+        (w, h)
+    };
+    let document = window.document().ok_or("no document")?;
     let canvas: HtmlCanvasElement = document.create_element("canvas").map_err(js_error)?.dyn_into().map_err(|_| "no canvas")?;
     canvas.set_width(w);
     canvas.set_height(h);
@@ -210,6 +231,15 @@ pub async fn decode_blob(blob: &Blob, name: &str) -> Result<RgbImage, String> {
     let data = context.get_image_data(0.0, 0.0, w as f64, h as f64).map_err(js_error)?.data();
     let rgb: Vec<u8> = data.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
     RgbImage::from_raw(w, h, rgb).ok_or_else(|| format!("{name}: unexpected pixel data"))
+}
+
+/// An object URL showing `blob` (for thumbnails); the page revokes it when the image goes.
+pub fn object_url(blob: &Blob) -> Option<String> {
+    web_sys::Url::create_object_url_with_blob(blob).ok()
+}
+
+pub fn revoke_object_url(url: &str) {
+    let _ = web_sys::Url::revoke_object_url(url);
 }
 
 /// Fetches and decodes a bundled image.

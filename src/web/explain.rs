@@ -103,6 +103,10 @@ pub struct Seed {
 
 const UNDO_DEPTH: usize = 50;
 
+/// Photos from files are scaled by the browser so the shorter side is at most this: the model
+/// crops see at most 260 px, and a 12-megapixel photo would cost 36 MB of memory per copy.
+const PHOTO_SIDE: u32 = 512;
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Preset {
@@ -284,7 +288,7 @@ pub enum Msg {
     RegionOn(bool),
     RegionSize(usize),
     AddPhotos(Vec<web_sys::File>),
-    PhotosDecoded(Vec<Result<(String, RgbImage), String>>),
+    PhotosDecoded(Vec<Result<(String, RgbImage, String), String>>),
     ClearPhotos,
     Preset(Preset),
     SetField(Field, String),
@@ -320,7 +324,8 @@ pub struct Explain {
     pub last_point: Option<(f32, f32)>,
     pub region: Option<crate::engine::Region>,
     pub region_size: usize,
-    pub own_photos: Vec<(String, RgbImage)>,
+    /// The visitor's photos: name, pixels (shorter side ≤ 512 px), thumbnail object URL.
+    pub own_photos: Vec<(String, RgbImage, String)>,
     pub photo_errors: Vec<String>,
     pub decoding_photos: bool,
     pub preset: Preset,
@@ -539,7 +544,7 @@ impl Explain {
             Some(Ok(bundled)) => bundled.iter().filter(|(name, _)| *name != seed_name).cloned().collect(),
             _ => Vec::new(),
         };
-        photos.extend(self.own_photos.iter().cloned());
+        photos.extend(self.own_photos.iter().map(|(name, photo, _)| (name.clone(), photo.clone())));
         photos
     }
 
@@ -909,7 +914,7 @@ impl Component for Explain {
                 let Some(file) = files.into_iter().next() else { return false };
                 ctx.link().send_future(async move {
                     let name = file.name();
-                    Msg::SeedDecoded(browser::decode_blob(&file, &name).await.map(|image| (name, image)))
+                    Msg::SeedDecoded(browser::decode_blob(&file, &name, PHOTO_SIDE).await.map(|image| (name, image)))
                 });
             }
             Msg::SeedDecoded(result) => match result {
@@ -1018,7 +1023,8 @@ impl Component for Explain {
                     let mut decoded = Vec::new();
                     for file in files {
                         let name = file.name();
-                        decoded.push(browser::decode_blob(&file, &name).await.map(|image| (name, image)));
+                        let result = browser::decode_blob(&file, &name, PHOTO_SIDE).await;
+                        decoded.push(result.map(|image| (name, image, browser::object_url(&file).unwrap_or_default())));
                     }
                     Msg::PhotosDecoded(decoded)
                 });
@@ -1028,14 +1034,15 @@ impl Component for Explain {
                 self.photo_errors.clear();
                 for result in results {
                     match result {
-                        // Kept at most 512 px on the shorter side: crops are resized to ≤ 260 px.
-                        Ok((name, photo)) => self.own_photos.push((name, shrink(photo, 512))),
+                        Ok(photo) => self.own_photos.push(photo),
                         Err(e) => self.photo_errors.push(e),
                     }
                 }
             }
             Msg::ClearPhotos => {
-                self.own_photos.clear();
+                for (_, _, url) in self.own_photos.drain(..) {
+                    browser::revoke_object_url(&url);
+                }
                 self.photo_errors.clear();
             }
             Msg::Preset(preset) => {
@@ -1161,16 +1168,4 @@ impl Component for Explain {
         draw(&self.p_canvas, self.run.as_ref().and_then(RunView::perturbation_image));
         draw(&self.perturbed_canvas, self.run.as_ref().and_then(RunView::perturbed_seed_image));
     }
-}
-
-/// `photo` with its shorter side at most `side` pixels.
-fn shrink(photo: RgbImage, side: u32) -> RgbImage {
-    let (w, h) = photo.dimensions();
-    let short = w.min(h);
-    if short <= side {
-        return photo;
-    }
-    let scale = side as f64 / short as f64;
-    let (nw, nh) = (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1));
-    imageops::resize(&photo, nw, nh, imageops::FilterType::Triangle)
 }

@@ -229,11 +229,12 @@ fn distribution_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     html! {
       <div id="distribution" class="panel">
         <h3>{ "4 · Images D̄ the perturbation must work on" }</h3>
-        <p><span id="distribution-count">{ format!("{} photos", photos.len()) }</span>
+        <p><span id="distribution-count">{ format!("{} photos ({} yours)", photos.len(), s.own_photos.len()) }</span>
           { format!(" → |D̄| = {} samples: the photos themselves, then random square crops (40–100% of the shorter side, anywhere in the photo) with random mirror flips, drawn from the RNG seed. With so few photos p also learns the photos; add your own to spread it.", s.num_samples) }</p>
         <div class="row">
           { for thumbs }
-          { for s.own_photos.iter().take(24).map(|(name, _)| html! { <span class="chip" title={name.clone()}>{ name }</span> }) }
+          { for s.own_photos.iter().take(48).map(|(name, _, url)| html! { <img class="mini own" src={url.clone()} alt={name.clone()} title={name.clone()} /> }) }
+          if s.own_photos.len() > 48 { <span class="muted">{ format!("+ {} more", s.own_photos.len() - 48) }</span> }
         </div>
         <div class="row">
           <label class="file">{ "Add your own images…" }<input id="photos-file" type="file" accept="image/*" multiple=true {onchange} /></label>
@@ -313,9 +314,10 @@ fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let active = s.run.as_ref().is_some_and(|r| r.state.active());
     let paused = s.run.as_ref().is_some_and(|r| r.state == RunState::Paused);
     let cpu_notice = s.device.as_ref().filter(|d| d.is_cpu).map(|_| html! {
-        <p class="notice" id="cpu-notice">{ "Computing on the CPU backend (ndarray, one thread in the browser). It is much slower than WebGPU: \
-            an iteration of the a2x defaults on Lite0 takes minutes, the fast preview seconds. The estimate below is measured as the run goes. \
-            The page stays usable, but it only reacts between iterations." }</p>
+        <p class="notice" id="cpu-notice">{ "Computing on the CPU backend (ndarray, one thread in the browser), far slower than a GPU: \
+            measured in headless Chromium on a 2-core machine, Lite0 takes about 100 s per iteration at b 4, so the a2x defaults (b 32) \
+            take over 10 minutes per iteration. Use the fast preview with a small b, or the native CLI (`a2x explain`, all cores). \
+            The estimate below is measured as the run goes; the page reacts between iterations only." }</p>
     });
     html! {
       <div id="run" class="panel sticky" data-state={state}>

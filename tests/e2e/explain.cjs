@@ -38,6 +38,78 @@ const RECORD_MODEL_STATES = () => {
   }).observe(document, { subtree: true, childList: true, attributes: true });
 };
 
+// The local server is too fast to watch a progress bar: Chromium's network emulation slows it to
+// 4 MB/s (1.2 s for Lite0), as a real connection would be.
+async function throttle(page, context) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 20, downloadThroughput: 4e6, uploadThroughput: 1e6,
+  });
+}
+
+// The seed editor and D̄: a file as the seed, a brush stroke with undo/redo, and the visitor's
+// photos (a real one and a broken one, which must be refused with a message).
+async function editorChecks(page, label) {
+  const samples = path.join(__dirname, '../../static/samples');
+  await page.setInputFiles('#seed-file', path.join(samples, 'rocket.jpg'));
+  await page.waitForFunction(() => document.querySelector('#seed h3 + p')?.textContent.includes('rocket.jpg'));
+  check(`${label}: an image file became the seed`, true);
+  const pixels = () => page.evaluate(() => {
+    const canvas = document.querySelector('#seed-canvas');
+    return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
+  });
+  // Pixels that differ between two RGBA arrays, and whether all of them became `rgb`.
+  const changed = (a, b, rgb) => {
+    let n = 0; let all = true;
+    for (let i = 0; i < a.length; i += 4) {
+      if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2]) {
+        n++;
+        if (rgb && (b[i] !== rgb[0] || b[i + 1] !== rgb[1] || b[i + 2] !== rgb[2])) all = false;
+      }
+    }
+    return { n, all };
+  };
+  const before = await pixels();
+  const box = await page.locator('#seed-canvas').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.5);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.8, box.y + box.height * 0.5, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelector('#seed h3 + p')?.textContent.includes('(edited)'));
+  const drawn = await pixels();
+  // A 6 px brush across 60% of a 224 px canvas paints about 6 × 134 ≈ 800 pixels, all in the
+  // brush colour (#dc2828).
+  const stroke = changed(before, drawn, [220, 40, 40]);
+  check(`${label}: a brush stroke painted ${stroke.n} pixels in the brush colour`, stroke.n > 500 && stroke.n < 2000 && stroke.all);
+  await page.click('#undo');
+  check(`${label}: undo restores the seed exactly`, changed(before, await pixels()).n === 0);
+  await page.click('#redo');
+  check(`${label}: redo repeats the stroke exactly`, changed(drawn, await pixels()).n === 0);
+
+  const count = async () => Number((await page.textContent('#distribution-count')).match(/^(\d+)/)[1]);
+  const photos = await count();
+  await page.setInputFiles('#photos-file', [
+    { name: 'coffee.png', mimeType: 'image/png', buffer: fs.readFileSync(path.join(samples, 'coffee.png')) },
+    { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('\x89PNG\r\n\x1a\nthis is not a PNG') },
+  ]);
+  await page.waitForFunction((n) => Number(document.querySelector('#distribution-count').textContent.match(/^(\d+)/)[1]) > n, photos);
+  check(`${label}: your own photo joined D̄ (${photos} → ${await count()})`, await count() === photos + 1);
+  const errors = await page.$$eval('#distribution .error', (nodes) => nodes.map((n) => n.textContent));
+  check(`${label}: the broken file was refused with a message ("${errors[0]}")`, errors.length === 1 && /broken\.png/.test(errors[0]));
+  check(`${label}: a thumbnail shows your photo`, (await page.$$('#distribution img.own')).length === 1);
+}
+
+// The paper's cross-model check: every model of the zoo classifies p (downloading Lite1/Lite2).
+async function crossCheck(page, label) {
+  await page.click('#cross-check');
+  await page.waitForSelector('#cross-table, #result .error', { timeout: TIMEOUT });
+  const rows = await page.$$eval('#cross-table tr', (trs) => trs.slice(1).map((tr) => [...tr.children].map((c) => c.textContent)));
+  const ranks = rows.map((r) => Number(r[1].split(' ')[0]));
+  check(`${label}: cross-model check has a row per model (${rows.map((r) => `${r[0]}: ${r[1]}`).join('; ')})`,
+    rows.length === 3 && ranks.every((k) => Number.isInteger(k) && k >= 1 && k <= 1000));
+}
+
 // A PNG's width and height, after checking its signature, its IHDR and every chunk's CRC.
 function pngSize(bytes) {
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -91,7 +163,7 @@ async function explainRun(page, label, iterations) {
   const seen = [...new Set(progress.map(([value]) => value))];
   const totals = [...new Set(progress.map(([, max]) => max))];
   check(`${label}: the bar counted up to the manifest's ${LITE0_BYTES} bytes (${seen.length} values seen, totals ${totals})`,
-    seen.length >= 2 && totals.length === 1 && totals[0] === LITE0_BYTES && seen.every((v, i) => i === 0 || v > seen[i - 1]));
+    seen.length >= 3 && totals.length === 1 && totals[0] === LITE0_BYTES && seen.every((v, i) => i === 0 || v > seen[i - 1]));
 
   await page.fill('#class-search', 'goldf');
   await page.click('#class-1');
@@ -172,13 +244,17 @@ async function cancelRun(page, label) {
         await page.screenshot({ path: path.join(outDir, `explain-${label.toLowerCase()}-1280.png`), fullPage: true });
         // On the CPU the page's thread computes each iteration, so the test could only act
         // between them; cancelling is the same code on both backends.
-        if (label === 'WebGPU') await cancelRun(page, label);
+        if (label === 'WebGPU') {
+          await crossCheck(page, label);
+          await editorChecks(page, label);
+          await cancelRun(page, label);
+        }
         // A reload takes the model from Cache Storage: no second download.
         await page.reload();
         await page.waitForSelector('#model[data-state="ready"], #model[data-state="failed"]', { timeout: TIMEOUT });
         const info = await page.textContent('#model');
         check(`${label}: after a reload the model comes from the browser's cache`, /from this browser's cache/.test(info), info);
-      }, { init: RECORD_MODEL_STATES });
+      }, { init: RECORD_MODEL_STATES, beforeGoto: throttle });
       errors.forEach((e) => check(`${label}: no browser errors`, false, e));
     }
 

@@ -23,7 +23,7 @@ function check(name, condition, detail = '') {
 
 // Runs `body(page, context)` in a fresh browser profile; returns the page's errors (uncaught
 // exceptions, console errors, HTTP errors).
-async function withBrowser(flags, url, body, { viewport = { width: 1280, height: 800 }, init } = {}) {
+async function withBrowser(flags, url, body, { viewport = { width: 1280, height: 800 }, init, beforeGoto } = {}) {
   const userDataDir = fs.mkdtempSync('/tmp/a2x-chromium-');
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM, headless: true, args: [...BASE_FLAGS, ...flags], viewport, acceptDownloads: true,
@@ -35,7 +35,8 @@ async function withBrowser(flags, url, body, { viewport = { width: 1280, height:
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
     page.on('console', (m) => { if (m.type() === 'error') errors.push(`console error: ${m.text()}`); });
     page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} for ${r.url()}`); });
-    await page.goto(url);
+    if (beforeGoto) await beforeGoto(page, context);
+    await page.goto(url, { timeout: 300_000 }); // the debug wasm is 45 MB
     await body(page, context);
   } finally {
     await context.close();
