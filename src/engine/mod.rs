@@ -300,6 +300,17 @@ impl Preset {
     }
 }
 
+/// An engine setting from its own (serde, kebab-case) name — `batch`, `all-samples`,
+/// `every-interval`, `visualized`, `a2x`, … — the name the CLI, grid files, the page and links use.
+pub fn from_name<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_value(serde_json::Value::String(name.to_string()))
+}
+
+/// The name [`from_name`] reads (empty for a value that is not a named setting).
+pub fn name_of<T: Serialize>(value: T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
 /// Wall time of each phase of one iteration, in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhaseTimes {
@@ -356,4 +367,28 @@ pub enum EngineError {
     Config(String),
     #[error("reading a result back from the device failed: {0}")]
     Readback(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_by_name_round_trip() {
+        assert_eq!(name_of(SignCheck::AllSamples), "all-samples");
+        assert_eq!(from_name::<SignCheck>("all").unwrap(), SignCheck::AllSamples, "alias");
+        assert_eq!(from_name::<RefineStart>("every-interval").unwrap(), RefineStart::EveryInterval);
+        assert_eq!(from_name::<Preset>("a2x").unwrap(), Preset::A2x);
+        assert!(from_name::<Fusion>("sideways").is_err());
+        for name in ["unit-max", "step"] {
+            assert_eq!(name_of(from_name::<SignProbe>(name).unwrap()), name);
+        }
+        for name in ["as-written", "balanced"] {
+            assert_eq!(name_of(from_name::<Fusion>(name).unwrap()), name);
+        }
+        for name in ["mid-grey", "visualized"] {
+            assert_eq!(name_of(from_name::<RefineInput>(name).unwrap()), name);
+        }
+        assert_eq!(name_of(0.5f32), "", "not a named setting");
+    }
 }

@@ -418,7 +418,7 @@ fn parse<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, String> {
 }
 
 fn engine_name<T: serde::de::DeserializeOwned>(value: &str) -> Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(value.into())).map_err(|_| format!("unknown option “{value}”"))
+    crate::engine::from_name(value).map_err(|_| format!("unknown option “{value}”"))
 }
 
 impl Explain {
@@ -537,15 +537,20 @@ impl Explain {
         self.region = Some(crate::engine::Region { top: clamp(y), left: clamp(x), height: side, width: side });
     }
 
-    /// The photos D̄ is drawn from: the bundled ones except the seed's own, and the visitor's.
-    pub fn distribution_photos(&self) -> Vec<(String, RgbImage)> {
-        let seed_name = self.seed.as_ref().map(|s| s.name.clone()).unwrap_or_default();
-        let mut photos: Vec<(String, RgbImage)> = match &self.bundled {
-            Some(Ok(bundled)) => bundled.iter().filter(|(name, _)| *name != seed_name).cloned().collect(),
-            _ => Vec::new(),
+    /// The photos D̄ is drawn from: the bundled ones except the seed's own, and the visitor's
+    /// (borrowed: the view asks for them at every render).
+    pub fn distribution_photos(&self) -> Vec<(&str, &RgbImage)> {
+        let seed_name = self.seed.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
+        let bundled = match &self.bundled {
+            Some(Ok(bundled)) => bundled.as_slice(),
+            _ => &[],
         };
-        photos.extend(self.own_photos.iter().map(|(name, photo, _)| (name.clone(), photo.clone())));
-        photos
+        bundled
+            .iter()
+            .filter(|(name, _)| name != seed_name)
+            .map(|(name, photo)| (name.as_str(), photo))
+            .chain(self.own_photos.iter().map(|(name, photo, _)| (name.as_str(), photo)))
+            .collect()
     }
 
     fn set_field(&mut self, field: Field, value: &str) -> Result<(), String> {
@@ -581,8 +586,9 @@ impl Explain {
         let device = self.device.clone().ok_or("the backend is still starting")?;
         let model = self.ready_model(&self.model_id).ok_or("the model is not loaded yet")?;
         let seed = self.seed.as_ref().ok_or("choose a seed first")?;
-        let photos = self.distribution_photos();
-        if photos.is_empty() {
+        let (photo_names, images): (Vec<String>, Vec<RgbImage>) =
+            self.distribution_photos().into_iter().map(|(name, photo)| (name.to_string(), photo.clone())).unzip();
+        if images.is_empty() {
             return Err("D̄ has no photos: add some of your own".into());
         }
         let size = self.input_size();
@@ -593,7 +599,6 @@ impl Explain {
             return Err("|D̄| must lie between 1 and 4096".into());
         }
         let config = RunConfig { target: self.target, region: self.region, ..self.config.clone() };
-        let images: Vec<RgbImage> = photos.iter().map(|(_, p)| p.clone()).collect();
         let samples = distribution::stretch(&images, self.num_samples, size, config.rng_seed)?;
         let seed_values = imaging::to_chw(&seed.image);
         self.next_run += 1;
@@ -608,7 +613,7 @@ impl Explain {
             config: config.clone(),
             num_samples: self.num_samples,
             seed_name: seed.name.clone(),
-            distribution: photos.iter().map(|(n, _)| n.clone()).collect(),
+            distribution: photo_names,
             seed_values: seed_values.clone(),
             size,
             events: Vec::new(),

@@ -2,6 +2,7 @@
 
 use super::explain::{Explain, Field, ModelSlot, Msg, Preset, RunState, RunView, Tool, BUNDLED};
 use super::plot;
+use crate::engine::name_of;
 use crate::models::labels;
 use crate::models::Prediction;
 use wasm_bindgen::JsCast;
@@ -257,10 +258,6 @@ fn select(ctx: &Context<Explain>, field: Field, id: &str, label: &str, value: &s
     html! { <label class="field">{ label }<select id={id.to_string()} {onchange} {disabled}>{ for options }</select></label> }
 }
 
-fn serde_name<T: serde::Serialize>(value: T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-}
-
 fn settings_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let c = &s.config;
     let off = s.run.as_ref().is_some_and(|r| r.state.active());
@@ -291,15 +288,15 @@ fn settings_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
           { number(ctx, Field::StepSize, "set-step", "step size × η (0: as written)", opt(c.step_size), "any", off) }
           { number(ctx, Field::Smoothing, "set-smoothing", "gradient smoothing σ px (0: none)", opt(c.smoothing), "any", off) }
           { number(ctx, Field::Chunk, "set-chunk", "images per pass (memory; same result)", c.chunk.to_string(), "1", off) }
-          { select(ctx, Field::SignCheck, "set-sign-check", "± check on (O2)", &serde_name(c.sign_check),
+          { select(ctx, Field::SignCheck, "set-sign-check", "± check on (O2)", &name_of(c.sign_check),
               &[("all-samples", "all of D̄ (the paper)"), ("batch", "the mini-batch only (cheaper, ≈4×)")], off) }
-          { select(ctx, Field::SignProbe, "set-sign-probe", "± check probes", &serde_name(c.sign_probe),
+          { select(ctx, Field::SignProbe, "set-sign-probe", "± check probes", &name_of(c.sign_probe),
               &[("unit-max", "ρ/‖ρ‖∞ (as written)"), ("step", "the step taken")], off) }
-          { select(ctx, Field::Fusion, "set-fusion", "ξ (line 6)", &serde_name(c.fusion),
+          { select(ctx, Field::Fusion, "set-fusion", "ξ (line 6)", &name_of(c.fusion),
               &[("as-written", "as written"), ("balanced", "balanced")], off) }
-          { select(ctx, Field::RefineStart, "set-refine-start", "refine from (O9)", &serde_name(c.refine_start),
+          { select(ctx, Field::RefineStart, "set-refine-start", "refine from (O9)", &name_of(c.refine_start),
               &[("after-gamma", "℘ ≥ γ (as written)"), ("every-interval", "every interval")], off) }
-          { select(ctx, Field::RefineInput, "set-refine-input", "refinement sees (O6)", &serde_name(c.refine_input),
+          { select(ctx, Field::RefineInput, "set-refine-input", "refinement sees (O6)", &name_of(c.refine_input),
               &[("mid-grey", "p on mid-grey"), ("visualized", "p visualised")], off) }
         </div>
         if let Some(e) = &s.form_error { <p class="error" id="form-error">{ e }</p> }

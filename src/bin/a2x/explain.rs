@@ -12,10 +12,9 @@ use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Parses a setting by the engine's own (serde, kebab-case) name, the name grid files and links
-/// use too: `batch`, `all-samples`, `every-interval`, `visualized`, …
+/// Parses a setting by the engine's own name ([`a2x::engine::from_name`]).
 fn engine_name<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| e.to_string())
+    a2x::engine::from_name(s).map_err(|e| e.to_string())
 }
 
 /// The engine settings shared by `explain` and `bench`: a preset, then any setting given.
