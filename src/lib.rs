@@ -12,6 +12,8 @@ pub mod engine;
 pub mod imaging;
 pub mod models;
 pub mod probe;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

@@ -58,7 +58,9 @@
 pub mod cubic;
 pub mod estimate;
 pub mod evaluate;
+pub mod gaussian;
 pub mod otsu;
+pub mod pgd;
 pub mod refine;
 pub mod sampling;
 pub mod schedule;

@@ -54,6 +54,13 @@ impl Rng {
     }
 }
 
+/// A standard normal draw (Box–Muller, the cosine half).
+pub fn gaussian(rng: &mut Rng) -> f32 {
+    let u1 = rng.unit().max(1e-300);
+    let u2 = rng.unit();
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,68 @@ pub struct Manifest {
     pub default_model: String,
     pub labels: LabelsInfo,
     pub models: Vec<ModelEntry>,
+    /// Models a2x trained itself (issue #6: CIFAR-10, robust and standard).
+    #[serde(default)]
+    pub trained: Vec<TrainedEntry>,
+}
+
+/// A model trained by `a2x train-cifar` and written by `a2x export-cifar`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainedEntry {
+    pub id: String,
+    pub name: String,
+    /// What the project uses it for (the image tasks, or only judging them).
+    pub role: String,
+    pub architecture: String,
+    pub input_size: usize,
+    /// Class names, index = position.
+    pub labels: Vec<String>,
+    pub normalization: String,
+    pub file: String,
+    pub file_bytes: usize,
+    pub sha256: String,
+    pub precision: Precision,
+    pub quantization: String,
+    pub licence: String,
+    pub training: Training,
+    /// Clean and attacked top-1 of this file, measured by `a2x eval-cifar --record`.
+    #[serde(default)]
+    pub metrics: Option<RobustAccuracy>,
+    /// The class-conditional Gaussians shipped beside the model (robust model only).
+    #[serde(default)]
+    pub gaussians: Option<GaussiansFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Training {
+    /// The command that reproduces the run (the one `a2x export-cifar` was given the checkpoint of).
+    pub command: String,
+    pub data: String,
+    pub epochs: usize,
+    /// The run's settings, as `a2x train-cifar` stored them.
+    pub config: serde_json::Value,
+    pub minutes: f64,
+    pub device: String,
+    /// Per epoch: mean sampled loss, clean test top-1 (float32, during training), seconds.
+    pub history: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RobustAccuracy {
+    pub clean_top1: f64,
+    pub attacked_top1: f64,
+    pub attack: String,
+    pub images: usize,
+    pub dataset: String,
+    pub backend: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GaussiansFile {
+    pub file: String,
+    pub file_bytes: usize,
+    pub sha256: String,
+    pub description: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -96,6 +158,18 @@ impl Manifest {
 
     pub fn model_mut(&mut self, id: &str) -> Option<&mut ModelEntry> {
         self.models.iter_mut().find(|m| m.id == id)
+    }
+
+    pub fn trained(&self, id: &str) -> Option<&TrainedEntry> {
+        self.trained.iter().find(|m| m.id == id)
+    }
+
+    /// Adds a trained model's entry, replacing the one with the same id (keeping its place).
+    pub fn upsert_trained(&mut self, entry: TrainedEntry) {
+        match self.trained.iter_mut().find(|m| m.id == entry.id) {
+            Some(slot) => *slot = entry,
+            None => self.trained.push(entry),
+        }
     }
 
     /// Adds `entry`, replacing the one with the same id (keeping its place).

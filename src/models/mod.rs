@@ -7,6 +7,7 @@ pub mod format;
 pub mod import;
 pub mod labels;
 pub mod manifest;
+pub mod resnet;
 pub mod tiny;
 
 use burn::tensor::Device;

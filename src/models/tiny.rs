@@ -8,7 +8,7 @@
 //! stride 2, pad 1 → tanh (the convolutional base) → global average pool → linear 32→classes.
 //! tanh keeps the function smooth, so finite differences check its gradients exactly.
 
-use crate::engine::sampling::Rng;
+use crate::engine::sampling::{gaussian, Rng};
 use crate::engine::Classifier;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
@@ -20,13 +20,6 @@ pub struct TinyCnn {
     linear: (Tensor<2>, Tensor<1>),
     size: usize,
     classes: usize,
-}
-
-fn gaussian(rng: &mut Rng) -> f32 {
-    // Box–Muller.
-    let u1 = rng.unit().max(1e-300);
-    let u2 = rng.unit();
-    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
 }
 
 fn random<const D: usize>(rng: &mut Rng, shape: [usize; D], std: f32, device: &Device) -> Tensor<D> {

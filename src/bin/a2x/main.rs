@@ -9,6 +9,8 @@ fn main() -> std::process::ExitCode {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+mod cifar;
+#[cfg(not(target_arch = "wasm32"))]
 mod explain;
 #[cfg(not(target_arch = "wasm32"))]
 mod images;
@@ -64,6 +66,14 @@ mod cli {
         /// Run a grid of explanations (settings × models × targets × seeds), measure each, and
         /// write a table and a contact sheet; resumable: finished runs are kept and skipped.
         Study(crate::study::StudyArgs),
+        /// Train a2x's CIFAR-10 classifier (robust: ℓ2 adversarial training; or standard),
+        /// resumable from its checkpoint folder.
+        TrainCifar(crate::cifar::TrainArgs),
+        /// Clean and ℓ2-PGD top-1 of CIFAR-10 checkpoints or model files on the test set.
+        EvalCifar(crate::cifar::EvalArgs),
+        /// Fold, quantize (int8) and ship a finished CIFAR-10 run in models/ with its manifest
+        /// entry (and, for the robust model, the class-conditional Gaussians).
+        ExportCifar(crate::cifar::ExportArgs),
     }
 
     pub fn main() -> ExitCode {
@@ -75,6 +85,9 @@ mod cli {
             Command::Classify(args) => report(crate::zoo::classify(args)),
             Command::EvalImagenet(args) => report(crate::zoo::eval_imagenet(args)),
             Command::Study(args) => report(crate::study::study(args)),
+            Command::TrainCifar(args) => report(crate::cifar::train_cifar(args)),
+            Command::EvalCifar(args) => report(crate::cifar::eval_cifar(args)),
+            Command::ExportCifar(args) => report(crate::cifar::export_cifar(args)),
         }
     }
 

@@ -107,13 +107,13 @@ pub struct EvalArgs {
     pub verbose: bool,
 }
 
-fn read_manifest(dir: &Path) -> Result<Manifest, String> {
+pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
     let path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     Manifest::parse(&text)
 }
 
-fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), String> {
+pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), String> {
     let path = dir.join("manifest.json");
     std::fs::write(&path, manifest.to_json()).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -130,6 +130,7 @@ fn new_manifest() -> Manifest {
             licence: "Apache-2.0 (timm); the lemmas are WordNet's (WordNet 3.0 licence, free to redistribute)".into(),
         },
         models: Vec::new(),
+        trained: Vec::new(),
     }
 }
 

@@ -1,0 +1,293 @@
+//! The `resnet9-cifar` network while it trains: every parameter a flat tensor (so one SGD loop
+//! updates them all), batch norm live, and its folding into the shipped model.
+//!
+//! Parameters and optimizer state live on the backend's plain (non-autodiff) device: a training
+//! step lifts them onto the autodiff graph with `require_grad`, and the update runs without it.
+
+use crate::engine::sampling::{gaussian, Rng};
+use crate::models::resnet::{self, BLOCKS, CLASSES, FEATURES};
+use burn::tensor::activation::relu;
+use burn::tensor::module::{batch_norm, batch_norm_train, conv2d};
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Batch norm's ε and the weight of a new batch in the running statistics (PyTorch's defaults).
+pub const BN_EPSILON: f64 = 1e-5;
+pub const BN_MOMENTUM: f32 = 0.1;
+
+/// One trainable tensor, flattened.
+#[derive(Clone, Debug)]
+pub struct Parameter {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub value: Tensor<1>,
+    /// SGD's momentum buffer.
+    pub velocity: Tensor<1>,
+    /// Whether weight decay applies (convolution and linear weights; not batch norm or biases).
+    pub decays: bool,
+}
+
+/// Batch norm's running mean and (unbiased) variance of one block.
+#[derive(Clone, Debug)]
+pub struct RunningStats {
+    pub mean: Tensor<1>,
+    pub variance: Tensor<1>,
+}
+
+pub struct TrainingNet {
+    /// Per block: conv weight, bn γ, bn β; then fc weight `[10, 256]`, fc bias.
+    pub parameters: Vec<Parameter>,
+    pub running: Vec<RunningStats>,
+}
+
+/// How batch norm behaves in a forward pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Batch statistics, returned so the step can fold them into the running ones.
+    Train,
+    /// Running statistics (evaluation, export).
+    Eval,
+}
+
+/// A flat tensor on `device`'s plain (non-autodiff) side.
+fn tensor(values: Vec<f32>, device: &Device) -> Tensor<1> {
+    let n = values.len();
+    Tensor::<1>::from_data(TensorData::new(values, [n]), device).inner()
+}
+
+impl TrainingNet {
+    /// Fresh weights from `seed`: He-normal convolutions (fan-in, for ReLU), γ = 1, β = 0, the
+    /// linear layer uniform in ±1/√256 (PyTorch's default), batch norm statistics 0 and 1.
+    pub fn init(seed: u64, device: &Device) -> Self {
+        let mut rng = Rng::new(seed);
+        let mut parameters = Vec::new();
+        let mut push = |name: String, shape: Vec<usize>, values: Vec<f32>, decays: bool| {
+            let n = values.len();
+            parameters.push(Parameter {
+                name,
+                shape,
+                value: tensor(values, device),
+                velocity: tensor(vec![0.0; n], device),
+                decays,
+            });
+        };
+        for (i, &(input, output)) in BLOCKS.iter().enumerate() {
+            let std = (2.0 / (input * 9) as f32).sqrt();
+            let weights = (0..output * input * 9).map(|_| gaussian(&mut rng) * std).collect();
+            push(format!("block{i}.conv"), vec![output, input, 3, 3], weights, true);
+            push(format!("block{i}.gamma"), vec![output], vec![1.0; output], false);
+            push(format!("block{i}.beta"), vec![output], vec![0.0; output], false);
+        }
+        let bound = 1.0 / (FEATURES as f32).sqrt();
+        let fc = (0..CLASSES * FEATURES).map(|_| (rng.unit() as f32 * 2.0 - 1.0) * bound).collect();
+        push("fc.weight".into(), vec![CLASSES, FEATURES], fc, true);
+        let bias = (0..CLASSES).map(|_| (rng.unit() as f32 * 2.0 - 1.0) * bound).collect();
+        push("fc.bias".into(), vec![CLASSES], bias, false);
+        let running = BLOCKS
+            .iter()
+            .map(|&(_, output)| RunningStats { mean: tensor(vec![0.0; output], device), variance: tensor(vec![1.0; output], device) })
+            .collect();
+        TrainingNet { parameters, running }
+    }
+
+    /// The parameters' values as constants (no gradient).
+    pub fn values(&self) -> Vec<Tensor<1>> {
+        self.parameters.iter().map(|p| p.value.clone()).collect()
+    }
+
+    /// The parameters lifted onto the autodiff graph, each requiring its gradient.
+    pub fn tracked_values(&self) -> Vec<Tensor<1>> {
+        self.parameters.iter().map(|p| p.value.clone().autodiff().require_grad()).collect()
+    }
+
+    /// Logits of `images` computed with `values` (the parameters, tracked or constant), and in
+    /// [`Mode::Train`] each block's batch mean and biased variance (detached).
+    pub fn forward(&self, values: &[Tensor<1>], images: Tensor<4>, mode: Mode) -> (Tensor<2>, Vec<(Tensor<1>, Tensor<1>)>) {
+        let statistics = std::cell::RefCell::new(Vec::new());
+        let features = resnet::forward_base(images, |i, x| {
+            let (input, output) = BLOCKS[i];
+            let weight = values[3 * i].clone().reshape([output, input, 3, 3]);
+            let gamma = values[3 * i + 1].clone();
+            let beta = values[3 * i + 2].clone();
+            let x = conv2d(x, weight, None, resnet::conv_options());
+            let normalized = match mode {
+                Mode::Train => {
+                    let result = batch_norm_train(x, gamma, beta, BN_EPSILON);
+                    statistics.borrow_mut().push((result.mean, result.variance));
+                    result.output
+                }
+                Mode::Eval => {
+                    let stats = &self.running[i];
+                    let device = x.device();
+                    batch_norm(x, gamma, beta, stats.mean.clone().to_device(&device), stats.variance.clone().to_device(&device), BN_EPSILON)
+                }
+            };
+            relu(normalized)
+        });
+        let fc = 3 * BLOCKS.len();
+        let logits = resnet::head(features, values[fc].clone().reshape([CLASSES, FEATURES]), values[fc + 1].clone());
+        (logits, statistics.into_inner())
+    }
+
+    /// Folds a step's batch statistics into the running ones; `count` = values per channel
+    /// (n·h·w), for the unbiased variance.
+    pub fn update_running(&mut self, statistics: Vec<(Tensor<1>, Tensor<1>)>, counts: &[usize]) {
+        for ((stats, (mean, variance)), &count) in self.running.iter_mut().zip(statistics).zip(counts) {
+            let unbiased = variance.inner() * (count as f32 / (count.max(2) - 1) as f32);
+            stats.mean = stats.mean.clone() * (1.0 - BN_MOMENTUM) + mean.inner() * BN_MOMENTUM;
+            stats.variance = stats.variance.clone() * (1.0 - BN_MOMENTUM) + unbiased * BN_MOMENTUM;
+        }
+    }
+
+    /// One step of SGD with Nesterov momentum and decoupled-from-nothing (L2) weight decay:
+    /// g ← ∇ + λw; v ← μv + g; w ← w − lr (g + μv).
+    pub fn sgd_step(&mut self, gradients: Vec<Tensor<1>>, learning_rate: f32, momentum: f32, weight_decay: f32) {
+        for (parameter, gradient) in self.parameters.iter_mut().zip(gradients) {
+            let gradient = if parameter.decays { gradient + parameter.value.clone() * weight_decay } else { gradient };
+            parameter.velocity = parameter.velocity.clone() * momentum + gradient.clone();
+            parameter.value = parameter.value.clone() - (gradient + parameter.velocity.clone() * momentum) * learning_rate;
+        }
+    }
+
+    /// Every tensor of the training state (parameters, momentum, running statistics) for a
+    /// checkpoint, read back to the host.
+    pub fn state(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+        let read = |t: &Tensor<1>| t.clone().into_data().convert::<f32>().try_to_vec::<f32>().expect("float32 values");
+        let mut out = Vec::new();
+        for p in &self.parameters {
+            out.push((p.name.clone(), vec![p.shape.iter().product()], read(&p.value)));
+            out.push((format!("{}.velocity", p.name), vec![p.shape.iter().product()], read(&p.velocity)));
+        }
+        for (i, stats) in self.running.iter().enumerate() {
+            out.push((format!("block{i}.running_mean"), stats.mean.dims().to_vec(), read(&stats.mean)));
+            out.push((format!("block{i}.running_var"), stats.variance.dims().to_vec(), read(&stats.variance)));
+        }
+        out
+    }
+
+    /// Restores what [`state`](Self::state) wrote, checking every name and length.
+    pub fn restore(&mut self, state: Vec<(String, Vec<usize>, Vec<f32>)>, device: &Device) -> Result<(), String> {
+        let mut by_name: std::collections::HashMap<String, Vec<f32>> = state.into_iter().map(|(n, _, v)| (n, v)).collect();
+        let mut take = |name: &str, len: usize| -> Result<Tensor<1>, String> {
+            let values = by_name.remove(name).ok_or_else(|| format!("checkpoint lacks {name}"))?;
+            if values.len() != len {
+                return Err(format!("checkpoint's {name} has {} values, {len} expected", values.len()));
+            }
+            Ok(tensor(values, device))
+        };
+        for p in &mut self.parameters {
+            let len = p.shape.iter().product();
+            p.value = take(&p.name, len)?;
+            p.velocity = take(&format!("{}.velocity", p.name), len)?;
+        }
+        for (i, stats) in self.running.iter_mut().enumerate() {
+            let len = BLOCKS[i].1;
+            stats.mean = take(&format!("block{i}.running_mean"), len)?;
+            stats.variance = take(&format!("block{i}.running_var"), len)?;
+        }
+        Ok(())
+    }
+
+    /// The shipped model's tensors ([`resnet::layer_shapes`]): each block's batch norm folded into
+    /// its convolution, w' = w·γ/√(var + ε), b' = β − mean·γ/√(var + ε).
+    pub fn fold(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+        let state: std::collections::HashMap<String, Vec<f32>> = self.state().into_iter().map(|(n, _, v)| (n, v)).collect();
+        let mut out = Vec::new();
+        for (i, &(input, output)) in BLOCKS.iter().enumerate() {
+            let weight = &state[&format!("block{i}.conv")];
+            let gamma = &state[&format!("block{i}.gamma")];
+            let beta = &state[&format!("block{i}.beta")];
+            let mean = &state[&format!("block{i}.running_mean")];
+            let variance = &state[&format!("block{i}.running_var")];
+            let per_output = input * 9;
+            let mut folded = Vec::with_capacity(weight.len());
+            let mut bias = Vec::with_capacity(output);
+            for o in 0..output {
+                let scale = gamma[o] / (variance[o] + BN_EPSILON as f32).sqrt();
+                folded.extend(weight[o * per_output..(o + 1) * per_output].iter().map(|w| w * scale));
+                bias.push(beta[o] - mean[o] * scale);
+            }
+            out.push((format!("block{i}.weight"), vec![output, input, 3, 3], folded));
+            out.push((format!("block{i}.bias"), vec![output], bias));
+        }
+        out.push(("fc.weight".into(), vec![CLASSES, FEATURES], state["fc.weight"].clone()));
+        out.push(("fc.bias".into(), vec![CLASSES], state["fc.bias"].clone()));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Classifier;
+    use crate::models::resnet::CifarResNet;
+
+    /// The folded model (conv + bias) must compute what the training network computes in
+    /// evaluation mode (conv, then batch norm with running statistics): two different code paths.
+    #[test]
+    fn folded_model_matches_the_training_network_in_eval_mode() {
+        let device = crate::device::cpu_device();
+        let mut net = TrainingNet::init(7, &device);
+        // Non-trivial statistics and affine parameters, as after training.
+        let mut rng = Rng::new(3);
+        for (i, stats) in net.running.iter_mut().enumerate() {
+            let n = BLOCKS[i].1;
+            stats.mean = tensor((0..n).map(|_| gaussian(&mut rng) * 0.3).collect(), &device);
+            stats.variance = tensor((0..n).map(|_| 0.5 + rng.unit() as f32).collect(), &device);
+        }
+        for p in net.parameters.iter_mut().filter(|p| p.name.ends_with("gamma") || p.name.ends_with("beta")) {
+            let n = p.shape[0];
+            p.value = tensor((0..n).map(|_| 1.0 + gaussian(&mut rng) * 0.2).collect(), &device);
+        }
+        let images: Vec<f32> = (0..2 * 3 * 32 * 32).map(|_| rng.unit() as f32).collect();
+        let images = Tensor::<4>::from_data(TensorData::new(images, [2, 3, 32, 32]), &device);
+        let (expected, _) = net.forward(&net.values(), images.clone(), Mode::Eval);
+        let folded = CifarResNet::from_weights(net.fold().into_iter().map(|(n, s, v)| (n, (s, v))).collect(), &device).unwrap();
+        let got = folded.logits(images).into_data().try_to_vec::<f32>().unwrap();
+        let expected = expected.into_data().try_to_vec::<f32>().unwrap();
+        let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-3);
+        for (a, b) in got.iter().zip(&expected) {
+            assert!((a - b).abs() <= 1e-4 * scale, "folded {got:?} vs eval {expected:?}");
+        }
+    }
+
+    /// The training step's parameter gradients agree with central finite differences of the
+    /// same loss (batch statistics included): the linear layer, batch norm β and γ, and
+    /// convolutions early and late.
+    #[test]
+    fn parameter_gradient_matches_finite_difference() {
+        let device = crate::device::cpu_device();
+        let net = TrainingNet::init(11, &device);
+        let mut rng = Rng::new(5);
+        let images: Vec<f32> = (0..4 * 3 * 32 * 32).map(|_| rng.unit() as f32).collect();
+        let images = Tensor::<4>::from_data(TensorData::new(images, [4, 3, 32, 32]), &device);
+        let labels = [1usize, 4, 7, 9];
+        let loss_of = |values: &[Tensor<1>]| -> Tensor<1> {
+            let (logits, _) = net.forward(values, images.clone(), Mode::Train);
+            crate::engine::pgd::cross_entropy_sum(logits, &labels)
+        };
+        let tracked = net.tracked_values();
+        let grads = loss_of(&tracked).backward();
+        for param in [24usize, 21, 15, 3, 0] {
+        let gradient = tracked[param].grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let base = net.parameters[param].value.clone().into_data().try_to_vec::<f32>().unwrap();
+        for index in [0usize, 13, 200] {
+            let h = 1e-3f32;
+            let at = |delta: f32| {
+                let mut values = net.values();
+                let mut changed = base.clone();
+                changed[index] += delta;
+                values[param] = tensor(changed, &device);
+                loss_of(&values).into_data().try_to_vec::<f32>().unwrap()[0] as f64
+            };
+            let numeric = (at(h) - at(-h)) / (2.0 * h as f64);
+            let analytic = gradient[index] as f64;
+            // h = 1e-3 on a float32 loss of about 9: the difference is good to about ±5e-3.
+            assert!(
+                (numeric - analytic).abs() <= 6e-3 + 0.05 * analytic.abs(),
+                "{} value {index}: finite difference {numeric}, autodiff {analytic}",
+                net.parameters[param].name
+            );
+        }
+        }
+    }
+}
