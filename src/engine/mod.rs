@@ -64,6 +64,7 @@ pub mod pgd;
 pub mod refine;
 pub mod sampling;
 pub mod schedule;
+pub mod tasks;
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};

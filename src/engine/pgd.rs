@@ -20,7 +20,7 @@ pub enum Goal {
     Targeted,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PgdConfig {
     /// ε: radius of the ℓ2 ball around each image.
     pub epsilon: f32,
@@ -87,6 +87,21 @@ pub fn pgd_l2(
     config: &PgdConfig,
     rng: &mut Rng,
 ) -> Tensor<4> {
+    pgd_l2_with_penalty(forward, images, labels, goal, config, None, rng)
+}
+
+/// [`pgd_l2`] with, for inpainting (Santurkar et al.'s loss), `penalty` = (1 − F broadcast to
+/// the images' shape, β): the loss gains β‖(x − x₀) ⊙ (1 − F)‖₂ per image, counted against the
+/// goal (a targeted attack lowers it, an untargeted one would raise it).
+pub fn pgd_l2_with_penalty(
+    forward: &dyn Fn(Tensor<4>) -> Tensor<2>,
+    images: Tensor<4>,
+    labels: &[usize],
+    goal: Goal,
+    config: &PgdConfig,
+    penalty: Option<(&Tensor<4>, f32)>,
+    rng: &mut Rng,
+) -> Tensor<4> {
     let original = images.detach();
     let mut x = if config.random_start {
         let start = random_in_ball(original.dims(), config.epsilon, rng, &original.device());
@@ -100,7 +115,14 @@ pub fn pgd_l2(
     };
     for _ in 0..config.steps {
         let tracked = x.clone().detach().require_grad();
-        let loss = cross_entropy_sum(forward(tracked.clone()), labels);
+        let mut loss = cross_entropy_sum(forward(tracked.clone()), labels);
+        if let Some((outside, weight)) = penalty {
+            let [n, _, _, _] = tracked.dims();
+            let difference = (tracked.clone() - original.clone()) * outside.clone();
+            // √(‖·‖² + 1e-12): differentiable at 0, where the attack starts.
+            let norms = (difference.square().sum_dims(&[1, 2, 3]).reshape([n]) + 1e-12).sqrt();
+            loss = loss + norms.sum() * weight;
+        }
         let gradient = tracked.grad(&loss.backward()).expect("the input requires its gradient");
         let gradient = Tensor::<4>::from_inner(gradient);
         let unit = gradient.clone() / norms_like(gradient, 1e-12);

@@ -29,6 +29,8 @@ pub struct Run<'a, C: Classifier> {
     iteration: usize,
     gamma_reached: bool,
     last_refinement: Option<Refinement>,
+    /// Inpainting (section 5.2): 1 − F broadcast to `[1, C, H, W]` (1 outside the hole) and β.
+    hole_penalty: Option<(Tensor<4>, f32)>,
 }
 
 /// Region-specific semantics: every image's `region` replaced by the samples' mean pixel.
@@ -112,7 +114,24 @@ impl<'a, C: Classifier> Run<'a, C> {
             iteration: 0,
             gamma_reached: false,
             last_refinement: None,
+            hole_penalty: None,
         })
+    }
+
+    /// Inpainting (section 5.2): the loss becomes E[J(I ⊖ p, ℓ)] + β‖p ⊙ (1 − F)‖₂, where `hole`
+    /// (`H × W`, row-major) is F: 1 inside the hole, 0 outside. The penalty's gradient at
+    /// p_{t−1}, β (p ⊙ (1 − F)) / ‖p ⊙ (1 − F)‖₂ (0 while p is 0 outside), is added to the fused
+    /// gradient g of line 7 before the moments, so p grows freely inside the hole and is pulled
+    /// back to 0 outside it.
+    pub fn with_hole_penalty(mut self, hole: &[f32], weight: f32) -> Result<Self, EngineError> {
+        let [c, h, w] = self.classifier.input_shape();
+        if hole.len() != h * w {
+            return Err(EngineError::Config(format!("the hole mask has {} values, the image {h}×{w}", hole.len())));
+        }
+        let outside: Vec<f32> = hole.iter().map(|&f| 1.0 - f.clamp(0.0, 1.0)).collect();
+        let outside = Tensor::<4>::from_data(TensorData::new(outside, [1, 1, h, w]), &self.seed.device()).expand([1, c, h, w]);
+        self.hole_penalty = Some((outside, weight));
+        Ok(self)
     }
 
     pub fn config(&self) -> &RunConfig {
@@ -173,6 +192,15 @@ impl<'a, C: Classifier> Run<'a, C> {
         let (fused, xi) = fuse_gradients(seed_gradient, sample_gradients, config.fusion);
         let fused = match config.smoothing {
             Some(sigma) => smooth(fused, sigma),
+            None => fused,
+        };
+        // Inpainting: + ∇ β‖p ⊙ (1 − F)‖₂ at p_{t−1} (see `with_hole_penalty`).
+        let fused = match &self.hole_penalty {
+            Some((outside, weight)) => {
+                let outside_part = previous.clone() * outside.clone();
+                let norm = per_image_norms(outside_part.clone()).clamp_min(1e-12).reshape([1, 1, 1, 1]).expand(outside_part.dims());
+                fused + outside_part / norm * *weight as f64
+            }
             None => fused,
         };
         // Lines 8–10: moments and ρ; O10: with a step size, a move of s·η along ρ.

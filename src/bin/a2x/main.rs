@@ -19,6 +19,8 @@ mod sheet;
 #[cfg(not(target_arch = "wasm32"))]
 mod study;
 #[cfg(not(target_arch = "wasm32"))]
+mod tasks;
+#[cfg(not(target_arch = "wasm32"))]
 mod zoo;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -74,6 +76,16 @@ mod cli {
         /// Fold, quantize (int8) and ship a finished CIFAR-10 run in models/ with its manifest
         /// entry (and, for the robust model, the class-conditional Gaussians).
         ExportCifar(crate::cifar::ExportArgs),
+        /// Generate an image of a class from a Gaussian sample on the robust CIFAR-10 model:
+        /// A2X beside the PGD baseline (section 5.2).
+        Generate(crate::tasks::TaskArgs),
+        /// Fill a hole in an image (section 5.2, Eq. 4): A2X beside the PGD baseline.
+        Inpaint(crate::tasks::InpaintArgs),
+        /// Turn a sketch into an image of a class (section 5.2): A2X beside the PGD baseline.
+        Sketch(crate::tasks::SketchArgs),
+        /// Issue #6's evaluation of the image tasks: generation judged by the standard model,
+        /// inpainting's in-hole error, A2X beside PGD at equal budget.
+        EvalTasks(crate::tasks::EvalTasksArgs),
     }
 
     pub fn main() -> ExitCode {
@@ -88,6 +100,10 @@ mod cli {
             Command::TrainCifar(args) => report(crate::cifar::train_cifar(args)),
             Command::EvalCifar(args) => report(crate::cifar::eval_cifar(args)),
             Command::ExportCifar(args) => report(crate::cifar::export_cifar(args)),
+            Command::Generate(args) => report(crate::tasks::generate(args)),
+            Command::Inpaint(args) => report(crate::tasks::inpaint(args)),
+            Command::Sketch(args) => report(crate::tasks::sketch(args)),
+            Command::EvalTasks(args) => report(crate::tasks::eval_tasks(args)),
         }
     }
 

@@ -1,0 +1,331 @@
+//! `a2x generate | inpaint | sketch` and `a2x eval-tasks`: the paper's image tasks on a2x's robust
+//! CIFAR-10 model, A2X beside Santurkar et al.'s PGD baseline (issue #6).
+
+use a2x::device::BackendKind;
+use a2x::engine::gaussian::{self, ClassGaussian};
+use a2x::engine::sampling::Rng;
+use a2x::engine::tasks::{self, Task, TaskSettings};
+use a2x::engine::{Classifier, SignCheck};
+use a2x::models::resnet::{self, CifarResNet, LABELS};
+use a2x::train::data::{Dataset, Split};
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Args, Debug, Clone)]
+pub struct TaskArgs {
+    /// Target class: a CIFAR-10 name (`horse`) or index.
+    #[arg(long)]
+    pub target: Option<String>,
+    #[arg(long, default_value_t = BackendKind::Ndarray)]
+    pub backend: BackendKind,
+    /// RNG seed of the run (Gaussian samples, mini-batches).
+    #[arg(long, default_value_t = 0)]
+    pub rng: u64,
+    /// Override the task's iterations (both methods).
+    #[arg(long)]
+    pub iterations: Option<usize>,
+    /// Override O2 (`all-samples`, the paper's, or `batch`: cheaper).
+    #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<SignCheck>(s).map_err(|e| e.to_string()))]
+    pub sign_check: Option<SignCheck>,
+    /// Folder for the images and the JSON report.
+    #[arg(long, default_value = "target/tasks")]
+    pub out: PathBuf,
+}
+
+fn parse_class(name: &str) -> Result<usize, String> {
+    name.parse::<usize>()
+        .ok()
+        .filter(|&i| i < 10)
+        .or_else(|| LABELS.iter().position(|l| l.eq_ignore_ascii_case(name)))
+        .ok_or_else(|| format!("`{name}` is not a CIFAR-10 class ({})", LABELS.join(", ")))
+}
+
+/// The robust model, the standard one (judge) and the Gaussians, each checked against the manifest.
+struct Zoo {
+    robust: CifarResNet,
+    standard: CifarResNet,
+    gaussians: Vec<ClassGaussian>,
+}
+
+fn open_zoo(device: &Device) -> Result<Zoo, String> {
+    let dir = crate::zoo::default_models_dir();
+    let manifest = crate::zoo::read_manifest(&dir)?;
+    let load = |id: &str| -> Result<CifarResNet, String> {
+        let entry = manifest.trained(id).ok_or(format!("models/manifest.json lists no model `{id}`"))?;
+        let bytes = std::fs::read(dir.join(&entry.file)).map_err(|e| format!("{}: {e}", entry.file))?;
+        resnet::load(&bytes, Some(&entry.sha256), device).map_err(|e| format!("{}: {e}", entry.file))
+    };
+    let entry = manifest.trained("cifar-robust").ok_or("models/manifest.json lists no cifar-robust")?;
+    let file = entry.gaussians.as_ref().ok_or("the manifest names no Gaussians for cifar-robust")?;
+    let bytes = std::fs::read(dir.join(&file.file)).map_err(|e| format!("{}: {e}", file.file))?;
+    Ok(Zoo { robust: load("cifar-robust")?, standard: load("cifar-standard")?, gaussians: gaussian::read_file(&bytes, Some(&file.sha256))? })
+}
+
+fn settings_for(task: Task, args: &TaskArgs, target: usize) -> TaskSettings {
+    let mut settings = task.defaults();
+    settings.run.target = target;
+    settings.run.rng_seed = args.rng;
+    if let Some(n) = args.iterations {
+        settings.run.iterations = n;
+        settings.baseline.steps = n;
+    }
+    if let Some(check) = args.sign_check {
+        settings.run.sign_check = check;
+    }
+    settings
+}
+
+fn tensor(values: Vec<f32>, device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(values, [1, 3, 32, 32]), device)
+}
+
+fn values(image: Tensor<4>) -> Vec<f32> {
+    image.into_data().convert::<f32>().try_to_vec::<f32>().expect("float32 image")
+}
+
+/// Top class and the target's probability under `model`.
+fn judge(model: &CifarResNet, image: &[f32], target: usize, device: &Device) -> (usize, f32) {
+    let logits = values4(model.logits(tensor(image.to_vec(), device)));
+    let top = a2x::models::top_k(&logits, 1)[0].class;
+    (top, a2x::models::probability_of(&logits, target))
+}
+
+fn values4(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("float32 logits")
+}
+
+/// Writes a CHW 32×32 image as a PNG enlarged 8× with nearest-neighbour scaling.
+fn save_png(path: &Path, image: &[f32]) -> Result<(), String> {
+    let picture = a2x::imaging::from_chw(image, [32, 32]);
+    let big = image::imageops::resize(&picture, 256, 256, image::imageops::FilterType::Nearest);
+    std::fs::write(path, a2x::imaging::encode_png(&big)?).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// One task on one seed image: A2X and PGD, both judged by both models.
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    zoo: &Zoo,
+    task: Task,
+    settings: &TaskSettings,
+    seed_image: Vec<f32>,
+    hole: Option<&[f32]>,
+    device: &Device,
+    verbose: bool,
+) -> Result<(Vec<f32>, Vec<f32>, usize), String> {
+    let target = settings.run.target;
+    let mut rng = Rng::new(settings.run.rng_seed ^ 0x6A55);
+    let samples = tasks::gaussian_samples(&zoo.gaussians[target], settings.samples, &mut rng, device);
+    let started = Instant::now();
+    let mut on_event = |e: &a2x::engine::Event| {
+        if verbose && (e.iteration % 10 == 0 || e.iteration == 1) {
+            eprintln!("{task:?} A2X iteration {}: ℘ {:.3} (seed {:.3}), ‖p‖ {:.2}{}", e.iteration, e.target_probability, e.seed_probability, e.perturbation_norm, if e.refined { ", refined" } else { "" });
+        }
+        true
+    };
+    let a2x_result = pollster::block_on(tasks::run_a2x(&zoo.robust, tensor(seed_image.clone(), device), samples, settings, hole, &mut on_event))
+        .map_err(|e| e.to_string())?;
+    let iterations = a2x_result.events.len();
+    let a2x_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let pgd_result = tasks::run_pgd(&zoo.robust, tensor(seed_image, device), settings, hole);
+    if verbose {
+        eprintln!("A2X {a2x_seconds:.1} s, PGD {:.1} s", started.elapsed().as_secs_f64());
+    }
+    Ok((values(a2x_result.image), values(pgd_result.image), iterations))
+}
+
+fn run_task(task: Task, args: TaskArgs, seed_image: Option<Vec<f32>>, hole: Option<Vec<f32>>, true_image: Option<Vec<f32>>) -> Result<(), String> {
+    let device = crate::explain::open_device(args.backend)?;
+    let zoo = open_zoo(&device)?;
+    let target = parse_class(args.target.as_deref().ok_or("--target is required")?)?;
+    let settings = settings_for(task, &args, target);
+    let seed_image = match seed_image {
+        Some(image) => image,
+        None => zoo.gaussians[target].sample(1, &mut Rng::new(args.rng)),
+    };
+    let (a2x_image, pgd_image, iterations) = run_one(&zoo, task, &settings, seed_image.clone(), hole.as_deref(), &device, true)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
+    let stem = format!("{}-{}-{}", a2x::engine::name_of(task), LABELS[target], args.rng);
+    let mut report = serde_json::json!({ "task": task, "target": LABELS[target], "settings": settings, "iterations": iterations });
+    for (name, image) in [("seed", &seed_image), ("a2x", &a2x_image), ("pgd", &pgd_image)] {
+        let path = args.out.join(format!("{stem}-{name}.png"));
+        save_png(&path, image)?;
+        let (robust_top, robust_p) = judge(&zoo.robust, image, target, &device);
+        let (standard_top, standard_p) = judge(&zoo.standard, image, target, &device);
+        println!(
+            "{name:>4}: robust model says {} (target {:.3}), standard model says {} (target {:.3}) → {}",
+            LABELS[robust_top], robust_p, LABELS[standard_top], standard_p, path.display()
+        );
+        report[name] = serde_json::json!({ "png": path, "robust_top1": LABELS[robust_top], "robust_target_probability": robust_p,
+            "standard_top1": LABELS[standard_top], "standard_target_probability": standard_p });
+        if let (Some(truth), Some(hole)) = (&true_image, &hole) {
+            report[name]["hole_mse"] = serde_json::json!(hole_mse(image, truth, hole));
+            println!("      mean squared error inside the hole: {:.5}", hole_mse(image, truth, hole));
+        }
+    }
+    let path = args.out.join(format!("{stem}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&report).expect("serializes")).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Mean squared error between `image` and `truth` over the hole's values (all channels).
+pub fn hole_mse(image: &[f32], truth: &[f32], hole: &[f32]) -> f64 {
+    let pixels = hole.len();
+    let mut sum = 0f64;
+    let mut count = 0usize;
+    for c in 0..3 {
+        for i in 0..pixels {
+            if hole[i] >= 0.5 {
+                sum += ((image[c * pixels + i] - truth[c * pixels + i]) as f64).powi(2);
+                count += 1;
+            }
+        }
+    }
+    sum / count.max(1) as f64
+}
+
+/// Reads an image file as a 32×32 CHW seed (scaled with Catmull–Rom when it is another size).
+fn read_image(path: &Path) -> Result<Vec<f32>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let image = a2x::imaging::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))?.to_rgb8();
+    let image = if image.dimensions() == (32, 32) { image } else { image::imageops::resize(&image, 32, 32, image::imageops::FilterType::CatmullRom) };
+    Ok(a2x::imaging::to_chw(&image))
+}
+
+pub fn generate(args: TaskArgs) -> Result<(), String> {
+    run_task(Task::Generate, args, None, None, None)
+}
+
+#[derive(Args, Debug)]
+pub struct SketchArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// The sketch (any image; scaled to 32×32).
+    #[arg(long)]
+    pub sketch: PathBuf,
+}
+
+pub fn sketch(args: SketchArgs) -> Result<(), String> {
+    let seed = read_image(&args.sketch)?;
+    run_task(Task::Sketch, args.task, Some(seed), None, None)
+}
+
+#[derive(Args, Debug)]
+pub struct InpaintArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// The image (scaled to 32×32); without it, test image --test-index of CIFAR-10.
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub test_index: usize,
+    /// The hole: top,left,height,width (default: the central 10×10).
+    #[arg(long, default_value = "11,11,10,10")]
+    pub hole: String,
+}
+
+fn parse_hole(text: &str) -> Result<Vec<f32>, String> {
+    let parts: Vec<usize> = text.split(',').map(|p| p.trim().parse::<usize>()).collect::<Result<_, _>>().map_err(|_| format!("--hole {text}: expected top,left,height,width"))?;
+    match parts[..] {
+        [top, left, height, width] if height > 0 && width > 0 && top + height <= 32 && left + width <= 32 => Ok(tasks::hole_mask(32, top, left, height, width)),
+        _ => Err(format!("--hole {text}: four numbers, a rectangle inside 32×32")),
+    }
+}
+
+pub fn inpaint(mut args: InpaintArgs) -> Result<(), String> {
+    let hole = parse_hole(&args.hole)?;
+    let (truth, label) = match &args.image {
+        Some(path) => (read_image(path)?, None),
+        None => {
+            let test = Dataset::load(&crate::cifar::default_data_dir(), Split::Test)?;
+            if args.test_index >= test.len() {
+                return Err(format!("--test-index {} is beyond the {} test images", args.test_index, test.len()));
+            }
+            let (values, labels) = test.batch(&[args.test_index], None);
+            (values, Some(labels[0]))
+        }
+    };
+    if args.task.target.is_none() {
+        args.task.target = label.map(|l| l.to_string());
+    }
+    let seed = tasks::fill_hole_with_mean(&truth, &hole, 32);
+    println!("mean-colour fill: mean squared error inside the hole {:.5}", hole_mse(&seed, &truth, &hole));
+    run_task(Task::Inpaint, args.task, Some(seed), Some(hole), Some(truth))
+}
+
+#[derive(Args, Debug)]
+pub struct EvalTasksArgs {
+    #[arg(long, default_value_t = BackendKind::Ndarray)]
+    pub backend: BackendKind,
+    /// Generation: seeds (Gaussian samples, RNG seeds 0..N) per class.
+    #[arg(long, default_value_t = 10)]
+    pub seeds: usize,
+    /// Inpainting: the first N test images (central 10×10 hole); 0 skips inpainting.
+    #[arg(long, default_value_t = 100)]
+    pub inpaint_images: usize,
+    /// Override both methods' iterations (cheaper checks; not the acceptance numbers).
+    #[arg(long)]
+    pub iterations: Option<usize>,
+    #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<SignCheck>(s).map_err(|e| e.to_string()))]
+    pub sign_check: Option<SignCheck>,
+}
+
+/// Issue #6's evaluation: per class and overall, how often the standard model classifies A2X's
+/// and PGD's generated images as the target (equal budget), and the in-hole MSE of inpainting
+/// against the true image beside filling the hole with the mean colour.
+pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
+    let device = crate::explain::open_device(args.backend)?;
+    let zoo = open_zoo(&device)?;
+    let task_args = |rng: u64| TaskArgs {
+        target: None,
+        backend: args.backend,
+        rng,
+        iterations: args.iterations,
+        sign_check: args.sign_check,
+        out: PathBuf::new(),
+    };
+    let started = Instant::now();
+    println!("Generation: share of images the standard model classifies as the target ({} seeds per class)\n", args.seeds);
+    println!("| class | A2X | PGD |\n|---|---|---|");
+    let (mut a2x_total, mut pgd_total) = (0usize, 0usize);
+    for target in 0..10 {
+        let (mut a2x_hits, mut pgd_hits) = (0usize, 0usize);
+        for seed in 0..args.seeds as u64 {
+            let settings = settings_for(Task::Generate, &task_args(seed), target);
+            let seed_image = zoo.gaussians[target].sample(1, &mut Rng::new(seed));
+            let (a2x_image, pgd_image, _) = run_one(&zoo, Task::Generate, &settings, seed_image, None, &device, false)?;
+            a2x_hits += usize::from(judge(&zoo.standard, &a2x_image, target, &device).0 == target);
+            pgd_hits += usize::from(judge(&zoo.standard, &pgd_image, target, &device).0 == target);
+        }
+        println!("| {} | {}/{} | {}/{} |", LABELS[target], a2x_hits, args.seeds, pgd_hits, args.seeds);
+        a2x_total += a2x_hits;
+        pgd_total += pgd_hits;
+    }
+    let n = 10 * args.seeds;
+    println!("| all | {:.1} % | {:.1} % |\n", 100.0 * a2x_total as f64 / n as f64, 100.0 * pgd_total as f64 / n as f64);
+    eprintln!("generation: {:.0} s", started.elapsed().as_secs_f64());
+    if args.inpaint_images > 0 {
+        let test = Dataset::load(&crate::cifar::default_data_dir(), Split::Test)?;
+        let hole = tasks::hole_mask(32, 11, 11, 10, 10);
+        let (mut mean_fill, mut a2x_mse, mut pgd_mse) = (0f64, 0f64, 0f64);
+        let count = args.inpaint_images.min(test.len());
+        // Spread over the classes: the test set is sorted by class.
+        let stride = test.len() / count;
+        for k in 0..count {
+            let (truth, labels) = test.batch(&[k * stride], None);
+            let seed = tasks::fill_hole_with_mean(&truth, &hole, 32);
+            let settings = settings_for(Task::Inpaint, &task_args(k as u64), labels[0]);
+            let (a2x_image, pgd_image, _) = run_one(&zoo, Task::Inpaint, &settings, seed.clone(), Some(&hole), &device, false)?;
+            mean_fill += hole_mse(&seed, &truth, &hole);
+            a2x_mse += hole_mse(&a2x_image, &truth, &hole);
+            pgd_mse += hole_mse(&pgd_image, &truth, &hole);
+        }
+        let c = count as f64;
+        println!("Inpainting: mean squared error inside a central 10×10 hole, {count} test images (pixels in [0, 1])\n");
+        println!("| mean colour | A2X | PGD |\n|---|---|---|\n| {:.5} | {:.5} | {:.5} |", mean_fill / c, a2x_mse / c, pgd_mse / c);
+        eprintln!("all: {:.0} s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
+}

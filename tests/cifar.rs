@@ -1,0 +1,80 @@
+//! a2x's own CIFAR-10 models (issue #6): the shipped files match the manifest, load, and classify
+//! a sample of the CIFAR-10 test images as well as their recorded accuracy says; the Gaussians
+//! load and their samples have the recorded class means. Needs `../shared/data/cifar10` for the
+//! accuracy check (skips with a message when absent).
+
+use a2x::engine::gaussian;
+use a2x::engine::sampling::Rng;
+use a2x::engine::Classifier;
+use a2x::models::format;
+use a2x::models::manifest::Manifest;
+use a2x::models::resnet;
+use a2x::train::data::{Dataset, Split};
+use burn::tensor::{Tensor, TensorData};
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+fn manifest() -> Manifest {
+    Manifest::parse(&std::fs::read_to_string(root().join("models/manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn shipped_cifar_models_match_their_manifest_and_recorded_accuracy() {
+    let manifest = manifest();
+    let device = a2x::device::cpu_device();
+    let data = root().join("../shared/data/cifar10");
+    for id in ["cifar-robust", "cifar-standard"] {
+        let entry = manifest.trained(id).unwrap_or_else(|| panic!("{id} is not in the manifest"));
+        let bytes = std::fs::read(root().join("models").join(&entry.file)).unwrap();
+        assert_eq!(bytes.len(), entry.file_bytes);
+        assert_eq!(format::sha256_hex(&bytes), entry.sha256);
+        let model = resnet::load(&bytes, Some(&entry.sha256), &device).unwrap();
+        // A tampered byte is refused with an error, not a panic.
+        let mut tampered = bytes.clone();
+        tampered[bytes.len() / 2] ^= 1;
+        assert!(resnet::load(&tampered, None, &device).is_err());
+        let metrics = entry.metrics.as_ref().expect("measured by eval-cifar --record");
+        if !data.is_dir() {
+            eprintln!("skipped {id}'s accuracy check: ../shared/data/cifar10 is absent");
+            continue;
+        }
+        // 50 images per class (the test set's first): top-1 within 6 points of the recorded
+        // top-1 on all 5,000 (binomial sd at n = 500 is about 2 points).
+        let test = Dataset::load(&data, Split::Test).unwrap();
+        let indices: Vec<usize> = (0..10).flat_map(|c| (0..test.len()).filter(move |&i| test.labels[i] == c).take(50)).collect();
+        let (values, labels) = test.batch(&indices, None);
+        let images = Tensor::<4>::from_data(TensorData::new(values, [indices.len(), 3, 32, 32]), &device);
+        let predicted = model.logits(images).argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().unwrap();
+        let correct = predicted.iter().zip(&labels).filter(|(p, l)| **p as usize == **l).count();
+        let top1 = 100.0 * correct as f64 / indices.len() as f64;
+        eprintln!("{id}: top-1 {top1:.1} % on 500 test images (recorded on 5,000: {:.2} %)", metrics.clean_top1);
+        assert!((top1 - metrics.clean_top1).abs() <= 6.0, "{id}: {top1} vs recorded {}", metrics.clean_top1);
+    }
+}
+
+#[test]
+fn shipped_gaussians_sample_around_their_class_means() {
+    let manifest = manifest();
+    let file = manifest.trained("cifar-robust").unwrap().gaussians.clone().expect("the robust model names its Gaussians");
+    let bytes = std::fs::read(root().join("models").join(&file.file)).unwrap();
+    let gaussians = gaussian::read_file(&bytes, Some(&file.sha256)).unwrap();
+    assert_eq!(gaussians.len(), 10);
+    let mut rng = Rng::new(3);
+    for g in &gaussians {
+        // 2,000 samples at 8×8×3: their mean lies within a few sd/√n of μ (before clipping).
+        let n = 2000;
+        let mut mean = vec![0f64; g.mean.len()];
+        for _ in 0..n {
+            for (m, v) in mean.iter_mut().zip(g.sample_small(&mut rng)) {
+                *m += v as f64 / n as f64;
+            }
+        }
+        for (i, (m, mu)) in mean.iter().zip(&g.mean).enumerate() {
+            let sd = (g.covariance[i * g.mean.len() + i] as f64 + gaussian::RIDGE).sqrt();
+            assert!((m - *mu as f64).abs() <= 5.0 * sd / (n as f64).sqrt(), "dimension {i}: {m} vs μ {mu}");
+        }
+    }
+}
