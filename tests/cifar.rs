@@ -44,7 +44,8 @@ fn shipped_cifar_models_match_their_manifest_and_recorded_accuracy() {
         // 50 images per class (the test set's first): top-1 within 6 points of the recorded
         // top-1 on all 5,000 (binomial sd at n = 500 is about 2 points).
         let test = Dataset::load(&data, Split::Test).unwrap();
-        let indices: Vec<usize> = (0..10).flat_map(|c| (0..test.len()).filter(move |&i| test.labels[i] == c).take(50)).collect();
+        let labels_of = &test.labels;
+        let indices: Vec<usize> = (0..10u8).flat_map(|c| (0..labels_of.len()).filter(move |&i| labels_of[i] == c).take(50)).collect();
         let (values, labels) = test.batch(&indices, None);
         let images = Tensor::<4>::from_data(TensorData::new(values, [indices.len(), 3, 32, 32]), &device);
         let predicted = model.logits(images).argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().unwrap();

@@ -155,6 +155,8 @@ pub fn train(
     }
     let total_steps = steps_per_epoch * config.epochs;
     let started = Instant::now();
+    // Training seconds of earlier calls (a resumed run); this call's are added at every save.
+    let earlier_seconds = progress.seconds;
     while progress.epoch < config.epochs {
         let order = epoch_order(config.seed, progress.epoch, train_set.len());
         let epoch_started = Instant::now();
@@ -163,7 +165,7 @@ pub fn train(
         let first_step = progress.step;
         while progress.step < steps_per_epoch {
             if started.elapsed().as_secs_f64() >= budget_seconds {
-                progress.seconds += started.elapsed().as_secs_f64();
+                progress.seconds = earlier_seconds + started.elapsed().as_secs_f64();
                 save(&net, &progress)?;
                 log(&format!("time budget spent: stopped at epoch {} step {} (checkpoint written)", progress.epoch + 1, progress.step));
                 return Ok((net, progress));
@@ -197,11 +199,10 @@ pub fn train(
         progress.history.push(report);
         progress.epoch += 1;
         progress.step = 0;
-        progress.seconds += started.elapsed().as_secs_f64();
+        progress.seconds = earlier_seconds + started.elapsed().as_secs_f64();
         save(&net, &progress)?;
-        progress.seconds -= started.elapsed().as_secs_f64();
     }
-    progress.seconds += started.elapsed().as_secs_f64();
+    progress.seconds = earlier_seconds + started.elapsed().as_secs_f64();
     save(&net, &progress)?;
     Ok((net, progress))
 }
@@ -342,6 +343,48 @@ mod tests {
         assert!((lr(25) - 0.4).abs() < 1e-6);
         assert!((lr(70) - 0.16).abs() < 1e-6);
         assert_eq!(lr(100), 0.0);
+    }
+
+    /// Stopped by its time budget wherever that falls, then resumed, a run ends with exactly the
+    /// state of the same run done in one go (data order, augmentation and attack draws come
+    /// from (seed, epoch, step); the checkpoint holds momentum and running statistics).
+    #[test]
+    fn a_resumed_run_ends_where_an_uninterrupted_one_does() {
+        // flex: ndarray's convolution backward takes ≈ 20 s per step of this network.
+        let device = crate::device::flex_device();
+        let mut rng = Rng::new(4);
+        let mut dataset = Dataset::default();
+        for i in 0..32 {
+            dataset.labels.push((i % 10) as u8);
+            dataset.images.extend((0..data::IMAGE_BYTES).map(|_| rng.below(256) as u8));
+        }
+        let config = TrainConfig {
+            epochs: 2,
+            batch_size: 8,
+            peak_learning_rate: 0.2,
+            warmup: 0.25,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            attack: Some(AttackConfig::madry(0.5, 1)),
+            seed: 3,
+        };
+        let dir = std::env::temp_dir().join(format!("a2x-resume-test-{}", std::process::id()));
+        let (one_go, _) = train(&config, &dataset, &dataset, &device, &dir.join("a"), f64::INFINITY, &mut |_| {}).unwrap();
+        // A short budget stops somewhere (possibly before the first step); resume until done.
+        let mut stops = 0;
+        let resumed = loop {
+            let (net, progress) = train(&config, &dataset, &dataset, &device, &dir.join("b"), 0.05, &mut |_| {}).unwrap();
+            if progress.epoch == config.epochs {
+                break net;
+            }
+            stops += 1;
+        };
+        assert!(stops >= 1, "the budget never stopped the run");
+        for ((name, _, a), (_, _, b)) in one_go.state().iter().zip(resumed.state()) {
+            let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert!(worst <= 1e-5, "{name}: differs by {worst} after {stops} stops");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
