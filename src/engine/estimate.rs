@@ -173,6 +173,13 @@ pub fn with_length(step: Tensor<4>, length: f32) -> Tensor<4> {
     step / norm.expand([n, c, h, w]) * length as f64
 }
 
+/// Inpainting's 1 − F: `hole` (`h × w`, row-major, 1 inside the hole) turned into a
+/// `[1, c, h, w]` tensor that is 1 outside the hole and 0 inside.
+pub fn outside_of_hole(hole: &[f32], [c, h, w]: [usize; 3], device: &burn::tensor::Device) -> Tensor<4> {
+    let outside: Vec<f32> = hole.iter().map(|&f| 1.0 - f.clamp(0.0, 1.0)).collect();
+    Tensor::<4>::from_data(TensorData::new(outside, [1, 1, h, w]), device).expand([1, c, h, w])
+}
+
 /// Line 20: p · min(1, η / ‖p‖₂), the projection onto the ℓ2 ball of radius η.
 pub fn project(perturbation: Tensor<4>, eta: f32) -> Tensor<4> {
     let norm = per_image_norms(perturbation.clone()); // [1]

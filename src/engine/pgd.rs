@@ -7,6 +7,7 @@
 //! x_{k+1} = clip_[0,1]( x₀ + Π_ε( x_k ± α ĝ − x₀ ) ), Π_ε scaling a difference longer than ε
 //! back onto the ε-sphere. Images are in [0, 1] (O7's pixel scale).
 
+use crate::engine::estimate::per_image_norms;
 use crate::engine::sampling::Rng;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Tensor, TensorData};
@@ -51,7 +52,7 @@ pub fn one_hot(labels: &[usize], classes: usize, device: &burn::tensor::Device) 
 /// Each image's ℓ2 norm, broadcast back to `[n, c, h, w]`, floored at `floor`.
 fn norms_like(x: Tensor<4>, floor: f32) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
-    x.square().sum_dims(&[1, 2, 3]).sqrt().clamp_min(floor).expand([n, c, h, w])
+    per_image_norms(x).clamp_min(floor).reshape([n, 1, 1, 1]).expand([n, c, h, w])
 }
 
 /// Π_ε: differences longer than ε are scaled back onto the ε-sphere, shorter ones kept.

@@ -4,7 +4,7 @@
 //! caller can show every event, yield to the browser, or cancel between iterations.
 
 use super::estimate::{
-    fuse_gradients, input_gradients, perturb, per_image_norms, project, target_probabilities,
+    fuse_gradients, input_gradients, outside_of_hole, perturb, per_image_norms, project, target_probabilities,
     smooth, unit_max_norm, with_length, Moments,
 };
 use super::refine::{refine, Refinement};
@@ -128,9 +128,7 @@ impl<'a, C: Classifier> Run<'a, C> {
         if hole.len() != h * w {
             return Err(EngineError::Config(format!("the hole mask has {} values, the image {h}×{w}", hole.len())));
         }
-        let outside: Vec<f32> = hole.iter().map(|&f| 1.0 - f.clamp(0.0, 1.0)).collect();
-        let outside = Tensor::<4>::from_data(TensorData::new(outside, [1, 1, h, w]), &self.seed.device()).expand([1, c, h, w]);
-        self.hole_penalty = Some((outside, weight));
+        self.hole_penalty = Some((outside_of_hole(hole, [c, h, w], &self.seed.device()), weight));
         Ok(self)
     }
 

@@ -20,7 +20,7 @@
 //!   the image with the hole filled by the mean colour of the rest of the image (a black hole
 //!   could not be filled within ε 3.09), target = the image's own class.
 
-use super::estimate::perturb;
+use super::estimate::{outside_of_hole, perturb};
 use super::gaussian::ClassGaussian;
 use super::pgd::{pgd_l2_with_penalty, Goal, PgdConfig};
 use super::sampling::Rng;
@@ -149,11 +149,7 @@ pub async fn run_a2x<C: Classifier>(
 /// The baseline: targeted ℓ2 PGD from `seed` at the settings' budget (with `hole`, Santurkar et
 /// al.'s inpainting loss).
 pub fn run_pgd<C: Classifier>(classifier: &C, seed: Tensor<4>, settings: &TaskSettings, hole: Option<&[f32]>) -> TaskResult {
-    let [c, h, w] = classifier.input_shape();
-    let outside = hole.map(|hole| {
-        let outside: Vec<f32> = hole.iter().map(|&f| 1.0 - f.clamp(0.0, 1.0)).collect();
-        Tensor::<4>::from_data(TensorData::new(outside, [1, 1, h, w]), &seed.device()).expand([1, c, h, w])
-    });
+    let outside = hole.map(|hole| outside_of_hole(hole, classifier.input_shape(), &seed.device()));
     let forward = |x: Tensor<4>| classifier.logits(x);
     let penalty = outside.as_ref().map(|o| (o, settings.hole_weight));
     let mut rng = Rng::new(settings.run.rng_seed);

@@ -240,9 +240,7 @@ fn training_step(
     let loss_value = report_loss.then(|| loss.clone().detach());
     let grads = loss.backward();
     let gradients: Vec<Tensor<1>> = tracked.iter().map(|t| t.grad(&grads).expect("every parameter takes part")).collect();
-    // Values per channel that each block's batch norm saw: n × its resolution².
-    let counts: Vec<usize> = [32usize, 32, 16, 16, 16, 8, 4, 4].iter().map(|s| labels.len() * s * s).collect();
-    net.update_running(statistics, &counts);
+    net.update_running(statistics);
     net.sgd_step(gradients, learning_rate, config.momentum, config.weight_decay);
     loss_value
 }

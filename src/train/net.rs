@@ -33,6 +33,14 @@ pub struct RunningStats {
     pub variance: Tensor<1>,
 }
 
+/// What one block's batch norm saw in a training step: the batch mean and biased variance
+/// (detached), and how many values per channel they came from (n·h·w).
+pub struct BatchStatistics {
+    pub mean: Tensor<1>,
+    pub variance: Tensor<1>,
+    pub count: usize,
+}
+
 pub struct TrainingNet {
     /// Per block: conv weight, bn γ, bn β; then fc weight `[10, 256]`, fc bias.
     pub parameters: Vec<Parameter>,
@@ -100,8 +108,8 @@ impl TrainingNet {
     }
 
     /// Logits of `images` computed with `values` (the parameters, tracked or constant), and in
-    /// [`Mode::Train`] each block's batch mean and biased variance (detached).
-    pub fn forward(&self, values: &[Tensor<1>], images: Tensor<4>, mode: Mode) -> (Tensor<2>, Vec<(Tensor<1>, Tensor<1>)>) {
+    /// [`Mode::Train`] each block's [`BatchStatistics`].
+    pub fn forward(&self, values: &[Tensor<1>], images: Tensor<4>, mode: Mode) -> (Tensor<2>, Vec<BatchStatistics>) {
         let statistics = std::cell::RefCell::new(Vec::new());
         let features = resnet::forward_base(images, |i, x| {
             let (input, output) = BLOCKS[i];
@@ -111,8 +119,9 @@ impl TrainingNet {
             let x = conv2d(x, weight, None, resnet::conv_options());
             let normalized = match mode {
                 Mode::Train => {
+                    let [n, _, h, w] = x.dims();
                     let result = batch_norm_train(x, gamma, beta, BN_EPSILON);
-                    statistics.borrow_mut().push((result.mean, result.variance));
+                    statistics.borrow_mut().push(BatchStatistics { mean: result.mean, variance: result.variance, count: n * h * w });
                     result.output
                 }
                 Mode::Eval => {
@@ -128,12 +137,11 @@ impl TrainingNet {
         (logits, statistics.into_inner())
     }
 
-    /// Folds a step's batch statistics into the running ones; `count` = values per channel
-    /// (n·h·w), for the unbiased variance.
-    pub fn update_running(&mut self, statistics: Vec<(Tensor<1>, Tensor<1>)>, counts: &[usize]) {
-        for ((stats, (mean, variance)), &count) in self.running.iter_mut().zip(statistics).zip(counts) {
-            let unbiased = variance.inner() * (count as f32 / (count.max(2) - 1) as f32);
-            stats.mean = stats.mean.clone() * (1.0 - BN_MOMENTUM) + mean.inner() * BN_MOMENTUM;
+    /// Folds a step's batch statistics into the running ones (unbiased variance, as PyTorch).
+    pub fn update_running(&mut self, statistics: Vec<BatchStatistics>) {
+        for (stats, batch) in self.running.iter_mut().zip(statistics) {
+            let unbiased = batch.variance.inner() * (batch.count as f32 / (batch.count.max(2) - 1) as f32);
+            stats.mean = stats.mean.clone() * (1.0 - BN_MOMENTUM) + batch.mean.inner() * BN_MOMENTUM;
             stats.variance = stats.variance.clone() * (1.0 - BN_MOMENTUM) + unbiased * BN_MOMENTUM;
         }
     }

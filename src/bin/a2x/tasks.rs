@@ -5,7 +5,7 @@ use a2x::device::BackendKind;
 use a2x::engine::gaussian::{self, ClassGaussian};
 use a2x::engine::sampling::Rng;
 use a2x::engine::tasks::{self, Task, TaskSettings};
-use a2x::engine::{Classifier, SignCheck};
+use a2x::engine::SignCheck;
 use a2x::models::resnet::{self, CifarResNet, LABELS};
 use a2x::train::data::{Dataset, Split};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -82,19 +82,14 @@ fn tensor(values: Vec<f32>, device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(values, [1, 3, 32, 32]), device)
 }
 
-fn values(image: Tensor<4>) -> Vec<f32> {
-    image.into_data().convert::<f32>().try_to_vec::<f32>().expect("float32 image")
+fn values(image: Tensor<4>) -> Result<Vec<f32>, String> {
+    pollster::block_on(a2x::engine::read_values(image)).map_err(|e| e.to_string())
 }
 
 /// Top class and the target's probability under `model`.
-fn judge(model: &CifarResNet, image: &[f32], target: usize, device: &Device) -> (usize, f32) {
-    let logits = values4(model.logits(tensor(image.to_vec(), device)));
-    let top = a2x::models::top_k(&logits, 1)[0].class;
-    (top, a2x::models::probability_of(&logits, target))
-}
-
-fn values4(t: Tensor<2>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("float32 logits")
+fn judge(model: &CifarResNet, image: &[f32], target: usize, device: &Device) -> Result<(usize, f32), String> {
+    let logits = pollster::block_on(a2x::models::classify(model, image.to_vec(), device)).map_err(|e| e.to_string())?.remove(0);
+    Ok((a2x::models::top_k(&logits, 1)[0].class, a2x::models::probability_of(&logits, target)))
 }
 
 /// Writes a CHW 32×32 image as a PNG enlarged 8× with nearest-neighbour scaling.
@@ -134,7 +129,7 @@ fn run_one(
     if verbose {
         eprintln!("A2X {a2x_seconds:.1} s, PGD {:.1} s", started.elapsed().as_secs_f64());
     }
-    Ok((values(a2x_result.image), values(pgd_result.image), iterations))
+    Ok((values(a2x_result.image)?, values(pgd_result.image)?, iterations))
 }
 
 fn run_task(task: Task, args: TaskArgs, seed_image: Option<Vec<f32>>, hole: Option<Vec<f32>>, true_image: Option<Vec<f32>>) -> Result<(), String> {
@@ -153,8 +148,8 @@ fn run_task(task: Task, args: TaskArgs, seed_image: Option<Vec<f32>>, hole: Opti
     for (name, image) in [("seed", &seed_image), ("a2x", &a2x_image), ("pgd", &pgd_image)] {
         let path = args.out.join(format!("{stem}-{name}.png"));
         save_png(&path, image)?;
-        let (robust_top, robust_p) = judge(&zoo.robust, image, target, &device);
-        let (standard_top, standard_p) = judge(&zoo.standard, image, target, &device);
+        let (robust_top, robust_p) = judge(&zoo.robust, image, target, &device)?;
+        let (standard_top, standard_p) = judge(&zoo.standard, image, target, &device)?;
         println!(
             "{name:>4}: robust model says {} (target {:.3}), standard model says {} (target {:.3}) → {}",
             LABELS[robust_top], robust_p, LABELS[standard_top], standard_p, path.display()
@@ -297,8 +292,8 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
             let settings = settings_for(Task::Generate, &task_args(seed), target);
             let seed_image = zoo.gaussians[target].sample(1, &mut Rng::new(seed));
             let (a2x_image, pgd_image, _) = run_one(&zoo, Task::Generate, &settings, seed_image, None, &device, false)?;
-            a2x_hits += usize::from(judge(&zoo.standard, &a2x_image, target, &device).0 == target);
-            pgd_hits += usize::from(judge(&zoo.standard, &pgd_image, target, &device).0 == target);
+            a2x_hits += usize::from(judge(&zoo.standard, &a2x_image, target, &device)?.0 == target);
+            pgd_hits += usize::from(judge(&zoo.standard, &pgd_image, target, &device)?.0 == target);
         }
         println!("| {} | {}/{} | {}/{} |", LABELS[target], a2x_hits, args.seeds, pgd_hits, args.seeds);
         a2x_total += a2x_hits;
