@@ -250,7 +250,7 @@ async function cancelRun(page, label) {
           await cancelRun(page, label);
         }
         // A reload takes the model from Cache Storage: no second download.
-        await page.reload();
+        await page.reload({ timeout: 300_000, waitUntil: 'domcontentloaded' });
         await page.waitForSelector('#model[data-state="ready"], #model[data-state="failed"]', { timeout: TIMEOUT });
         const info = await page.textContent('#model');
         check(`${label}: after a reload the model comes from the browser's cache`, /from this browser's cache/.test(info), info);
