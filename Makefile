@@ -67,6 +67,7 @@ test-e2e: build-debug
 	  cargo run --quiet --bin a2x -- classify static/samples/chelsea.png --model $$m --json > target/e2e/reference/classify-$$m.json; done
 	$(ENV) node tests/e2e/app.cjs target/e2e/dist target/e2e/reference target/e2e
 	$(ENV) node tests/e2e/explain.cjs target/e2e/dist target/e2e
+	$(ENV) node tests/e2e/tasks.cjs target/e2e/dist target/e2e
 
 test: test-native test-e2e
 

@@ -33,6 +33,27 @@ pub fn stroke(image: &mut RgbImage, from: (f32, f32), to: (f32, f32), radius: f3
     painted
 }
 
+/// The image shrunk by an integer `factor` with a box filter: each output pixel is the rounded
+/// mean of its `factor`² block (the sketch canvas, drawn at 8× for a steady hand, becomes the
+/// 32×32 seed). The sides must be multiples of `factor`.
+pub fn box_downscale(image: &RgbImage, factor: u32) -> RgbImage {
+    let (w, h) = image.dimensions();
+    assert!(factor > 0 && w % factor == 0 && h % factor == 0, "{w}×{h} is not a multiple of {factor}");
+    let count = (factor * factor) as u32;
+    RgbImage::from_fn(w / factor, h / factor, |x, y| {
+        let mut sum = [0u32; 3];
+        for dy in 0..factor {
+            for dx in 0..factor {
+                let pixel = image.get_pixel(x * factor + dx, y * factor + dy);
+                for c in 0..3 {
+                    sum[c] += pixel[c] as u32;
+                }
+            }
+        }
+        Rgb(sum.map(|s| ((s + count / 2) / count) as u8))
+    })
+}
+
 /// Fills the 4-connected region of pixels that have exactly the colour of pixel `at` with `color`
 /// (the paint bucket). Returns how many pixels changed.
 pub fn flood_fill(image: &mut RgbImage, at: (u32, u32), color: [u8; 3]) -> usize {
@@ -88,6 +109,20 @@ mod tests {
 
     fn painted(image: &RgbImage) -> Vec<(u32, u32)> {
         image.enumerate_pixels().filter(|(_, _, p)| p.0 != [255, 255, 255]).map(|(x, y, _)| (x, y)).collect()
+    }
+
+    #[test]
+    fn box_downscale_averages_each_block() {
+        // A 4×2 image shrunk by 2: block (0,0) holds 0, 10, 20, 31 → mean 15.25 → 15; block (1,0)
+        // holds 255 ×3 and 0 → 191.25 → 191.
+        let mut image = RgbImage::new(4, 2);
+        for (x, y, v) in [(0, 0, 0u8), (1, 0, 10), (0, 1, 20), (1, 1, 31), (2, 0, 255), (3, 0, 255), (2, 1, 255), (3, 1, 0)] {
+            image.put_pixel(x, y, Rgb([v, 255 - v, 7]));
+        }
+        let small = box_downscale(&image, 2);
+        assert_eq!(small.dimensions(), (2, 1));
+        assert_eq!(small.get_pixel(0, 0).0, [15, 240, 7]);
+        assert_eq!(small.get_pixel(1, 0).0, [191, 64, 7]);
     }
 
     #[test]

@@ -85,6 +85,14 @@ pub fn visualize_perturbation(p: &[f32]) -> Vec<f32> {
     p.iter().map(|v| 0.5 + v / (2.0 * max)).collect()
 }
 
+/// A CHW `size`² image in [0, 1] as a PNG enlarged `factor`× with nearest-neighbour scaling
+/// (each pixel a `factor`² block: a 32×32 result stays legible).
+pub fn enlarged_png(values: &[f32], size: usize, factor: u32) -> Result<Vec<u8>, String> {
+    let picture = from_chw(values, [size, size]);
+    let side = size as u32 * factor;
+    encode_png(&image::imageops::resize(&picture, side, side, FilterType::Nearest))
+}
+
 /// Encodes an RGB image as PNG.
 pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, String> {
     let mut out = Cursor::new(Vec::new());

@@ -103,34 +103,76 @@ pub fn pgd_l2_with_penalty(
     penalty: Option<(&Tensor<4>, f32)>,
     rng: &mut Rng,
 ) -> Tensor<4> {
-    let original = images.detach();
-    let mut x = if config.random_start {
-        let start = random_in_ball(original.dims(), config.epsilon, rng, &original.device());
-        (original.clone() + start).clamp(0.0, 1.0)
-    } else {
-        original.clone()
-    };
-    let direction = match goal {
-        Goal::Untargeted => 1.0,
-        Goal::Targeted => -1.0,
-    };
-    for _ in 0..config.steps {
+    let mut attack = PgdAttack::new(images, labels, goal, config, penalty.map(|(o, w)| (o.clone(), w)), rng);
+    while !attack.is_finished() {
+        attack.step(forward);
+    }
+    attack.current()
+}
+
+/// The same attack one step at a time, for a caller that shows it as it goes (the page runs
+/// it beside A2X and yields to the browser between steps).
+pub struct PgdAttack {
+    original: Tensor<4>,
+    x: Tensor<4>,
+    labels: Vec<usize>,
+    /// −1 for a targeted attack (descend the label's loss), +1 for an untargeted one.
+    direction: f32,
+    config: PgdConfig,
+    penalty: Option<(Tensor<4>, f32)>,
+    steps_taken: usize,
+}
+
+impl PgdAttack {
+    /// Starts at `images` (or a random point of the ε-ball with `random_start`; `rng` is drawn
+    /// from only then).
+    pub fn new(images: Tensor<4>, labels: &[usize], goal: Goal, config: &PgdConfig, penalty: Option<(Tensor<4>, f32)>, rng: &mut Rng) -> Self {
+        let original = images.detach();
+        let x = if config.random_start {
+            let start = random_in_ball(original.dims(), config.epsilon, rng, &original.device());
+            (original.clone() + start).clamp(0.0, 1.0)
+        } else {
+            original.clone()
+        };
+        let direction = match goal {
+            Goal::Untargeted => 1.0,
+            Goal::Targeted => -1.0,
+        };
+        PgdAttack { original, x, labels: labels.to_vec(), direction, config: *config, penalty, steps_taken: 0 }
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.steps_taken >= self.config.steps
+    }
+
+    pub fn steps_taken(&self) -> usize {
+        self.steps_taken
+    }
+
+    /// The attacked images so far, detached.
+    pub fn current(&self) -> Tensor<4> {
+        self.x.clone().detach()
+    }
+
+    /// One step: x ← clip(x₀ + Π_ε(x ± α ĝ − x₀)).
+    pub fn step(&mut self, forward: &dyn Fn(Tensor<4>) -> Tensor<2>) {
+        let (original, x) = (&self.original, self.x.clone());
         let tracked = x.clone().detach().require_grad();
-        let mut loss = cross_entropy_sum(forward(tracked.clone()), labels);
-        if let Some((outside, weight)) = penalty {
+        let mut loss = cross_entropy_sum(forward(tracked.clone()), &self.labels);
+        if let Some((outside, weight)) = &self.penalty {
             let [n, _, _, _] = tracked.dims();
             let difference = (tracked.clone() - original.clone()) * outside.clone();
             // √(‖·‖² + 1e-12): differentiable at 0, where the attack starts.
             let norms = (difference.square().sum_dims(&[1, 2, 3]).reshape([n]) + 1e-12).sqrt();
-            loss = loss + norms.sum() * weight;
+            loss = loss + norms.sum() * *weight;
         }
         let gradient = tracked.grad(&loss.backward()).expect("the input requires its gradient");
         let gradient = Tensor::<4>::from_inner(gradient);
         let unit = gradient.clone() / norms_like(gradient, 1e-12);
-        let stepped = x.detach() + unit * (direction * config.step_size);
-        x = (original.clone() + project_l2(stepped - original.clone(), config.epsilon)).clamp(0.0, 1.0);
+        let stepped = x.detach() + unit * (self.direction * self.config.step_size);
+        self.x = (original.clone() + project_l2(stepped - original.clone(), self.config.epsilon)).clamp(0.0, 1.0);
+        self.steps_taken += 1;
     }
-    x.detach()
 }
 
 #[cfg(test)]

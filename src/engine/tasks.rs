@@ -22,7 +22,7 @@
 
 use super::estimate::{outside_of_hole, perturb};
 use super::gaussian::ClassGaussian;
-use super::pgd::{pgd_l2_with_penalty, Goal, PgdConfig};
+use super::pgd::{Goal, PgdAttack, PgdConfig};
 use super::sampling::Rng;
 use super::schedule::Run;
 use super::{Classifier, EngineError, Event, RefineStart, RunConfig, SignCheck, SignProbe};
@@ -120,8 +120,23 @@ pub struct TaskResult {
     pub events: Vec<Event>,
 }
 
-/// A2X on `seed` (`[1, 3, s, s]`) with D̄ = `samples`; with `hole` (F) the inpainting loss.
-/// `on_event` sees every iteration (progress, cancel by returning false).
+/// A2X's run on `seed` (`[1, 3, s, s]`) with D̄ = `samples`; with `hole` (F) the inpainting
+/// loss. [`run_a2x`] drives it to the end; the page steps it itself, beside the baseline.
+pub fn a2x_run<'a, C: Classifier>(
+    classifier: &'a C,
+    seed: Tensor<4>,
+    samples: Tensor<4>,
+    settings: &TaskSettings,
+    hole: Option<&[f32]>,
+) -> Result<Run<'a, C>, EngineError> {
+    let run = Run::new(classifier, seed, samples, settings.run.clone())?;
+    match hole {
+        Some(hole) => run.with_hole_penalty(hole, settings.hole_weight),
+        None => Ok(run),
+    }
+}
+
+/// A2X to the end. `on_event` sees every iteration (progress, cancel by returning false).
 pub async fn run_a2x<C: Classifier>(
     classifier: &C,
     seed: Tensor<4>,
@@ -130,10 +145,7 @@ pub async fn run_a2x<C: Classifier>(
     hole: Option<&[f32]>,
     on_event: &mut dyn FnMut(&Event) -> bool,
 ) -> Result<TaskResult, EngineError> {
-    let mut run = Run::new(classifier, seed.clone(), samples, settings.run.clone())?;
-    if let Some(hole) = hole {
-        run = run.with_hole_penalty(hole, settings.hole_weight)?;
-    }
+    let mut run = a2x_run(classifier, seed, samples, settings, hole)?;
     let mut events = Vec::new();
     while !run.is_finished() {
         let event = run.step().await?;
@@ -146,15 +158,23 @@ pub async fn run_a2x<C: Classifier>(
     Ok(TaskResult { image: perturb(run.seed(), run.perturbation()), events })
 }
 
-/// The baseline: targeted ℓ2 PGD from `seed` at the settings' budget (with `hole`, Santurkar et
-/// al.'s inpainting loss).
-pub fn run_pgd<C: Classifier>(classifier: &C, seed: Tensor<4>, settings: &TaskSettings, hole: Option<&[f32]>) -> TaskResult {
+/// The baseline's attack on `seed`, not yet stepped: targeted ℓ2 PGD at the settings' budget
+/// (with `hole`, Santurkar et al.'s inpainting loss).
+pub fn pgd_attack<C: Classifier>(classifier: &C, seed: Tensor<4>, settings: &TaskSettings, hole: Option<&[f32]>) -> PgdAttack {
     let outside = hole.map(|hole| outside_of_hole(hole, classifier.input_shape(), &seed.device()));
-    let forward = |x: Tensor<4>| classifier.logits(x);
-    let penalty = outside.as_ref().map(|o| (o, settings.hole_weight));
+    let penalty = outside.map(|o| (o, settings.hole_weight));
     let mut rng = Rng::new(settings.run.rng_seed);
-    let image = pgd_l2_with_penalty(&forward, seed, &[settings.run.target], Goal::Targeted, &settings.baseline, penalty, &mut rng);
-    TaskResult { image, events: Vec::new() }
+    PgdAttack::new(seed, &[settings.run.target], Goal::Targeted, &settings.baseline, penalty, &mut rng)
+}
+
+/// The baseline to the end.
+pub fn run_pgd<C: Classifier>(classifier: &C, seed: Tensor<4>, settings: &TaskSettings, hole: Option<&[f32]>) -> TaskResult {
+    let mut attack = pgd_attack(classifier, seed, settings, hole);
+    let forward = |x: Tensor<4>| classifier.logits(x);
+    while !attack.is_finished() {
+        attack.step(&forward);
+    }
+    TaskResult { image: attack.current(), events: Vec::new() }
 }
 
 #[cfg(test)]

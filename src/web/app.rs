@@ -1,4 +1,6 @@
 use super::explain::{ActiveDevice, Explain};
+use super::tasks::ImageTasks;
+use crate::engine::tasks::Task;
 use super::gpu::{probe_browser_adapter, BrowserAdapter};
 use super::now_ms;
 use super::zoo::{self, RowState, ZooResult};
@@ -46,6 +48,7 @@ pub enum Msg {
     ManifestLoaded(Result<Manifest, String>),
     Classify(String),
     Classified(String, u32, Result<ZooResult, String>),
+    ShowPage(Option<Task>),
 }
 
 pub struct App {
@@ -60,6 +63,9 @@ pub struct App {
     zoo: Vec<(String, RowState)>,
     /// Increases with every backend switch: a classification started before it is dropped.
     backend_generation: u32,
+    /// The page shown: the explanation (`None`) or one of the image tasks. Both stay mounted, so
+    /// switching keeps each one's models, drawing and results.
+    page: Option<Task>,
 }
 
 const CPU_LABEL: &str = "CPU (ndarray)";
@@ -175,6 +181,17 @@ impl App {
         }
     }
 
+    /// The task switch: Explain, or one of the paper's three applications on the robust model.
+    fn view_tabs(&self, ctx: &Context<Self>) -> Html {
+        let tabs = [(None, "explain", "Explain"), (Some(Task::Generate), "generate", "Generate"), (Some(Task::Inpaint), "inpaint", "Inpaint"), (Some(Task::Sketch), "sketch", "Sketch")];
+        let buttons = tabs.into_iter().map(|(page, id, label)| {
+            let onclick = ctx.link().callback(move |_| Msg::ShowPage(page));
+            let on = page == self.page;
+            html! { <button id={format!("tab-{id}")} role="tab" aria-selected={on.to_string()} class={if on { "tab on" } else { "tab" }} {onclick}>{ label }</button> }
+        });
+        html! { <nav class="tabs" role="tablist">{ for buttons }</nav> }
+    }
+
     fn view_probe(&self) -> Html {
         let (state, body) = match &self.probe {
             ProbeState::Waiting => ("waiting", html! { <p>{ "Waiting for the backend…" }</p> }),
@@ -259,6 +276,7 @@ impl Component for App {
             manifest: None,
             zoo: Vec::new(),
             backend_generation: 0,
+            page: None,
         };
         app.start_probe(ctx);
         app
@@ -310,6 +328,7 @@ impl Component for App {
                     Msg::Classified(id, generation, result)
                 });
             }
+            Msg::ShowPage(page) => self.page = page,
             Msg::Classified(id, generation, result) => {
                 if generation != self.backend_generation {
                     return false;
@@ -324,6 +343,7 @@ impl Component for App {
     }
 
     fn view(&self, ctx: &Context<Self>) -> Html {
+        let manifest = self.manifest.as_ref().and_then(|m| m.as_ref().ok()).cloned();
         html! {
           <main>
             <header>
@@ -331,7 +351,11 @@ impl Component for App {
               <p class="tagline">{ "Explain deep image classifiers by attacking them — on your own GPU." }</p>
             </header>
             { self.view_backend(ctx) }
-            <Explain device={self.explain_device()} manifest={self.manifest.as_ref().and_then(|m| m.as_ref().ok()).cloned()} />
+            { self.view_tabs(ctx) }
+            <div id="explain-page" hidden={self.page.is_some()}>
+              <Explain device={self.explain_device()} manifest={manifest.clone()} />
+            </div>
+            <ImageTasks device={self.explain_device()} {manifest} task={self.page} />
             { zoo::view(self.manifest.as_ref().map(|m| m.as_ref().map(|m| &**m)), &self.zoo, ctx.link().callback(Msg::Classify)) }
             { self.view_probe() }
           </main>

@@ -69,6 +69,33 @@ pub async fn fetch_with_progress(url: &str, expected: u64, progress: impl Fn(u64
     Ok(bytes)
 }
 
+/// A file the page keeps: from Cache Storage when a usable copy is there (`parse` accepts it —
+/// it checks the sha256), else downloaded with `progress`, parsed, and stored for the next visit.
+/// A damaged or outdated cached copy is deleted and downloaded again. Returns the parsed value,
+/// the file's size and whether it came from the cache.
+pub async fn fetch_checked<T>(
+    url: &str,
+    expected: u64,
+    progress: impl Fn(u64, u64),
+    parse: impl Fn(&[u8]) -> Result<T, String>,
+) -> Result<(T, usize, bool), String> {
+    if let Some(bytes) = cached(url).await {
+        match parse(&bytes) {
+            Ok(value) => return Ok((value, bytes.len(), true)),
+            Err(e) => {
+                web_sys::console::warn_1(&format!("{url}: the cached copy is not usable ({e}); downloading again").into());
+                remove_from_cache(url).await;
+            }
+        }
+    }
+    let bytes = fetch_with_progress(url, expected, progress).await?;
+    let value = parse(&bytes)?;
+    if let Err(e) = store_in_cache(url, &bytes).await {
+        web_sys::console::warn_1(&format!("{url}: not kept for the next visit: {e}").into());
+    }
+    Ok((value, bytes.len(), false))
+}
+
 /// The Cache Storage bucket the page keeps model files in (a new name when the format changes).
 const CACHE: &str = "a2x-models-v1";
 

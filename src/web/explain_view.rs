@@ -9,12 +9,12 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
+pub(super) fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
     list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect()).unwrap_or_default()
 }
 
 /// The pointer's position in canvas pixels (the canvas is shown scaled by CSS).
-fn canvas_point(e: &MouseEvent) -> (f32, f32) {
+pub(super) fn canvas_point(e: &MouseEvent) -> (f32, f32) {
     let canvas: HtmlCanvasElement = e.target_unchecked_into();
     let rect = canvas.get_bounding_client_rect();
     let scale_x = canvas.width() as f64 / rect.width().max(1.0);
@@ -22,11 +22,11 @@ fn canvas_point(e: &MouseEvent) -> (f32, f32) {
     (((e.client_x() as f64 - rect.left()) * scale_x) as f32, ((e.client_y() as f64 - rect.top()) * scale_y) as f32)
 }
 
-fn mb(bytes: u64) -> String {
+pub(super) fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-fn seconds(ms: f64) -> String {
+pub(super) fn seconds(ms: f64) -> String {
     if ms < 1e3 {
         format!("{ms:.0} ms")
     } else if ms < 120e3 {

@@ -1,5 +1,6 @@
 //! The browser app (wasm only): which backend the page computes on, the explanation page (model,
-//! class, seed editor, D̄, settings, a live run, result and exports), the model zoo classifying a
+//! class, seed editor, D̄, settings, a live run, result and exports), the image tasks on the robust
+//! CIFAR-10 model (generate, inpaint, sketch — A2X beside PGD), the model zoo classifying a
 //! bundled photo, and a proof-of-life computation with autodiff checked against an f64 reference.
 
 mod app;
@@ -8,6 +9,8 @@ mod explain;
 mod explain_view;
 mod gpu;
 mod plot;
+mod tasks;
+mod tasks_view;
 mod zoo;
 
 /// Mounts the app on `#app` (not the whole body: index.html keeps its own noscript and footer).

@@ -94,9 +94,7 @@ fn judge(model: &CifarResNet, image: &[f32], target: usize, device: &Device) -> 
 
 /// Writes a CHW 32×32 image as a PNG enlarged 8× with nearest-neighbour scaling.
 fn save_png(path: &Path, image: &[f32]) -> Result<(), String> {
-    let picture = a2x::imaging::from_chw(image, [32, 32]);
-    let big = image::imageops::resize(&picture, 256, 256, image::imageops::FilterType::Nearest);
-    std::fs::write(path, a2x::imaging::encode_png(&big)?).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(path, a2x::imaging::enlarged_png(image, 32, 8)?).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// One task on one seed image: A2X and PGD, both judged by both models.

@@ -1,0 +1,333 @@
+//! What the image-task pages show (state and updates in `tasks.rs`).
+
+use super::explain::BUNDLED;
+use super::explain_view::{canvas_point, files_of, mb, seconds};
+use super::tasks::{Field, ImageTasks, Loading, Msg, RunState, TaskRun, Verdicts, SIZE, SKETCH_SCALE};
+use crate::engine::name_of;
+use crate::engine::tasks::Task;
+use crate::models::resnet::LABELS;
+use web_sys::{HtmlCanvasElement, HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+/// Colours a sketch is usually made of, one click away (the picker offers the rest).
+const SWATCHES: [(&str, [u8; 3]); 9] = [
+    ("sky", [150, 195, 235]),
+    ("sea", [40, 90, 150]),
+    ("grass", [40, 120, 40]),
+    ("earth", [120, 85, 50]),
+    ("sand", [220, 200, 150]),
+    ("grey", [110, 110, 115]),
+    ("black", [20, 20, 20]),
+    ("red", [200, 40, 40]),
+    ("white", [255, 255, 255]),
+];
+
+fn hex(c: [u8; 3]) -> String {
+    format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
+}
+
+fn about(task: Task) -> &'static str {
+    match task {
+        Task::Generate => "A2X starts from a random sample of the target class's Gaussian (fitted to the CIFAR-10 training images of \
+            that class at 8×8 and upsampled) and accumulates a perturbation over more samples of it until the robust model sees the \
+            class; targeted PGD (Santurkar et al. 2019) starts from the same sample with the same budget. No refinement.",
+        Task::Inpaint => "Paint the hole; it is filled with the mean colour of the rest of the picture, and both methods may change \
+            the hole freely but pay β·‖p outside the hole‖ (the paper's Eq. 4 for A2X, Santurkar et al.'s loss for PGD). The target \
+            is the class the picture shows.",
+        Task::Sketch => "Draw a crude picture of the target class: A2X uses it as the seed, accumulates the perturbation over samples \
+            of the class's Gaussian and refines it (Algorithm 2); PGD attacks the sketch alone, same budget.",
+    }
+}
+
+pub fn view(s: &ImageTasks, ctx: &Context<ImageTasks>) -> Html {
+    let Some(task) = s.task else { return html! {} };
+    html! {
+      <section id="tasks" class="card wide" data-task={name_of(task)}>
+        <h2>{ match task { Task::Generate => "Generate an image of a class", Task::Inpaint => "Fill a hole", Task::Sketch => "Sketch to image" } }</h2>
+        <p class="muted">{ about(task) }{ " Both attack a2x's own adversarially trained CIFAR-10 model (32×32); a second, standard model judges the results." }</p>
+        <div class="explain-grid">
+          <div class="column">
+            { models_panel(s, ctx) }
+            { target_panel(s, task, ctx) }
+            { match task {
+                Task::Generate => html! {},
+                Task::Inpaint => inpaint_panel(s, ctx),
+                Task::Sketch => sketch_panel(s, ctx),
+            } }
+            { settings_panel(s, task, ctx) }
+          </div>
+          <div class="column">{ run_panel(s, task, ctx) }</div>
+        </div>
+      </section>
+    }
+}
+
+fn models_panel(s: &ImageTasks, ctx: &Context<ImageTasks>) -> Html {
+    let metrics = s.manifest.as_ref().and_then(|m| m.trained("cifar-robust")).and_then(|e| e.metrics.clone());
+    let body = match &s.loading {
+        Loading::Idle => html! { <p>{ "Waiting for the backend…" }</p> },
+        Loading::Downloading { received, total } => html! {
+            <p><progress id="task-models-progress" value={received.to_string()} max={total.max(&1).to_string()}></progress>
+              { format!(" {} / {}", mb(*received), mb(*total)) }</p>
+        },
+        Loading::Failed(e) => html! {
+            <><p class="error">{ e }</p><button id="task-models-retry" onclick={ctx.link().callback(|_| Msg::Retry)}>{ "Retry" }</button></>
+        },
+        Loading::Ready(m) => html! {
+            <p class="muted">{ format!("{} · {} · sha256 checked · ready in {}",
+                if m.from_cache { "from this browser's cache" } else { "downloaded" }, mb(m.bytes as u64), seconds(m.load_ms)) }</p>
+        },
+    };
+    html! {
+      <div id="task-models" class="panel" data-state={s.loading.name()}>
+        <h3>{ "1 · Models" }</h3>
+        <p>{ "Robust ResNet-9 (ℓ2 adversarial training, int8)" }
+          { for metrics.map(|m| format!(": {:.1} % top-1 on CIFAR-10 test images, {:.1} % under {}", m.clean_top1, m.attacked_top1, m.attack)) }
+          { "; a standard ResNet-9 as the judge; class Gaussians." }</p>
+        { body }
+      </div>
+    }
+}
+
+fn target_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html {
+    let busy = s.busy();
+    let target = s.target_of(task);
+    let buttons = LABELS.iter().enumerate().map(|(i, name)| {
+        let onclick = ctx.link().callback(move |_| Msg::SetTarget(i));
+        html! { <button id={format!("cifar-class-{i}")} class={if i == target { "tool on" } else { "tool" }} {onclick} disabled={busy}>{ *name }</button> }
+    });
+    html! {
+      <div id="task-class" class="panel">
+        <h3>{ "2 · Target class" }</h3>
+        <p>{ "Target: " }<strong id="task-target" data-class={target.to_string()}>{ LABELS[target] }</strong></p>
+        <div class="row">{ for buttons }</div>
+      </div>
+    }
+}
+
+/// Pointer handlers for a drawing canvas: down (with pointer capture), move, up/cancel.
+fn pointer_handlers(
+    ctx: &Context<ImageTasks>,
+    down: fn(f32, f32) -> Msg,
+    moved: fn(f32, f32) -> Msg,
+    up: fn() -> Msg,
+) -> (Callback<PointerEvent>, Callback<PointerEvent>, Callback<PointerEvent>) {
+    let link = ctx.link();
+    let onpointerdown = link.callback(move |e: PointerEvent| {
+        e.prevent_default();
+        let canvas: HtmlCanvasElement = e.target_unchecked_into();
+        let _ = canvas.set_pointer_capture(e.pointer_id());
+        let (x, y) = canvas_point(&e);
+        down(x, y)
+    });
+    let onpointermove = link.callback(move |e: PointerEvent| {
+        let (x, y) = canvas_point(&e);
+        moved(x, y)
+    });
+    let onpointerup = link.callback(move |_: PointerEvent| up());
+    (onpointerdown, onpointermove, onpointerup)
+}
+
+fn sketch_panel(s: &ImageTasks, ctx: &Context<ImageTasks>) -> Html {
+    let link = ctx.link();
+    let side = (SIZE as u32 * SKETCH_SCALE).to_string();
+    let (onpointerdown, onpointermove, onpointerup) = pointer_handlers(ctx, Msg::PointerDown, Msg::PointerMove, || Msg::PointerUp);
+    let onpointercancel = onpointerup.clone();
+    let swatches = SWATCHES.iter().map(|(name, colour)| {
+        let value = hex(*colour);
+        let onclick = link.callback(move |_| Msg::Colour(hex(*colour)));
+        let on = !s.eraser && s.colour == *colour;
+        html! { <button id={format!("swatch-{name}")} class={if on { "swatch on" } else { "swatch" }} title={*name}
+                  style={format!("background:{value}")} {onclick}></button> }
+    });
+    let onsize = link.callback(|e: InputEvent| Msg::Brush(e.target_unchecked_into::<HtmlInputElement>().value().parse().unwrap_or(16.0)));
+    let oncolour = link.callback(|e: InputEvent| Msg::Colour(e.target_unchecked_into::<HtmlInputElement>().value()));
+    let oneraser = link.callback(|e: Event| Msg::Eraser(e.target_unchecked_into::<HtmlInputElement>().checked()));
+    html! {
+      <div id="sketch" class="panel">
+        <h3>{ "3 · Your sketch" }</h3>
+        <p class="muted">{ format!("Drawn at {side}×{side} px; the seed is its {SIZE}×{SIZE} average (each {SKETCH_SCALE}×{SKETCH_SCALE} block one pixel), shown on the right before a run.") }</p>
+        <div class="editor">
+          <div class="canvas-wrap">
+            <canvas id="sketch-canvas" ref={s.sketch_canvas.clone()} width={side.clone()} height={side}
+              {onpointerdown} {onpointermove} {onpointerup} {onpointercancel}></canvas>
+          </div>
+          <div class="tools">
+            <div class="row">{ for swatches }</div>
+            <label>{ "colour " }<input id="sketch-colour" type="color" value={hex(s.colour)} oninput={oncolour} /></label>
+            <label>{ "brush " }<input id="sketch-size" type="range" min="2" max="96" value={s.brush.to_string()} oninput={onsize} /></label>
+            <label class="choice"><input id="sketch-eraser" type="checkbox" checked={s.eraser} onchange={oneraser} />{ " eraser" }</label>
+            <button id="sketch-undo" onclick={link.callback(|_| Msg::Undo)} disabled={s.sketch.undo.is_empty()}>{ "Undo" }</button>
+            <button id="sketch-redo" onclick={link.callback(|_| Msg::Redo)} disabled={s.sketch.redo.is_empty()}>{ "Redo" }</button>
+            <button id="sketch-clear" onclick={link.callback(|_| Msg::ClearSketch)}>{ "Clear" }</button>
+          </div>
+        </div>
+      </div>
+    }
+}
+
+fn inpaint_panel(s: &ImageTasks, ctx: &Context<ImageTasks>) -> Html {
+    let link = ctx.link();
+    let (onpointerdown, onpointermove, onpointerup) = pointer_handlers(ctx, Msg::MaskDown, Msg::MaskMove, || Msg::MaskUp);
+    let onpointercancel = onpointerup.clone();
+    let pictures = BUNDLED.iter().enumerate().map(|(i, (name, url))| {
+        let onclick = link.callback(move |_| Msg::PickPicture(i));
+        html! { <button class="thumb" id={format!("picture-{name}")} title={*name} {onclick}><img src={*url} alt={*name} /></button> }
+    });
+    let onfile = link.callback(|e: Event| Msg::PictureFile(files_of(e.target_unchecked_into::<HtmlInputElement>().files())));
+    let onsize = link.callback(|e: InputEvent| Msg::MaskBrush(e.target_unchecked_into::<HtmlInputElement>().value().parse().unwrap_or(3.0)));
+    let onerase = link.callback(|e: Event| Msg::MaskErase(e.target_unchecked_into::<HtmlInputElement>().checked()));
+    let hole_pixels = s.inpainting.hole.pixels().filter(|p| p[0] > 127).count();
+    html! {
+      <div id="inpaint" class="panel">
+        <h3>{ "3 · Picture and hole" }</h3>
+        <p class="muted">{ format!("“{}”, centre-cropped to {SIZE}×{SIZE}. Paint the hole (red) on it; it starts as the evaluation's central 10×10 square.", s.inpainting.name) }</p>
+        <div class="row">
+          { for pictures }
+          <label class="file">{ "Open image…" }<input id="picture-file" type="file" accept="image/*" onchange={onfile} /></label>
+        </div>
+        if let Some(e) = &s.picture_error { <p class="error" id="picture-error">{ e }</p> }
+        <div class="editor">
+          <div class="canvas-wrap">
+            <canvas id="mask-canvas" class="pixelated" ref={s.mask_canvas.clone()} width={SIZE.to_string()} height={SIZE.to_string()}
+              {onpointerdown} {onpointermove} {onpointerup} {onpointercancel}></canvas>
+          </div>
+          <div class="tools">
+            <label>{ "brush " }<input id="mask-size" type="range" min="1" max="16" value={s.mask_brush.to_string()} oninput={onsize} />{ " px" }</label>
+            <label class="choice"><input id="mask-erase" type="checkbox" checked={s.mask_erase} onchange={onerase} />{ " erase hole" }</label>
+            <button id="reset-hole" onclick={link.callback(|_| Msg::ResetHole)}>{ "Central 10×10 hole" }</button>
+            <p class="muted" id="hole-size" data-pixels={hole_pixels.to_string()}>{ format!("{hole_pixels} pixels in the hole") }</p>
+          </div>
+        </div>
+      </div>
+    }
+}
+
+fn settings_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html {
+    let c = s.settings_of(task);
+    let off = s.busy();
+    let number = |field: Field, id: &str, label: &str, value: String, step: &str| {
+        let oninput = ctx.link().callback(move |e: InputEvent| Msg::Set(task, field, e.target_unchecked_into::<HtmlInputElement>().value()));
+        html! { <label class="field">{ label }<input id={id.to_string()} type="number" step={step.to_string()} {value} {oninput} disabled={off} /></label> }
+    };
+    let onsign = ctx.link().callback(move |e: Event| Msg::Set(task, Field::SignCheck, e.target_unchecked_into::<HtmlSelectElement>().value()));
+    let sign = name_of(c.run.sign_check);
+    let sign_options = [("all-samples", "all of D̄ (the paper's O2)"), ("batch", "the mini-batch (cheaper)")]
+        .map(|(v, text)| html! { <option value={v} selected={v == sign}>{ text }</option> });
+    html! {
+      <div id="task-settings" class="panel">
+        <h3>{ "4 · Settings (equal budget for both methods)" }</h3>
+        <p class="muted">{ "Defaults: Santurkar et al.'s settings scaled to 32×32 (engine/tasks.rs says how). A2X's ℓ2 bound η is PGD's ε, and A2X \
+            moves p by PGD's step each iteration, so the two differ only in what they follow." }</p>
+        <div class="fields">
+          { number(Field::Iterations, "task-iterations", "iterations (both)", c.run.iterations.to_string(), "1") }
+          { number(Field::Budget, "task-budget", "budget η = ε (ℓ2, pixels in [0, 1])", c.run.eta.to_string(), "any") }
+          { number(Field::Step, "task-step", "step per iteration (ℓ2)", c.baseline.step_size.to_string(), "any") }
+          { number(Field::Samples, "task-samples", "|D̄|: Gaussian samples", c.samples.to_string(), "1") }
+          { number(Field::Batch, "task-batch", "b: seed + b − 1 samples per iteration", c.run.batch.to_string(), "1") }
+          <label class="field">{ "± check on (O2)" }<select id="task-sign-check" onchange={onsign} disabled={off}>{ for sign_options }</select></label>
+          if task == Task::Sketch { { number(Field::RefineEvery, "task-refine-every", "refine every (iterations, Algorithm 2)", c.run.refine_every.to_string(), "1") } }
+          if task == Task::Inpaint { { number(Field::HoleWeight, "task-beta", "β: weight of p outside the hole", c.hole_weight.to_string(), "any") } }
+          { number(Field::RngSeed, "task-rng", "RNG seed (D̄, and the generation seed)", c.run.rng_seed.to_string(), "1") }
+        </div>
+        <div class="row">
+          <button id="task-defaults" onclick={ctx.link().callback(move |_| Msg::Reset(task))} disabled={off}>{ "Defaults" }</button>
+        </div>
+        if let Some(e) = &s.setting_error { <p class="error" id="task-error">{ e }</p> }
+      </div>
+    }
+}
+
+fn verdict_line(v: &Verdicts, target: usize) -> Html {
+    let one = |who: &str, top1: usize, name: &str, p: f32| {
+        let class = if top1 == target { "ok" } else { "" };
+        html! { <li>{ format!("{who}: ") }<span class={class}>{ name }</span>{ format!(" · {} {:.3}", LABELS[target], p) }</li> }
+    };
+    html! {
+      <ul class="verdicts">
+        { one("robust model", v.robust.top1, v.robust.top1_name, v.robust.target_probability) }
+        { one("standard model", v.standard.top1, v.standard.top1_name, v.standard.target_probability) }
+      </ul>
+    }
+}
+
+/// Target probability per iteration: A2X (seed + p, and ℘ on D̄) and PGD, on one SVG.
+fn curves(run: &TaskRun) -> Html {
+    let (w, h, pad) = (520.0f64, 160.0f64, 28.0f64);
+    let iterations = run.settings.run.iterations.max(1) as f64;
+    let line = |values: &[f32]| {
+        values.iter().enumerate().map(|(i, v)| {
+            let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 } as f64;
+            format!("{:.1},{:.1}", pad + (w - pad - 6.0) * (i + 1) as f64 / iterations, 6.0 + (h - 26.0) * (1.0 - v))
+        }).collect::<Vec<_>>().join(" ")
+    };
+    let samples: Vec<f32> = run.events.iter().map(|e| e.target_probability).collect();
+    html! {
+      <figure class="plot">
+        <svg viewBox={format!("0 0 {w} {h}")} role="img" aria-label="target probability per iteration">
+          { for [0.0, 0.5, 1.0].iter().map(|v: &f64| { let y = 6.0 + (h - 26.0) * (1.0 - v); html! {
+              <><line class="grid" x1={pad.to_string()} x2={(w - 6.0).to_string()} y1={y.to_string()} y2={y.to_string()} />
+                <text x="2" y={(y + 4.0).to_string()}>{ format!("{v:.1}") }</text></> } }) }
+          <text x={pad.to_string()} y={(h - 6.0).to_string()}>{ "iteration →" }</text>
+          <polyline class="a2x" points={line(&run.a2x_probability())} />
+          <polyline class="samples" points={line(&samples)} />
+          <polyline class="pgd" points={line(&run.pgd_probability)} />
+        </svg>
+        <figcaption class="legend"><span class="a2x">{ "— A2X: p(target | seed + p)" }</span>
+          <span class="samples">{ "— A2X: ℘ on D̄" }</span><span class="pgd">{ "— PGD: p(target | image)" }</span>
+          <span>{ "(robust model)" }</span></figcaption>
+      </figure>
+    }
+}
+
+fn run_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html {
+    let link = ctx.link();
+    let run = s.run_of(task);
+    let ready = matches!(s.loading, Loading::Ready(_));
+    let busy = s.busy();
+    let state = run.map(|r| r.state.name()).unwrap_or("idle");
+    let cpu_notice = s.device.as_ref().filter(|d| d.is_cpu).map(|_| html! {
+        <p class="notice">{ "On the CPU backend each iteration takes seconds (|D̄| 256 with the ± check on all of it); lower |D̄| or check on the mini-batch for a quick look, or use the CLI (`a2x generate`, `a2x inpaint`, `a2x sketch`)." }</p>
+    });
+    let status = run.map(|r| {
+        let total = r.settings.run.iterations;
+        format!("{} · iteration {} / {total} · {}", r.state.name(), r.iteration(), seconds((r.ended_ms.unwrap_or_else(super::now_ms) - r.started_ms).max(0.0)))
+    });
+    let figure = |i: usize, id: &str, title: &str, verdicts: Option<&Verdicts>, save: &'static str| {
+        let target = run.map(|r| r.target).unwrap_or_else(|| s.target_of(task));
+        let probability = verdicts.map(|v| format!("{:.4}", v.robust.target_probability)).unwrap_or_default();
+        html! {
+          <figure id={id.to_string()} data-target-probability={probability}>
+            <figcaption><strong>{ title }</strong></figcaption>
+            <canvas id={format!("{id}-nearest")} class="pixelated" ref={s.pictures[i].clone()} width={SIZE.to_string()} height={SIZE.to_string()}></canvas>
+            <canvas id={format!("{id}-smooth")} class="smooth" ref={s.smooth_pictures[i].clone()} width={SIZE.to_string()} height={SIZE.to_string()}></canvas>
+            { for verdicts.map(|v| verdict_line(v, target)) }
+            if run.is_some_and(|r| r.state == RunState::Done) {
+              <button id={format!("{id}-save")} onclick={link.callback(move |_| Msg::Save(save))}>{ "Save PNG" }</button>
+            }
+          </figure>
+        }
+    };
+    let json = run.map(|r| serde_json::to_string(&r.summary()).unwrap_or_default()).unwrap_or_default();
+    html! {
+      <div id="task-run" class="panel sticky" data-state={state} data-iteration={run.map(|r| r.iteration()).unwrap_or(0).to_string()}>
+        <h3>{ "5 · Run: A2X and PGD side by side" }</h3>
+        { for cpu_notice }
+        <div class="row">
+          <button id="task-start" class="primary" onclick={link.callback(|_| Msg::Run)} disabled={!ready || busy}>{ "Run" }</button>
+          <button id="task-cancel" onclick={link.callback(|_| Msg::Cancel)} disabled={!busy}>{ "Cancel" }</button>
+          if busy && run.map_or(true, |r| r.state != RunState::Running) { <span class="muted">{ "another task is running" }</span> }
+        </div>
+        { for status.map(|t| html! { <p id="task-status">{ t }</p> }) }
+        { for run.and_then(|r| r.error.as_ref()).map(|e| html! { <p class="error" id="task-run-error">{ e }</p> }) }
+        <p class="muted">{ format!("Each picture twice: enlarged {}× by nearest-neighbour (the pixels as they are) and by smooth scaling.", 8) }</p>
+        <div class="task-pictures">
+          { figure(0, "task-seed", "Seed", run.and_then(|r| r.seed_verdicts.as_ref()), "seed") }
+          { figure(1, "task-a2x", "A2X", run.and_then(|r| r.a2x_verdicts.as_ref()), "a2x") }
+          { figure(2, "task-pgd", "PGD (baseline)", run.and_then(|r| r.pgd_verdicts.as_ref()), "pgd") }
+        </div>
+        { for run.map(curves) }
+        <pre id="task-json" hidden=true>{ json }</pre>
+      </div>
+    }
+}

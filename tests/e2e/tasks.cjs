@@ -1,0 +1,201 @@
+// End-to-end test of the image tasks (issue #6) in a real headless Chromium on WebGPU (SwiftShader):
+// the task switch opens Sketch, the robust CIFAR-10 model, the standard one and the class Gaussians
+// download; strokes drawn with the mouse on the sketch canvas change it and the 32×32 seed; a few
+// iterations of A2X and PGD run side by side, and then
+//   - both output canvases differ from the seed (the pictures changed),
+//   - the robust model's target probability rose for both methods (final > the seed's),
+//   - one value per iteration was reported for each method, and a PNG can be saved;
+// Generate runs a few iterations from a Gaussian sample the same way; on Inpaint a stroke on the
+// mask canvas grows the hole and a short run ends. Screenshots go to OUT_DIR.
+//
+//   node tests/e2e/tasks.cjs DIST_DIR OUT_DIR
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { serve } = require('../../scripts/serve.cjs');
+const { check, withBrowser, finish } = require('./lib.cjs');
+
+const [dist, outDir] = process.argv.slice(2);
+const TIMEOUT = 600_000; // SwiftShader is CPU-speed
+const ITERATIONS = 4;
+
+async function pixels(page, selector) {
+  return page.evaluate((sel) => {
+    const canvas = document.querySelector(sel);
+    return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
+  }, selector);
+}
+
+// How many pixels differ between two RGBA arrays, and the mean absolute difference per channel.
+function difference(a, b) {
+  let n = 0; let sum = 0;
+  for (let i = 0; i < Math.min(a.length, b.length); i += 4) {
+    let d = 0;
+    for (let c = 0; c < 3; c++) d += Math.abs(a[i + c] - b[i + c]);
+    if (d > 0) n++;
+    sum += d;
+  }
+  return { n, mean: sum / (3 * (a.length / 4)) };
+}
+
+async function setField(page, selector, value) {
+  await page.fill(selector, String(value));
+}
+
+// Small settings so SwiftShader finishes in seconds: a few iterations, a small D̄, the ± check on
+// the mini-batch; budget and step as the defaults.
+async function quickSettings(page) {
+  await setField(page, '#task-iterations', ITERATIONS);
+  await setField(page, '#task-samples', 16);
+  await setField(page, '#task-batch', 8);
+  await page.selectOption('#task-sign-check', 'batch');
+}
+
+async function runAndRead(page, label) {
+  await page.click('#task-start');
+  await page.waitForSelector('#task-run[data-state="done"], #task-run[data-state="failed"]', { timeout: TIMEOUT });
+  const state = await page.getAttribute('#task-run', 'data-state');
+  const error = state === 'done' ? '' : await page.textContent('#task-run-error').catch(() => '');
+  check(`${label}: the run finished`, state === 'done', error);
+  return JSON.parse(await page.textContent('#task-json'));
+}
+
+function probabilityChecks(label, run) {
+  const a2x = run.a2x_target_probability;
+  const pgd = run.pgd_target_probability;
+  check(`${label}: one A2X and one PGD value per iteration (${a2x.length}, ${pgd.length})`, a2x.length === ITERATIONS && pgd.length === ITERATIONS);
+  const seed = run.seed.robust.target_probability;
+  check(`${label}: A2X raised the target probability (${seed.toFixed(4)} → ${run.a2x.robust.target_probability.toFixed(4)})`,
+    run.a2x.robust.target_probability > seed);
+  check(`${label}: PGD raised the target probability (${seed.toFixed(4)} → ${run.pgd.robust.target_probability.toFixed(4)})`,
+    run.pgd.robust.target_probability > seed);
+}
+
+async function sketchScenario(page) {
+  await page.click('#tab-sketch');
+  await page.waitForSelector('#task-models[data-state="ready"], #task-models[data-state="failed"]', { timeout: TIMEOUT });
+  check('Sketch: the robust and standard models and the Gaussians loaded', await page.getAttribute('#task-models', 'data-state') === 'ready',
+    await page.textContent('#task-models'));
+  check('Sketch: the explanation page is hidden', await page.isHidden('#explain-page'));
+  await page.click('#cifar-class-8');
+  check('Sketch: target ship', await page.getAttribute('#task-target', 'data-class') === '8');
+
+  // A new drawing: clear, then sky, sea and a hull, stroke by stroke with the mouse.
+  await page.click('#sketch-clear');
+  const blank = await pixels(page, '#sketch-canvas');
+  check('Sketch: clear makes the canvas white', blank.every((v, i) => i % 4 === 3 || v === 255));
+  // Mouse coordinates are the viewport's: bring the canvas into view first.
+  await page.locator('#sketch-canvas').scrollIntoViewIfNeeded();
+  const box = await page.locator('#sketch-canvas').boundingBox();
+  const stroke = async (colour, size, from, to) => {
+    await page.click(`#swatch-${colour}`);
+    // A range input cannot be filled: set it and send the input event the page listens to.
+    await page.$eval('#sketch-size', (el, v) => { el.value = v; el.dispatchEvent(new Event('input', { bubbles: true })); }, String(size));
+    await page.mouse.move(box.x + box.width * from[0], box.y + box.height * from[1]);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * to[0], box.y + box.height * to[1], { steps: 10 });
+    await page.mouse.up();
+  };
+  for (const y of [0.1, 0.25, 0.4]) await stroke('sky', 96, [0.02, y], [0.98, y]);
+  for (const y of [0.65, 0.8, 0.95]) await stroke('sea', 96, [0.02, y], [0.98, y]);
+  await stroke('grey', 40, [0.2, 0.6], [0.8, 0.6]);
+  const drawn = await pixels(page, '#sketch-canvas');
+  const changed = difference(blank, drawn);
+  check(`Sketch: the strokes painted the canvas (${changed.n} of ${drawn.length / 4} pixels)`, changed.n > drawn.length / 8);
+  const seedPreview = await pixels(page, '#task-seed-nearest');
+  const colours = new Set();
+  for (let i = 0; i < seedPreview.length; i += 4) colours.add(seedPreview.slice(i, i + 3).join(','));
+  check(`Sketch: the 32×32 seed shows the drawing (${colours.size} colours)`, seedPreview.length === 32 * 32 * 4 && colours.size >= 3);
+  await page.click('#sketch-undo');
+  check('Sketch: undo takes the last stroke back', difference(drawn, await pixels(page, '#sketch-canvas')).n > 0);
+  await page.click('#sketch-redo');
+  check('Sketch: redo puts it back exactly', difference(drawn, await pixels(page, '#sketch-canvas')).n === 0);
+
+  await quickSettings(page);
+  const run = await runAndRead(page, 'Sketch');
+  const seed = await pixels(page, '#task-seed-nearest');
+  const a2x = await pixels(page, '#task-a2x-nearest');
+  const pgd = await pixels(page, '#task-pgd-nearest');
+  const a2xChange = difference(seed, a2x);
+  const pgdChange = difference(seed, pgd);
+  check(`Sketch: the A2X canvas changed (${a2xChange.n} pixels, mean |Δ| ${a2xChange.mean.toFixed(2)} levels)`, a2xChange.n > 100);
+  check(`Sketch: the PGD canvas changed (${pgdChange.n} pixels, mean |Δ| ${pgdChange.mean.toFixed(2)} levels)`, pgdChange.n > 100);
+  const smooth = difference(a2x, await pixels(page, '#task-a2x-smooth'));
+  check('Sketch: the smooth view holds the same 32×32 picture', smooth.n === 0);
+  probabilityChecks('Sketch', run);
+  const [file] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#task-a2x-save')]);
+  const png = fs.readFileSync(await file.path());
+  check(`Sketch: “Save PNG” gives a 256×256 PNG (${file.suggestedFilename()})`,
+    png.subarray(1, 4).toString() === 'PNG' && png.readUInt32BE(16) === 256 && png.readUInt32BE(20) === 256);
+  await page.screenshot({ path: path.join(outDir, 'tasks-sketch-1280.png'), fullPage: true });
+  return run;
+}
+
+async function generateScenario(page) {
+  await page.click('#tab-generate');
+  await page.waitForSelector('#tasks[data-task="generate"]');
+  await page.click('#cifar-class-7');
+  await quickSettings(page);
+  const run = await runAndRead(page, 'Generate');
+  check('Generate: target horse', run.target === 7 && run.task === 'generate');
+  probabilityChecks('Generate', run);
+  await page.screenshot({ path: path.join(outDir, 'tasks-generate-1280.png'), fullPage: true });
+  return run;
+}
+
+async function inpaintScenario(page) {
+  await page.click('#tab-inpaint');
+  await page.waitForSelector('#mask-canvas');
+  await page.waitForFunction(() => document.querySelector('#inpaint p.muted')?.textContent.includes('chelsea'));
+  const before = Number(await page.getAttribute('#hole-size', 'data-pixels'));
+  check(`Inpaint: the hole starts as the central 10×10 square (${before} pixels)`, before === 100);
+  await page.locator('#mask-canvas').scrollIntoViewIfNeeded();
+  const box = await page.locator('#mask-canvas').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.15);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15, { steps: 6 });
+  await page.mouse.up();
+  // The page redraws on its next turn: wait for it (up to 10 s) rather than read at once.
+  const holeSize = (n, more) => page.waitForFunction(([n, more]) => {
+    const pixels = Number(document.querySelector('#hole-size')?.getAttribute('data-pixels'));
+    return more ? pixels > n : pixels === n;
+  }, [n, more], { timeout: 10_000 }).then(() => true, () => false);
+  await holeSize(before + 20, true);
+  const after = Number(await page.getAttribute('#hole-size', 'data-pixels'));
+  check(`Inpaint: a stroke on the mask grows the hole (${before} → ${after} pixels)`, after > before + 20);
+  await page.click('#reset-hole');
+  check('Inpaint: “Central 10×10 hole” resets it', await holeSize(100, false));
+  await quickSettings(page);
+  const run = await runAndRead(page, 'Inpaint');
+  check(`Inpaint: both methods reported every iteration (${run.a2x_target_probability.length}, ${run.pgd_target_probability.length})`,
+    run.a2x_target_probability.length === ITERATIONS && run.pgd_target_probability.length === ITERATIONS);
+  await page.screenshot({ path: path.join(outDir, 'tasks-inpaint-1280.png'), fullPage: true });
+  return run;
+}
+
+(async () => {
+  fs.mkdirSync(outDir, { recursive: true });
+  const server = await serve(dist, 0);
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  console.log(`e2e tasks: ${url}`);
+  const results = {};
+  try {
+    console.log('Image tasks on WebGPU:');
+    const errors = await withBrowser(['--enable-unsafe-webgpu'], url, async (page) => {
+      await page.waitForSelector('#backend[data-kind="webgpu"], #backend[data-kind="cpu"]', { timeout: TIMEOUT });
+      check('the page computes on WebGPU', await page.getAttribute('#backend', 'data-kind') === 'webgpu');
+      results.sketch = await sketchScenario(page);
+      results.generate = await generateScenario(page);
+      results.inpaint = await inpaintScenario(page);
+      await page.click('#tab-explain');
+      check('the Explain tab brings the explanation page back', await page.isVisible('#explain'));
+    });
+    errors.forEach((e) => check('no browser errors', false, e));
+  } catch (e) {
+    check('end-to-end run completed', false, e.stack || String(e));
+  } finally {
+    server.close();
+  }
+  fs.writeFileSync(path.join(outDir, 'tasks-results.json'), JSON.stringify(results, null, 1));
+  finish('e2e (tasks)');
+})();
