@@ -10,7 +10,7 @@ ENV := . scripts/env.sh &&
 SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
 PORT ?= 8080
 
-.PHONY: help setup setup-test wheels models samples study serve build-release build-debug test test-native test-e2e wasm-size clean
+.PHONY: help setup setup-test wheels models samples sketches study serve build-release build-debug test test-native test-e2e wasm-size clean
 
 help:
 	@echo "make serve   install what is missing, build the release app, serve it on http://127.0.0.1:$(PORT)"
@@ -51,6 +51,13 @@ models:
 # cores; stop it at any time and run it again to go on. Needs ../shared/data/imagenet-samples.
 study:
 	cargo run --release --bin a2x -- study --workers 2
+
+# The README's row of sketches (issue #6): draw static/sketches/*.png, then A2X and PGD on each with
+# the sketch task's defaults (needs the robust CIFAR-10 model in models/; minutes per sketch on a CPU).
+sketches:
+	python3 scripts/sketches.py static/sketches
+	for s in ship airplane automobile frog; do \
+	  cargo run --release --bin a2x -- sketch --sketch static/sketches/$$s.png --target $$s --out static/sketches/results || exit 1; done
 
 # Re-create static/samples/ from the scikit-image wheel.
 samples:

@@ -44,10 +44,10 @@ async function setField(page, selector, value) {
 
 // Small settings so SwiftShader finishes in seconds: a few iterations, a small D̄, the ± check on
 // the mini-batch; budget and step as the defaults.
-async function quickSettings(page) {
-  await setField(page, '#task-iterations', ITERATIONS);
-  await setField(page, '#task-samples', 16);
-  await setField(page, '#task-batch', 8);
+async function quickSettings(page, { iterations = ITERATIONS, samples = 16, batch = 8 } = {}) {
+  await setField(page, '#task-iterations', iterations);
+  await setField(page, '#task-samples', samples);
+  await setField(page, '#task-batch', batch);
   await page.selectOption('#task-sign-check', 'batch');
 }
 
@@ -60,10 +60,10 @@ async function runAndRead(page, label) {
   return JSON.parse(await page.textContent('#task-json'));
 }
 
-function probabilityChecks(label, run) {
+function probabilityChecks(label, run, iterations = ITERATIONS) {
   const a2x = run.a2x_target_probability;
   const pgd = run.pgd_target_probability;
-  check(`${label}: one A2X and one PGD value per iteration (${a2x.length}, ${pgd.length})`, a2x.length === ITERATIONS && pgd.length === ITERATIONS);
+  check(`${label}: one A2X and one PGD value per iteration (${a2x.length}, ${pgd.length})`, a2x.length === iterations && pgd.length === iterations);
   const seed = run.seed.robust.target_probability;
   check(`${label}: A2X raised the target probability (${seed.toFixed(4)} → ${run.a2x.robust.target_probability.toFixed(4)})`,
     run.a2x.robust.target_probability > seed);
@@ -191,6 +191,19 @@ async function inpaintScenario(page) {
       check('the Explain tab brings the explanation page back', await page.isVisible('#explain'));
     });
     errors.forEach((e) => check('no browser errors', false, e));
+
+    // The same engine on the CPU backend (ndarray in wasm, one thread): a short Generate run.
+    console.log('Generate on the CPU backend:');
+    const cpuErrors = await withBrowser(['--enable-unsafe-webgpu'], `${url}#backend=cpu`, async (page) => {
+      await page.click('#tab-generate');
+      await page.waitForSelector('#task-models[data-state="ready"], #task-models[data-state="failed"]', { timeout: TIMEOUT });
+      check('CPU: the models loaded', await page.getAttribute('#task-models', 'data-state') === 'ready', await page.textContent('#task-models'));
+      await quickSettings(page, { iterations: 2, samples: 4, batch: 4 });
+      const run = await runAndRead(page, 'CPU Generate');
+      probabilityChecks('CPU Generate', run, 2);
+      results.cpu = run;
+    });
+    cpuErrors.forEach((e) => check('CPU: no browser errors', false, e));
   } catch (e) {
     check('end-to-end run completed', false, e.stack || String(e));
   } finally {

@@ -27,9 +27,19 @@ pub struct TaskArgs {
     /// Override the task's iterations (both methods).
     #[arg(long)]
     pub iterations: Option<usize>,
+    /// Override the budget: A2X's η and PGD's ε (ℓ2, pixels in [0, 1]); the step length is kept.
+    #[arg(long)]
+    pub budget: Option<f32>,
+    /// Override the ℓ2 length of each step (both methods; A2X's step size becomes step / η).
+    #[arg(long)]
+    pub step: Option<f32>,
     /// Override O2 (`all-samples`, the paper's, or `batch`: cheaper).
     #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<SignCheck>(s).map_err(|e| e.to_string()))]
     pub sign_check: Option<SignCheck>,
+    /// Any other A2X setting, as a field of `RunConfig` = a JSON value or a name, repeatable:
+    /// `--set smoothing=1.0 --set fusion=balanced`.
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub overrides: Vec<String>,
     /// Folder for the images and the JSON report.
     #[arg(long, default_value = "target/tasks")]
     pub out: PathBuf,
@@ -64,7 +74,7 @@ fn open_zoo(device: &Device) -> Result<Zoo, String> {
     Ok(Zoo { robust: load("cifar-robust")?, standard: load("cifar-standard")?, gaussians: gaussian::read_file(&bytes, Some(&file.sha256))? })
 }
 
-fn settings_for(task: Task, args: &TaskArgs, target: usize) -> TaskSettings {
+fn settings_for(task: Task, args: &TaskArgs, target: usize) -> Result<TaskSettings, String> {
     let mut settings = task.defaults();
     settings.run.target = target;
     settings.run.rng_seed = args.rng;
@@ -72,10 +82,30 @@ fn settings_for(task: Task, args: &TaskArgs, target: usize) -> TaskSettings {
         settings.run.iterations = n;
         settings.baseline.steps = n;
     }
+    if let Some(budget) = args.budget {
+        settings.run.eta = budget;
+        settings.baseline.epsilon = budget;
+    }
+    let step = args.step.unwrap_or(settings.baseline.step_size);
+    settings.baseline.step_size = step;
+    settings.run.step_size = Some(step / settings.run.eta);
     if let Some(check) = args.sign_check {
         settings.run.sign_check = check;
     }
-    settings
+    settings.run = apply_overrides(&settings.run, &args.overrides)?;
+    Ok(settings)
+}
+
+/// `RunConfig` with `FIELD=VALUE` overrides: VALUE is read as JSON (`1.5`, `null`, `true`), else
+/// as a string (`balanced`); an unknown field or a value of the wrong kind is an error.
+fn apply_overrides(run: &a2x::engine::RunConfig, overrides: &[String]) -> Result<a2x::engine::RunConfig, String> {
+    let mut value = serde_json::to_value(run).expect("RunConfig serializes");
+    for item in overrides {
+        let (field, raw) = item.split_once('=').ok_or_else(|| format!("--set {item}: expected FIELD=VALUE"))?;
+        let slot = value.get_mut(field).ok_or_else(|| format!("--set {item}: RunConfig has no field `{field}`"))?;
+        *slot = serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_string()));
+    }
+    serde_json::from_value(value).map_err(|e| format!("--set: {e}"))
 }
 
 fn tensor(values: Vec<f32>, device: &Device) -> Tensor<4> {
@@ -97,7 +127,7 @@ fn save_png(path: &Path, image: &[f32]) -> Result<(), String> {
     std::fs::write(path, a2x::imaging::enlarged_png(image, 32, 8)?).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// One task on one seed image: A2X and PGD, both judged by both models.
+/// One task on one seed image: A2X (unless `baseline_only`) and PGD.
 #[allow(clippy::too_many_arguments)]
 fn run_one(
     zoo: &Zoo,
@@ -107,7 +137,12 @@ fn run_one(
     hole: Option<&[f32]>,
     device: &Device,
     verbose: bool,
-) -> Result<(Vec<f32>, Vec<f32>, usize), String> {
+    baseline_only: bool,
+) -> Result<(Option<Vec<f32>>, Vec<f32>, usize), String> {
+    if baseline_only {
+        let pgd_result = tasks::run_pgd(&zoo.robust, tensor(seed_image, device), settings, hole);
+        return Ok((None, values(pgd_result.image)?, 0));
+    }
     let target = settings.run.target;
     let mut rng = Rng::new(settings.run.rng_seed ^ 0x6A55);
     let samples = tasks::gaussian_samples(&zoo.gaussians[target], settings.samples, &mut rng, device);
@@ -127,19 +162,20 @@ fn run_one(
     if verbose {
         eprintln!("A2X {a2x_seconds:.1} s, PGD {:.1} s", started.elapsed().as_secs_f64());
     }
-    Ok((values(a2x_result.image)?, values(pgd_result.image)?, iterations))
+    Ok((Some(values(a2x_result.image)?), values(pgd_result.image)?, iterations))
 }
 
 fn run_task(task: Task, args: TaskArgs, seed_image: Option<Vec<f32>>, hole: Option<Vec<f32>>, true_image: Option<Vec<f32>>) -> Result<(), String> {
     let device = crate::explain::open_device(args.backend)?;
     let zoo = open_zoo(&device)?;
     let target = parse_class(args.target.as_deref().ok_or("--target is required")?)?;
-    let settings = settings_for(task, &args, target);
+    let settings = settings_for(task, &args, target)?;
     let seed_image = match seed_image {
         Some(image) => image,
         None => zoo.gaussians[target].sample(1, &mut Rng::new(args.rng)),
     };
-    let (a2x_image, pgd_image, iterations) = run_one(&zoo, task, &settings, seed_image.clone(), hole.as_deref(), &device, true)?;
+    let (a2x_image, pgd_image, iterations) = run_one(&zoo, task, &settings, seed_image.clone(), hole.as_deref(), &device, true, false)?;
+    let a2x_image = a2x_image.expect("A2X ran");
     std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
     let stem = format!("{}-{}-{}", a2x::engine::name_of(task), LABELS[target], args.rng);
     let mut report = serde_json::json!({ "task": task, "target": LABELS[target], "settings": settings, "iterations": iterations });
@@ -180,11 +216,18 @@ pub fn hole_mse(image: &[f32], truth: &[f32], hole: &[f32]) -> f64 {
     sum / count.max(1) as f64
 }
 
-/// Reads an image file as a 32×32 CHW seed (scaled with Catmull–Rom when it is another size).
+/// Reads an image file as a 32×32 CHW seed: a square whose side is a multiple of 32 (the page's
+/// 256×256 sketch canvas) is averaged over blocks as the page does; any other size is scaled with
+/// Catmull–Rom.
 fn read_image(path: &Path) -> Result<Vec<f32>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let image = a2x::imaging::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))?.to_rgb8();
-    let image = if image.dimensions() == (32, 32) { image } else { image::imageops::resize(&image, 32, 32, image::imageops::FilterType::CatmullRom) };
+    let (w, h) = image.dimensions();
+    let image = if w == h && w % 32 == 0 {
+        a2x::drawing::box_downscale(&image, w / 32)
+    } else {
+        image::imageops::resize(&image, 32, 32, image::imageops::FilterType::CatmullRom)
+    };
     Ok(a2x::imaging::to_chw(&image))
 }
 
@@ -262,8 +305,20 @@ pub struct EvalTasksArgs {
     /// Override both methods' iterations (cheaper checks; not the acceptance numbers).
     #[arg(long)]
     pub iterations: Option<usize>,
+    /// Override both methods' budget (η = ε).
+    #[arg(long)]
+    pub budget: Option<f32>,
+    /// Override both methods' step (ℓ2 length per iteration).
+    #[arg(long)]
+    pub step: Option<f32>,
+    /// Run only the PGD baseline (a quick way to compare schedules; A2X's column shows —).
+    #[arg(long)]
+    pub baseline_only: bool,
     #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<SignCheck>(s).map_err(|e| e.to_string()))]
     pub sign_check: Option<SignCheck>,
+    /// As for `generate`: any other A2X setting, `--set FIELD=VALUE`.
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub overrides: Vec<String>,
 }
 
 /// Issue #6's evaluation: per class and overall, how often the standard model classifies A2X's
@@ -277,29 +332,38 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
         backend: args.backend,
         rng,
         iterations: args.iterations,
+        budget: args.budget,
+        step: args.step,
         sign_check: args.sign_check,
+        overrides: args.overrides.clone(),
         out: PathBuf::new(),
     };
     let started = Instant::now();
-    println!("Generation: share of images the standard model classifies as the target ({} seeds per class)\n", args.seeds);
-    println!("| class | A2X | PGD |\n|---|---|---|");
-    let (mut a2x_total, mut pgd_total) = (0usize, 0usize);
-    for target in 0..10 {
-        let (mut a2x_hits, mut pgd_hits) = (0usize, 0usize);
-        for seed in 0..args.seeds as u64 {
-            let settings = settings_for(Task::Generate, &task_args(seed), target);
-            let seed_image = zoo.gaussians[target].sample(1, &mut Rng::new(seed));
-            let (a2x_image, pgd_image, _) = run_one(&zoo, Task::Generate, &settings, seed_image, None, &device, false)?;
-            a2x_hits += usize::from(judge(&zoo.standard, &a2x_image, target, &device)?.0 == target);
-            pgd_hits += usize::from(judge(&zoo.standard, &pgd_image, target, &device)?.0 == target);
+    if args.seeds > 0 {
+        println!("Generation: share of images the standard model classifies as the target ({} seeds per class)\n", args.seeds);
+        println!("| class | A2X | PGD |\n|---|---|---|");
+        let (mut a2x_total, mut pgd_total) = (0usize, 0usize);
+        for target in 0..10 {
+            let (mut a2x_hits, mut pgd_hits) = (0usize, 0usize);
+            for seed in 0..args.seeds as u64 {
+                let settings = settings_for(Task::Generate, &task_args(seed), target)?;
+                let seed_image = zoo.gaussians[target].sample(1, &mut Rng::new(seed));
+                let (a2x_image, pgd_image, _) = run_one(&zoo, Task::Generate, &settings, seed_image, None, &device, false, args.baseline_only)?;
+                if let Some(image) = a2x_image {
+                    a2x_hits += usize::from(judge(&zoo.standard, &image, target, &device)?.0 == target);
+                }
+                pgd_hits += usize::from(judge(&zoo.standard, &pgd_image, target, &device)?.0 == target);
+            }
+            let a2x_cell = if args.baseline_only { "—".to_string() } else { format!("{a2x_hits}/{}", args.seeds) };
+            println!("| {} | {a2x_cell} | {}/{} |", LABELS[target], pgd_hits, args.seeds);
+            a2x_total += a2x_hits;
+            pgd_total += pgd_hits;
         }
-        println!("| {} | {}/{} | {}/{} |", LABELS[target], a2x_hits, args.seeds, pgd_hits, args.seeds);
-        a2x_total += a2x_hits;
-        pgd_total += pgd_hits;
+        let n = 10 * args.seeds;
+        let share = |hits: usize| format!("{:.1} %", 100.0 * hits as f64 / n.max(1) as f64);
+        println!("| all | {} | {} |\n", if args.baseline_only { "—".to_string() } else { share(a2x_total) }, share(pgd_total));
+        eprintln!("generation: {:.0} s", started.elapsed().as_secs_f64());
     }
-    let n = 10 * args.seeds;
-    println!("| all | {:.1} % | {:.1} % |\n", 100.0 * a2x_total as f64 / n as f64, 100.0 * pgd_total as f64 / n as f64);
-    eprintln!("generation: {:.0} s", started.elapsed().as_secs_f64());
     if args.inpaint_images > 0 {
         let test = Dataset::load(&crate::cifar::default_data_dir(), Split::Test)?;
         let hole = tasks::hole_mask(32, 11, 11, 10, 10);
@@ -310,16 +374,39 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
         for k in 0..count {
             let (truth, labels) = test.batch(&[k * stride], None);
             let seed = tasks::fill_hole_with_mean(&truth, &hole, 32);
-            let settings = settings_for(Task::Inpaint, &task_args(k as u64), labels[0]);
-            let (a2x_image, pgd_image, _) = run_one(&zoo, Task::Inpaint, &settings, seed.clone(), Some(&hole), &device, false)?;
+            let settings = settings_for(Task::Inpaint, &task_args(k as u64), labels[0])?;
+            let (a2x_image, pgd_image, _) = run_one(&zoo, Task::Inpaint, &settings, seed.clone(), Some(&hole), &device, false, args.baseline_only)?;
             mean_fill += hole_mse(&seed, &truth, &hole);
-            a2x_mse += hole_mse(&a2x_image, &truth, &hole);
+            a2x_mse += a2x_image.map_or(f64::NAN, |image| hole_mse(&image, &truth, &hole));
             pgd_mse += hole_mse(&pgd_image, &truth, &hole);
+            let done = (k + 1) as f64;
+            eprintln!("inpainting {}/{count}: running means — mean colour {:.5}, A2X {:.5}, PGD {:.5} ({:.0} s)", k + 1, mean_fill / done, a2x_mse / done, pgd_mse / done, started.elapsed().as_secs_f64());
         }
         let c = count as f64;
         println!("Inpainting: mean squared error inside a central 10×10 hole, {count} test images (pixels in [0, 1])\n");
-        println!("| mean colour | A2X | PGD |\n|---|---|---|\n| {:.5} | {:.5} | {:.5} |", mean_fill / c, a2x_mse / c, pgd_mse / c);
+        let a2x_cell = if args.baseline_only { "—".to_string() } else { format!("{:.5}", a2x_mse / c) };
+        println!("| mean colour | A2X | PGD |\n|---|---|---|\n| {:.5} | {a2x_cell} | {:.5} |", mean_fill / c, pgd_mse / c);
         eprintln!("all: {:.0} s", started.elapsed().as_secs_f64());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_set_run_config_fields_and_refuse_unknown_ones() {
+        let run = Task::Sketch.defaults().run;
+        let set = |items: &[&str]| apply_overrides(&run, &items.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let changed = set(&["smoothing=1.5", "fusion=balanced", "batch=8"]).unwrap();
+        assert_eq!(changed.smoothing, Some(1.5));
+        assert_eq!(changed.fusion, a2x::engine::Fusion::Balanced);
+        assert_eq!(changed.batch, 8);
+        assert_eq!(changed.eta, run.eta, "other fields kept");
+        assert_eq!(set(&["smoothing=null"]).unwrap().smoothing, None);
+        assert!(set(&["no_such_field=1"]).unwrap_err().contains("no field"));
+        assert!(set(&["batch=many"]).is_err());
+        assert!(set(&["batch"]).unwrap_err().contains("FIELD=VALUE"));
+    }
 }
