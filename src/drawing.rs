@@ -39,7 +39,7 @@ pub fn stroke(image: &mut RgbImage, from: (f32, f32), to: (f32, f32), radius: f3
 pub fn box_downscale(image: &RgbImage, factor: u32) -> RgbImage {
     let (w, h) = image.dimensions();
     assert!(factor > 0 && w % factor == 0 && h % factor == 0, "{w}×{h} is not a multiple of {factor}");
-    let count = (factor * factor) as u32;
+    let count = factor * factor;
     RgbImage::from_fn(w / factor, h / factor, |x, y| {
         let mut sum = [0u32; 3];
         for dy in 0..factor {

@@ -10,6 +10,7 @@ pub mod distribution;
 pub mod drawing;
 pub mod engine;
 pub mod imaging;
+pub mod link;
 pub mod models;
 pub mod probe;
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,0 +1,484 @@
+//! Share links (issue #7): the whole state of a result in the URL fragment, so a link re-creates
+//! what its sender saw, and nothing is sent to any server (a fragment never leaves the browser).
+//!
+//! Format, version 1: `a2x=1.<payload>`, where payload is URL-safe base64 (no padding) of the raw
+//! DEFLATE of the state as JSON ([`SharedState`]). The version comes first and in clear, so a
+//! future format is told apart before anything is decoded. Decoding is strict and bounded:
+//! - at most [`MAX_FRAGMENT`] characters, at most [`MAX_JSON`] bytes once inflated (a
+//!   decompression bomb stops there), only URL-safe base64;
+//! - the JSON must be exactly what this version writes: it is parsed, written again and the two
+//!   compared, so an unknown or misspelt field, a missing one or a value in another form is a
+//!   named error instead of being silently dropped;
+//! - every value is checked against the range the page accepts ([`SharedState::validate`]):
+//!   names are short and plain (`[a-z0-9-]`), numbers finite and bounded, strokes and embedded
+//!   images limited in count and size.
+//! Nothing in a link is ever turned into markup or fetched by URL: model and sample names are only
+//! looked up among the bundled ones by the page.
+
+use crate::engine::tasks::{Task, TaskSettings};
+use crate::engine::{Region, RunConfig};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+pub const VERSION: u32 = 1;
+/// What a fragment starts with (after `#`).
+pub const PREFIX: &str = "a2x=";
+/// Longest fragment the decoder reads.
+pub const MAX_FRAGMENT: usize = 64 * 1024;
+/// Largest JSON it inflates.
+pub const MAX_JSON: usize = 256 * 1024;
+/// Limits of drawings and embedded images.
+pub const MAX_STROKES: usize = 2_000;
+pub const MAX_POINTS: usize = 50_000;
+pub const MAX_IMAGE_SIDE: u32 = 512;
+pub const MAX_IMAGE_BYTES: usize = 32 * 1024;
+
+/// Everything a link holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedState {
+    pub page: SharedPage,
+    /// Start the run as soon as the page has loaded what it needs.
+    pub auto_run: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SharedPage {
+    /// The explanation page.
+    Explain {
+        /// Model id (`lite0`) and the first 16 hex digits of its weights' sha256: a link made with
+        /// other weights is recognised as such.
+        model: String,
+        weights: String,
+        /// Every setting of the run, the target and the RNG seed included.
+        config: RunConfig,
+        /// |D̄|.
+        samples: usize,
+        seed: SharedSeed,
+        /// The visitor's own photos in D̄ cannot travel in a link; how many there were, so the
+        /// page can say the result will differ.
+        own_photos: usize,
+    },
+    /// An image task on the robust CIFAR-10 model.
+    Task {
+        task: Task,
+        model: String,
+        weights: String,
+        settings: TaskSettings,
+        /// Generation: unused (the seed is a Gaussian sample of the RNG seed); inpainting: the
+        /// picture; sketch: the drawing.
+        seed: SharedSeed,
+        /// Inpainting: the hole, painted as strokes on a blank `side`² mask (a stroke's colour:
+        /// white paints the hole, black erases it); `None` for the other tasks.
+        hole: Option<SharedDrawing>,
+    },
+}
+
+/// Where the seed comes from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SharedSeed {
+    /// None needed (generation).
+    None,
+    /// A bundled photo, by id (`coffee`), possibly drawn on.
+    Bundled { id: String, strokes: Vec<Stroke> },
+    /// A drawing: strokes on a canvas filled with its background colour.
+    Drawing { drawing: SharedDrawing },
+    /// A small image embedded as PNG (base64), downscaled by the page to fit.
+    Image { png: String },
+    /// An image too large for a link: the page asks the visitor for it.
+    Supplied { name: String },
+}
+
+/// Strokes on a canvas of `side`² pixels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedDrawing {
+    pub side: u32,
+    pub background: [u8; 3],
+    pub strokes: Vec<Stroke>,
+}
+
+/// One round-brush stroke (src/drawing.rs): through `points` in canvas pixels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stroke {
+    pub colour: [u8; 3],
+    pub radius: f32,
+    pub points: Vec<[i32; 2]>,
+}
+
+/// Why a link was refused, in words for the page.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LinkError {
+    #[error("this is not an a2x link (it should start with “{PREFIX}”)")]
+    NotALink,
+    #[error("this link was made by a newer a2x (format {0}); this page reads format {VERSION}")]
+    UnknownVersion(String),
+    #[error("the link is too long ({0} characters; at most {MAX_FRAGMENT})")]
+    TooLong(usize),
+    #[error("the link is damaged: {0}")]
+    Damaged(String),
+    #[error("the link holds a value this page does not accept: {0}")]
+    Invalid(String),
+}
+
+fn base64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+}
+
+/// The fragment (without `#`) for `state`.
+pub fn encode(state: &SharedState) -> String {
+    let json = serde_json::to_string(state).expect("the state serializes");
+    let deflated = miniz_oxide::deflate::compress_to_vec(json.as_bytes(), 9);
+    format!("{PREFIX}{VERSION}.{}", base64().encode(deflated))
+}
+
+/// The state in `fragment` (with or without the leading `#`), or why not. Never panics.
+pub fn decode(fragment: &str) -> Result<SharedState, LinkError> {
+    let fragment = fragment.strip_prefix('#').unwrap_or(fragment);
+    if fragment.len() > MAX_FRAGMENT {
+        return Err(LinkError::TooLong(fragment.len()));
+    }
+    let rest = fragment.strip_prefix(PREFIX).ok_or(LinkError::NotALink)?;
+    let (version, payload) = rest.split_once('.').ok_or_else(|| LinkError::Damaged("no version".into()))?;
+    if version != VERSION.to_string() {
+        let shown: String = version.chars().take(12).filter(|c| c.is_ascii_alphanumeric()).collect();
+        return Err(LinkError::UnknownVersion(shown));
+    }
+    let deflated = base64().decode(payload).map_err(|e| LinkError::Damaged(format!("not base64 ({e})")))?;
+    let json = miniz_oxide::inflate::decompress_to_vec_with_limit(&deflated, MAX_JSON)
+        .map_err(|e| LinkError::Damaged(format!("not compressed data, or more than {MAX_JSON} bytes of it ({:?})", e.status)))?;
+    let text = std::str::from_utf8(&json).map_err(|_| LinkError::Damaged("not text".into()))?;
+    let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| LinkError::Damaged(format!("not JSON ({e})")))?;
+    let state: SharedState = serde_json::from_value(raw.clone()).map_err(|e| LinkError::Invalid(e.to_string()))?;
+    // Strict: what was read must be exactly what this version writes for it.
+    let canonical: serde_json::Value = serde_json::from_str(&serde_json::to_string(&state).map_err(|e| LinkError::Invalid(e.to_string()))?)
+        .map_err(|e| LinkError::Invalid(e.to_string()))?;
+    if canonical != raw {
+        return Err(LinkError::Invalid(format!("unexpected or missing fields ({})", first_difference(&raw, &canonical))));
+    }
+    state.validate()?;
+    Ok(state)
+}
+
+/// Where two JSON values first differ, as a path (`page.config.eta`), for the error message.
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for key in x.keys().chain(y.keys()) {
+                match (x.get(key), y.get(key)) {
+                    (Some(u), Some(v)) if u != v => return format!("{}.{}", clean(key), first_difference(u, v)).trim_end_matches('.').to_string(),
+                    (Some(_), None) => return format!("unknown field {}", clean(key)),
+                    (None, Some(_)) => return format!("missing field {}", clean(key)),
+                    _ => {}
+                }
+            }
+            String::new()
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            x.iter().zip(y).position(|(u, v)| u != v).map(|i| format!("[{i}]")).unwrap_or_default()
+        }
+        _ => String::new(),
+    }
+}
+
+/// A key from a link, shortened and reduced to plain characters before it is shown.
+fn clean(key: &str) -> String {
+    key.chars().take(40).filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect()
+}
+
+fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), LinkError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(LinkError::Invalid(what()))
+    }
+}
+
+fn check_name(name: &str, what: &str) -> Result<(), LinkError> {
+    check(!name.is_empty() && name.len() <= 40 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'), || {
+        format!("{what} must be a short plain name")
+    })
+}
+
+fn check_weights(weights: &str) -> Result<(), LinkError> {
+    check(weights.len() == 16 && weights.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), || {
+        "the weights' fingerprint must be 16 lowercase hex digits".into()
+    })
+}
+
+fn positive(value: f32, what: &str, max: f32) -> Result<(), LinkError> {
+    check(value.is_finite() && value > 0.0 && value <= max, || format!("{what} must be a number in (0, {max}]"))
+}
+
+fn check_config(c: &RunConfig, classes: usize, side: usize) -> Result<(), LinkError> {
+    check(c.target < classes, || format!("target class {} (there are {classes})", c.target))?;
+    positive(c.eta, "η", 1e4)?;
+    check(c.gamma.is_finite() && (0.0..=1.0).contains(&c.gamma), || "γ must be in [0, 1]".into())?;
+    check((2..=1024).contains(&c.batch), || "b must be between 2 and 1024".into())?;
+    check((1..=100_000).contains(&c.iterations), || "iterations must be between 1 and 100000".into())?;
+    check(c.refine_every <= 100_000, || "refine every: at most 100000".into())?;
+    positive(c.lambda, "λ", 1e3)?;
+    check(c.alpha.is_finite() && (0.0..1.0).contains(&c.alpha), || "α must be in [0, 1)".into())?;
+    check(c.beta.is_finite() && (0.0..1.0).contains(&c.beta), || "β must be in [0, 1)".into())?;
+    positive(c.epsilon, "ε", 1e6)?;
+    check((1..=4096).contains(&c.chunk), || "images per pass must be between 1 and 4096".into())?;
+    if let Some(step) = c.step_size {
+        positive(step, "step size", 1e3)?;
+    }
+    if let Some(sigma) = c.smoothing {
+        positive(sigma, "σ", 64.0)?;
+    }
+    if let Some(Region { top, left, height, width }) = c.region {
+        check(height > 0 && width > 0 && top + height <= side && left + width <= side, || format!("the region must lie inside the {side}² image"))?;
+    }
+    Ok(())
+}
+
+fn check_strokes(strokes: &[Stroke], side: u32) -> Result<(), LinkError> {
+    check(strokes.len() <= MAX_STROKES, || format!("at most {MAX_STROKES} strokes"))?;
+    let points: usize = strokes.iter().map(|s| s.points.len()).sum();
+    check(points <= MAX_POINTS, || format!("at most {MAX_POINTS} points in all strokes"))?;
+    let limit = 2 * side as i32;
+    for stroke in strokes {
+        positive(stroke.radius, "a brush radius", side as f32)?;
+        check(!stroke.points.is_empty(), || "a stroke without points".into())?;
+        check(stroke.points.iter().all(|p| p.iter().all(|v| (-limit..=limit).contains(v))), || "a stroke point far outside the canvas".into())?;
+    }
+    Ok(())
+}
+
+fn check_drawing(drawing: &SharedDrawing) -> Result<(), LinkError> {
+    check((8..=MAX_IMAGE_SIDE).contains(&drawing.side), || format!("a canvas side between 8 and {MAX_IMAGE_SIDE}"))?;
+    check_strokes(&drawing.strokes, drawing.side)
+}
+
+fn check_seed(seed: &SharedSeed, side: u32) -> Result<(), LinkError> {
+    match seed {
+        SharedSeed::None => Ok(()),
+        SharedSeed::Bundled { id, strokes } => {
+            check_name(id, "the sample photo")?;
+            check_strokes(strokes, side)
+        }
+        SharedSeed::Drawing { drawing } => check_drawing(drawing),
+        SharedSeed::Image { png } => {
+            check(png.len() <= MAX_IMAGE_BYTES * 4 / 3 + 4, || format!("an embedded image of at most {MAX_IMAGE_BYTES} bytes"))?;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(png).map_err(|_| LinkError::Invalid("the embedded image is not base64".into()))?;
+            check(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() >= 24, || "the embedded image is not a PNG".into())?;
+            let (w, h) = (u32::from_be_bytes(bytes[16..20].try_into().unwrap()), u32::from_be_bytes(bytes[20..24].try_into().unwrap()));
+            check(w > 0 && h > 0 && w <= MAX_IMAGE_SIDE && h <= MAX_IMAGE_SIDE, || format!("the embedded image is {w}×{h} (at most {MAX_IMAGE_SIDE} a side)"))
+        }
+        SharedSeed::Supplied { name } => check(name.chars().count() <= 200 && !name.chars().any(char::is_control), || "the image's name is too long or has control characters".into()),
+    }
+}
+
+impl SharedState {
+    /// Every value within what the page accepts (see the module notes).
+    pub fn validate(&self) -> Result<(), LinkError> {
+        match &self.page {
+            SharedPage::Explain { model, weights, config, samples, seed, own_photos } => {
+                check_name(model, "the model")?;
+                check_weights(weights)?;
+                check_config(config, 1000, 260)?;
+                check((1..=4096).contains(samples), || "|D̄| must be between 1 and 4096".into())?;
+                check(config.batch <= samples + 1, || "b − 1 must not exceed |D̄|".into())?;
+                check(*own_photos <= 100_000, || "own photos: at most 100000".into())?;
+                check_seed(seed, 260)
+            }
+            SharedPage::Task { task, model, weights, settings, seed, hole } => {
+                check_name(model, "the model")?;
+                check_weights(weights)?;
+                check_config(&settings.run, 10, 32)?;
+                check((1..=4096).contains(&settings.samples), || "|D̄| must be between 1 and 4096".into())?;
+                check(settings.run.batch <= settings.samples + 1, || "b − 1 must not exceed |D̄|".into())?;
+                let b = &settings.baseline;
+                positive(b.epsilon, "ε", 1e4)?;
+                positive(b.step_size, "the PGD step", 1e3)?;
+                check((1..=100_000).contains(&b.steps), || "PGD steps must be between 1 and 100000".into())?;
+                check(settings.hole_weight.is_finite() && (0.0..=1e4).contains(&settings.hole_weight), || "β must be in [0, 10000]".into())?;
+                check((*task == Task::Inpaint) == hole.is_some(), || "a hole belongs to an inpainting link, and only there".into())?;
+                if let Some(hole) = hole {
+                    check_drawing(hole)?;
+                }
+                check_seed(seed, 256)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::sampling::Rng;
+
+    fn explain_state() -> SharedState {
+        let mut config = RunConfig::default();
+        config.target = 1;
+        config.rng_seed = 7;
+        SharedState {
+            page: SharedPage::Explain {
+                model: "lite0".into(),
+                weights: "0123456789abcdef".into(),
+                config,
+                samples: 64,
+                seed: SharedSeed::Bundled { id: "coffee".into(), strokes: vec![] },
+                own_photos: 0,
+            },
+            auto_run: true,
+        }
+    }
+
+    /// A random but valid state: the property tests' generator.
+    fn random_state(rng: &mut Rng) -> SharedState {
+        fn stroke(rng: &mut Rng, side: i32) -> Stroke {
+            Stroke {
+                colour: [rng.below(256) as u8, rng.below(256) as u8, rng.below(256) as u8],
+                radius: 0.5 + rng.unit() as f32 * 20.0,
+                points: (0..1 + rng.below(40)).map(|_| [rng.below(side as usize) as i32, rng.below(side as usize) as i32]).collect(),
+            }
+        }
+        if rng.below(2) == 0 {
+            let mut state = explain_state();
+            if let SharedPage::Explain { config, seed, .. } = &mut state.page {
+                config.target = rng.below(1000);
+                config.eta = 1.0 + rng.unit() as f32 * 100.0;
+                config.rng_seed = rng.below(1 << 30) as u64;
+                config.smoothing = if rng.below(2) == 0 { None } else { Some(0.5 + rng.unit() as f32) };
+                *seed = SharedSeed::Bundled { id: "chelsea".into(), strokes: (0..rng.below(5)).map(|_| stroke(rng, 224)).collect() };
+            }
+            state
+        } else {
+            let task = [Task::Generate, Task::Inpaint, Task::Sketch][rng.below(3)];
+            let mut settings = task.defaults();
+            settings.run.target = rng.below(10);
+            settings.run.rng_seed = rng.below(1000) as u64;
+            let hole = (task == Task::Inpaint).then(|| SharedDrawing { side: 32, background: [0; 3], strokes: (0..1 + rng.below(3)).map(|_| stroke(rng, 32)).collect() });
+            let seed = match task {
+                Task::Generate => SharedSeed::None,
+                Task::Inpaint => SharedSeed::Bundled { id: "chelsea".into(), strokes: vec![] },
+                Task::Sketch => SharedSeed::Drawing { drawing: SharedDrawing { side: 256, background: [255; 3], strokes: (0..1 + rng.below(30)).map(|_| stroke(rng, 256)).collect() } },
+            };
+            SharedState { page: SharedPage::Task { task, model: "cifar-robust".into(), weights: "fedcba9876543210".into(), settings, seed, hole }, auto_run: rng.below(2) == 0 }
+        }
+    }
+
+    #[test]
+    fn a_bundled_seed_link_is_short_and_round_trips() {
+        let state = explain_state();
+        let link = encode(&state);
+        assert!(link.starts_with("a2x=1."), "{link}");
+        eprintln!("bundled-seed link: {} characters", link.len());
+        assert!(link.len() <= 1_500, "{} characters", link.len());
+        assert_eq!(decode(&format!("#{link}")).unwrap(), state);
+    }
+
+    #[test]
+    fn a_sketch_of_30_strokes_fits_in_8000_characters() {
+        let mut rng = Rng::new(3);
+        // 30 strokes of 40 points each, as a hand moving across a 256 px canvas.
+        let strokes = (0..30)
+            .map(|i| {
+                let (mut x, mut y) = (rng.below(256) as i32, rng.below(256) as i32);
+                let points = (0..40).map(|_| {
+                    x = (x + rng.below(9) as i32 - 4).clamp(0, 255);
+                    y = (y + rng.below(9) as i32 - 4).clamp(0, 255);
+                    [x, y]
+                }).collect();
+                Stroke { colour: [(i * 8) as u8, 90, 200], radius: 8.0, points }
+            })
+            .collect();
+        let mut settings = Task::Sketch.defaults();
+        settings.run.target = 8;
+        let state = SharedState {
+            page: SharedPage::Task {
+                task: Task::Sketch,
+                model: "cifar-robust".into(),
+                weights: "fedcba9876543210".into(),
+                settings,
+                seed: SharedSeed::Drawing { drawing: SharedDrawing { side: 256, background: [255; 3], strokes } },
+                hole: None,
+            },
+            auto_run: false,
+        };
+        let link = encode(&state);
+        eprintln!("30-stroke sketch link: {} characters", link.len());
+        assert!(link.len() <= 8_000, "{} characters", link.len());
+        assert_eq!(decode(&link).unwrap(), state);
+    }
+
+    #[test]
+    fn round_trip_property() {
+        // encode(decode(encode(s))) == encode(s) for random valid states.
+        let mut rng = Rng::new(11);
+        for _ in 0..300 {
+            let state = random_state(&mut rng);
+            state.validate().unwrap();
+            let link = encode(&state);
+            let back = decode(&link).unwrap_or_else(|e| panic!("{e}: {state:?}"));
+            assert_eq!(encode(&back), link);
+        }
+    }
+
+    #[test]
+    fn unknown_versions_tampered_fields_and_garbage_get_named_errors() {
+        let link = encode(&explain_state());
+        assert_eq!(decode("backend=cpu"), Err(LinkError::NotALink));
+        assert!(matches!(decode(&link.replacen("a2x=1.", "a2x=2.", 1)), Err(LinkError::UnknownVersion(v)) if v == "2"));
+        assert!(matches!(decode("a2x=1.%%%"), Err(LinkError::Damaged(_))));
+        assert!(matches!(decode(&"a2x=1.".repeat(20_000)), Err(LinkError::TooLong(_))));
+        // A field renamed, one added, one removed, a value of the wrong kind, a value out of range.
+        let json_link = |json: String| format!("a2x=1.{}", base64().encode(miniz_oxide::deflate::compress_to_vec(json.as_bytes(), 6)));
+        let json = serde_json::to_string(&explain_state()).unwrap();
+        let renamed = decode(&json_link(json.replace("\"eta\"", "\"etta\"")));
+        assert!(matches!(&renamed, Err(LinkError::Invalid(m)) if m.contains("etta") || m.contains("eta")), "{renamed:?}");
+        let added = decode(&json_link(json.replacen('{', "{\"extra\":1,", 1)));
+        assert!(matches!(&added, Err(LinkError::Invalid(m)) if m.contains("unknown field extra")), "{added:?}");
+        assert!(matches!(decode(&json_link(json.replace(",\"auto_run\":true", ""))), Err(LinkError::Invalid(_))));
+        assert!(matches!(decode(&json_link(json.replace("\"samples\":64", "\"samples\":\"64\""))), Err(LinkError::Invalid(_))));
+        let out_of_range = decode(&json_link(json.replace("\"samples\":64", "\"samples\":0")));
+        assert!(matches!(&out_of_range, Err(LinkError::Invalid(m)) if m.contains("|D̄|")), "{out_of_range:?}");
+        // Markup in a name is refused, not shown.
+        let markup = decode(&json_link(json.replace("\"coffee\"", "\"<img src=x onerror=alert(1)>\"")));
+        assert!(matches!(&markup, Err(LinkError::Invalid(m)) if !m.contains('<')), "{markup:?}");
+        // A decompression bomb stops at MAX_JSON.
+        let bomb = format!("a2x=1.{}", base64().encode(miniz_oxide::deflate::compress_to_vec(&vec![b' '; 4 * MAX_JSON], 9)));
+        assert!(bomb.len() < MAX_FRAGMENT);
+        assert!(matches!(decode(&bomb), Err(LinkError::Damaged(_))));
+    }
+
+    #[test]
+    fn fuzzed_links_never_panic() {
+        // Random bytes, truncations and byte mutations of valid links, for a bounded number of
+        // cases (a fixed seed: the same cases on every run).
+        let mut rng = Rng::new(5);
+        let valid: Vec<String> = (0..20).map(|_| encode(&random_state(&mut rng))).collect();
+        let mut decoded = 0;
+        for case in 0..6_000 {
+            let link = &valid[case % valid.len()];
+            let candidate: Vec<u8> = match case % 3 {
+                0 => (0..rng.below(400)).map(|_| rng.below(256) as u8).collect(),
+                1 => link.as_bytes()[..rng.below(link.len() + 1)].to_vec(),
+                _ => {
+                    let mut bytes = link.as_bytes().to_vec();
+                    for _ in 0..1 + rng.below(4) {
+                        let at = rng.below(bytes.len());
+                        bytes[at] = b"ABCxyz019-_.=%"[rng.below(14)];
+                    }
+                    bytes
+                }
+            };
+            if let Ok(text) = String::from_utf8(candidate) {
+                if let Ok(state) = decode(&text) {
+                    // Whatever decodes is valid and re-encodes to a link that decodes to itself.
+                    state.validate().unwrap();
+                    assert_eq!(decode(&encode(&state)).unwrap(), state);
+                    decoded += 1;
+                }
+            }
+        }
+        // Truncations of the payload and most mutations must fail; a few mutations that only
+        // touch the padding-free tail may still decode, and that is fine.
+        eprintln!("{decoded} of 6000 fuzzed links decoded");
+        assert!(decoded < 1_000, "{decoded} fuzzed links decoded");
+    }
+}
