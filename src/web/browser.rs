@@ -188,6 +188,16 @@ pub fn draw_rgb(canvas: &HtmlCanvasElement, image: &RgbImage) -> Result<(), Stri
     context.put_image_data(&data, 0.0, 0.0).map_err(js_error)
 }
 
+/// Draws `image` on the canvas behind `node`, when both are there (a failure is logged: a picture
+/// that is not shown must not stop the page).
+pub fn draw_on(node: &yew::NodeRef, image: Option<&RgbImage>) {
+    if let (Some(canvas), Some(image)) = (node.cast::<HtmlCanvasElement>(), image) {
+        if let Err(e) = draw_rgb(&canvas, image) {
+            web_sys::console::warn_1(&e.into());
+        }
+    }
+}
+
 /// Offers `bytes` to the visitor as a file called `name`.
 pub fn download(bytes: &[u8], mime: &str, name: &str) -> Result<(), String> {
     let array = Uint8Array::from(bytes);

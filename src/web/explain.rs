@@ -1162,15 +1162,8 @@ impl Component for Explain {
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
-        let draw = |node: &NodeRef, image: Option<RgbImage>| {
-            if let (Some(canvas), Some(image)) = (node.cast::<web_sys::HtmlCanvasElement>(), image) {
-                if let Err(e) = browser::draw_rgb(&canvas, &image) {
-                    web_sys::console::warn_1(&e.into());
-                }
-            }
-        };
-        draw(&self.seed_canvas, self.seed.as_ref().map(|s| s.image.clone()));
-        draw(&self.p_canvas, self.run.as_ref().and_then(RunView::perturbation_image));
-        draw(&self.perturbed_canvas, self.run.as_ref().and_then(RunView::perturbed_seed_image));
+        browser::draw_on(&self.seed_canvas, self.seed.as_ref().map(|s| &s.image));
+        browser::draw_on(&self.p_canvas, self.run.as_ref().and_then(RunView::perturbation_image).as_ref());
+        browser::draw_on(&self.perturbed_canvas, self.run.as_ref().and_then(RunView::perturbed_seed_image).as_ref());
     }
 }

@@ -875,13 +875,7 @@ impl Component for ImageTasks {
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
-        let draw = |node: &NodeRef, image: Option<RgbImage>| {
-            if let (Some(canvas), Some(image)) = (node.cast::<web_sys::HtmlCanvasElement>(), image) {
-                if let Err(e) = browser::draw_rgb(&canvas, &image) {
-                    web_sys::console::warn_1(&e.into());
-                }
-            }
-        };
+        let draw = |node: &NodeRef, image: Option<RgbImage>| browser::draw_on(node, image.as_ref());
         let Some(task) = self.task else { return };
         let picture = |values: &[f32]| imaging::from_chw(values, [SIZE, SIZE]);
         draw(&self.sketch_canvas, (task == Task::Sketch).then(|| self.sketch.canvas.clone()));
