@@ -12,6 +12,7 @@
 //! - every value is checked against the range the page accepts ([`SharedState::validate`]):
 //!   names are short and plain (`[a-z0-9-]`), numbers finite and bounded, strokes and embedded
 //!   images limited in count and size.
+//!
 //! Nothing in a link is ever turned into markup or fetched by URL: model and sample names are only
 //! looked up among the bundled ones by the page.
 

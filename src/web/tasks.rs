@@ -575,7 +575,7 @@ impl ImageTasks {
             }
             Field::Batch => {
                 let b: usize = parse(value, "b")?;
-                if b < 2 || b > 1024 {
+                if !(2..=1024).contains(&b) {
                     return Err("b: between 2 and 1024".into());
                 }
                 s.run.batch = b;

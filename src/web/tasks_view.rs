@@ -316,7 +316,7 @@ fn run_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html {
         <div class="row">
           <button id="task-start" class="primary" onclick={link.callback(|_| Msg::Run)} disabled={!ready || busy}>{ "Run" }</button>
           <button id="task-cancel" onclick={link.callback(|_| Msg::Cancel)} disabled={!busy}>{ "Cancel" }</button>
-          if busy && run.map_or(true, |r| r.state != RunState::Running) { <span class="muted">{ "another task is running" }</span> }
+          if busy && run.is_none_or(|r| r.state != RunState::Running) { <span class="muted">{ "another task is running" }</span> }
         </div>
         { for status.map(|t| html! { <p id="task-status">{ t }</p> }) }
         { for run.and_then(|r| r.error.as_ref()).map(|e| html! { <p class="error" id="task-run-error">{ e }</p> }) }
