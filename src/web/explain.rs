@@ -44,14 +44,20 @@ pub struct Props {
 
 impl PartialEq for Props {
     fn eq(&self, other: &Self) -> bool {
-        let device = |p: &Props| p.device.as_ref().map(|d| (d.generation, d.label));
-        let manifest = match (&self.manifest, &other.manifest) {
-            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        };
-        device(self) == device(other) && manifest
+        same_inputs((&self.device, &self.manifest), (&other.device, &other.manifest))
     }
+}
+
+/// Whether a page's inputs from the app are unchanged: the same backend (by its generation) and
+/// the same manifest (the same `Rc`). Shared by the explanation's and the image tasks' props.
+pub fn same_inputs(a: (&Option<ActiveDevice>, &Option<Rc<Manifest>>), b: (&Option<ActiveDevice>, &Option<Rc<Manifest>>)) -> bool {
+    let device = |d: &Option<ActiveDevice>| d.as_ref().map(|d| (d.generation, d.label));
+    let manifest = match (a.1, b.1) {
+        (Some(x), Some(y)) => Rc::ptr_eq(x, y),
+        (None, None) => true,
+        _ => false,
+    };
+    device(a.0) == device(b.0) && manifest
 }
 
 /// The bundled photos (CC0 / public domain, static/samples/README.md).

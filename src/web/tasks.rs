@@ -5,7 +5,7 @@
 //! the view in `tasks_view.rs`; the algorithms are the engine's (`engine::tasks`), as in the CLI.
 
 use super::browser::{self, yield_now};
-use super::explain::{ActiveDevice, BUNDLED};
+use super::explain::{same_inputs, ActiveDevice, BUNDLED};
 use super::now_ms;
 use super::tasks_view;
 use crate::drawing;
@@ -47,13 +47,7 @@ pub struct Props {
 
 impl PartialEq for Props {
     fn eq(&self, other: &Self) -> bool {
-        let device = |p: &Props| p.device.as_ref().map(|d| (d.generation, d.label));
-        let manifest = match (&self.manifest, &other.manifest) {
-            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        };
-        device(self) == device(other) && manifest && self.task == other.task
+        same_inputs((&self.device, &self.manifest), (&other.device, &other.manifest)) && self.task == other.task
     }
 }
 

@@ -24,6 +24,17 @@ pub struct TaskArgs {
     /// RNG seed of the run (Gaussian samples, mini-batches).
     #[arg(long, default_value_t = 0)]
     pub rng: u64,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    /// Folder for the images and the JSON report.
+    #[arg(long, default_value = "target/tasks")]
+    pub out: PathBuf,
+}
+
+/// Changes to a task's defaults, shared by the task commands and `eval-tasks` (cheaper checks and
+/// variants; the defaults are the acceptance numbers).
+#[derive(Args, Debug, Clone)]
+pub struct SettingsArgs {
     /// Override the task's iterations (both methods).
     #[arg(long)]
     pub iterations: Option<usize>,
@@ -40,9 +51,6 @@ pub struct TaskArgs {
     /// `--set smoothing=1.0 --set fusion=balanced`.
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     pub overrides: Vec<String>,
-    /// Folder for the images and the JSON report.
-    #[arg(long, default_value = "target/tasks")]
-    pub out: PathBuf,
 }
 
 fn parse_class(name: &str) -> Result<usize, String> {
@@ -74,10 +82,10 @@ fn open_zoo(device: &Device) -> Result<Zoo, String> {
     Ok(Zoo { robust: load("cifar-robust")?, standard: load("cifar-standard")?, gaussians: gaussian::read_file(&bytes, Some(&file.sha256))? })
 }
 
-fn settings_for(task: Task, args: &TaskArgs, target: usize) -> Result<TaskSettings, String> {
+fn settings_for(task: Task, args: &SettingsArgs, rng: u64, target: usize) -> Result<TaskSettings, String> {
     let mut settings = task.defaults();
     settings.run.target = target;
-    settings.run.rng_seed = args.rng;
+    settings.run.rng_seed = rng;
     if let Some(n) = args.iterations {
         settings.run.iterations = n;
         settings.baseline.steps = n;
@@ -169,7 +177,7 @@ fn run_task(task: Task, args: TaskArgs, seed_image: Option<Vec<f32>>, hole: Opti
     let device = crate::explain::open_device(args.backend)?;
     let zoo = open_zoo(&device)?;
     let target = parse_class(args.target.as_deref().ok_or("--target is required")?)?;
-    let settings = settings_for(task, &args, target)?;
+    let settings = settings_for(task, &args.settings, args.rng, target)?;
     let seed_image = match seed_image {
         Some(image) => image,
         None => zoo.gaussians[target].sample(1, &mut Rng::new(args.rng)),
@@ -302,23 +310,11 @@ pub struct EvalTasksArgs {
     /// Inpainting: the first N test images (central 10×10 hole); 0 skips inpainting.
     #[arg(long, default_value_t = 100)]
     pub inpaint_images: usize,
-    /// Override both methods' iterations (cheaper checks; not the acceptance numbers).
-    #[arg(long)]
-    pub iterations: Option<usize>,
-    /// Override both methods' budget (η = ε).
-    #[arg(long)]
-    pub budget: Option<f32>,
-    /// Override both methods' step (ℓ2 length per iteration).
-    #[arg(long)]
-    pub step: Option<f32>,
     /// Run only the PGD baseline (a quick way to compare schedules; A2X's column shows —).
     #[arg(long)]
     pub baseline_only: bool,
-    #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<SignCheck>(s).map_err(|e| e.to_string()))]
-    pub sign_check: Option<SignCheck>,
-    /// As for `generate`: any other A2X setting, `--set FIELD=VALUE`.
-    #[arg(long = "set", value_name = "FIELD=VALUE")]
-    pub overrides: Vec<String>,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
 }
 
 /// Issue #6's evaluation: per class and overall, how often the standard model classifies A2X's
@@ -327,17 +323,6 @@ pub struct EvalTasksArgs {
 pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
     let device = crate::explain::open_device(args.backend)?;
     let zoo = open_zoo(&device)?;
-    let task_args = |rng: u64| TaskArgs {
-        target: None,
-        backend: args.backend,
-        rng,
-        iterations: args.iterations,
-        budget: args.budget,
-        step: args.step,
-        sign_check: args.sign_check,
-        overrides: args.overrides.clone(),
-        out: PathBuf::new(),
-    };
     let started = Instant::now();
     if args.seeds > 0 {
         println!("Generation: share of images the standard model classifies as the target ({} seeds per class)\n", args.seeds);
@@ -346,7 +331,7 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
         for target in 0..10 {
             let (mut a2x_hits, mut pgd_hits) = (0usize, 0usize);
             for seed in 0..args.seeds as u64 {
-                let settings = settings_for(Task::Generate, &task_args(seed), target)?;
+                let settings = settings_for(Task::Generate, &args.settings, seed, target)?;
                 let seed_image = zoo.gaussians[target].sample(1, &mut Rng::new(seed));
                 let (a2x_image, pgd_image, _) = run_one(&zoo, Task::Generate, &settings, seed_image, None, &device, false, args.baseline_only)?;
                 if let Some(image) = a2x_image {
@@ -374,7 +359,7 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
         for k in 0..count {
             let (truth, labels) = test.batch(&[k * stride], None);
             let seed = tasks::fill_hole_with_mean(&truth, &hole, 32);
-            let settings = settings_for(Task::Inpaint, &task_args(k as u64), labels[0])?;
+            let settings = settings_for(Task::Inpaint, &args.settings, k as u64, labels[0])?;
             let (a2x_image, pgd_image, _) = run_one(&zoo, Task::Inpaint, &settings, seed.clone(), Some(&hole), &device, false, args.baseline_only)?;
             mean_fill += hole_mse(&seed, &truth, &hole);
             a2x_mse += a2x_image.map_or(f64::NAN, |image| hole_mse(&image, &truth, &hole));
