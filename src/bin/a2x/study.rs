@@ -758,7 +758,10 @@ mod tests {
     /// be `RunConfig::default()` exactly.
     #[test]
     fn the_chosen_setting_is_the_default() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("static/study/grid.json");
+        // The clone being tested, read when the test runs (cargo sets it): a compile-time path
+        // would point at whichever clone built a shared target directory first.
+        let root = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+        let path = root.join("static/study/grid.json");
         let grid = read_grid(&path).unwrap();
         let runs: Vec<RunSpec> = expand(&grid).unwrap().into_iter().filter(|r| r.setting == "a2x").collect();
         assert_eq!(runs.len(), grid.targets.len() * grid.seeds.len());
