@@ -2,7 +2,102 @@
 //! image. Plain Rust on the image itself, so the page's canvas only displays the result and the
 //! operations are tested natively.
 
-use image::{Rgb, RgbImage};
+use image::{imageops, Rgb, RgbImage};
+use serde::{Deserialize, Serialize};
+
+/// Stroke points are kept in quarter pixels: the page rounds the pointer to a quarter pixel
+/// before it paints, so a stroke replayed from a share link paints exactly the same pixels.
+pub const POINT_UNITS: f32 = 4.0;
+
+/// One edit of a picture, as the pages record it and a share link carries it (`src/link.rs`).
+/// Replaying the edits in order on the same starting picture gives the same pixels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum Edit {
+    /// A round brush of `radius` pixels through `points`, in quarter pixels: the first point
+    /// absolute, every next one as its difference from the one before (a hand's small moves
+    /// compress well). Painted as the page paints it: a dot at the first point, then one
+    /// segment per move.
+    Stroke { colour: [u8; 3], radius: f32, points: Vec<[i32; 2]> },
+    /// The paint bucket at pixel `at`.
+    Fill { colour: [u8; 3], at: [u32; 2] },
+    /// Every pixel set to `colour`.
+    Clear { colour: [u8; 3] },
+    /// The picture scaled to `side`² (Catmull-Rom), as the explanation page does when the
+    /// model changes under an edited seed.
+    Resize { side: u32 },
+}
+
+/// A pointer position rounded to a quarter pixel and kept within half a canvas of the canvas
+/// (`side`), in quarter-pixel units.
+fn quantize(at: (f32, f32), side: u32) -> [i32; 2] {
+    let limit = 2.0 * side as f32 * POINT_UNITS;
+    let q = |v: f32| if v.is_finite() { (v * POINT_UNITS).round().clamp(-limit / 4.0, limit * 3.0 / 4.0) as i32 } else { 0 };
+    [q(at.0), q(at.1)]
+}
+
+fn from_units(p: [i32; 2]) -> (f32, f32) {
+    (p[0] as f32 / POINT_UNITS, p[1] as f32 / POINT_UNITS)
+}
+
+impl Edit {
+    /// A stroke that starts at `at` (the pointer went down) on a canvas of `side` pixels.
+    pub fn stroke_at(colour: [u8; 3], radius: f32, at: (f32, f32), side: u32) -> Edit {
+        Edit::Stroke { colour, radius, points: vec![quantize(at, side)] }
+    }
+
+    /// The stroke's points in pixels, absolute.
+    pub fn stroke_points(&self) -> Vec<(f32, f32)> {
+        let Edit::Stroke { points, .. } = self else { return Vec::new() };
+        let mut at = [0i64; 2];
+        points
+            .iter()
+            .map(|d| {
+                at = [at[0] + d[0] as i64, at[1] + d[1] as i64];
+                (at[0] as f32 / POINT_UNITS, at[1] as f32 / POINT_UNITS)
+            })
+            .collect()
+    }
+
+    /// The pointer moved to `to`: the stroke goes on, and the segment to paint now is returned
+    /// (`None` for anything but a stroke).
+    pub fn extend(&mut self, to: (f32, f32), side: u32) -> Option<((f32, f32), (f32, f32))> {
+        let last = *self.stroke_points().last()?;
+        let Edit::Stroke { points, .. } = self else { return None };
+        let last_units = [(last.0 * POINT_UNITS).round() as i32, (last.1 * POINT_UNITS).round() as i32];
+        let next = quantize(to, side);
+        points.push([next[0] - last_units[0], next[1] - last_units[1]]);
+        Some((last, from_units(next)))
+    }
+
+    /// Applies the edit; returns how many pixels it changed or painted (a resize counts all).
+    pub fn apply(&self, image: &mut RgbImage) -> usize {
+        match self {
+            Edit::Stroke { colour, radius, .. } => {
+                let points = self.stroke_points();
+                let Some(&first) = points.first() else { return 0 };
+                let mut painted = stroke(image, first, first, *radius, *colour);
+                for pair in points.windows(2) {
+                    painted += stroke(image, pair[0], pair[1], *radius, *colour);
+                }
+                painted
+            }
+            Edit::Fill { colour, at } => flood_fill(image, (at[0], at[1]), *colour),
+            Edit::Clear { colour } => {
+                let changed = image.pixels().filter(|p| p.0 != *colour).count();
+                image.pixels_mut().for_each(|p| p.0 = *colour);
+                changed
+            }
+            Edit::Resize { side } => {
+                if image.width() == *side && image.height() == *side {
+                    return 0;
+                }
+                *image = imageops::resize(image, *side, *side, imageops::FilterType::CatmullRom);
+                (*side * *side) as usize
+            }
+        }
+    }
+}
 
 /// Paints every pixel whose centre lies within `radius` of the segment `from`–`to` (coordinates in
 /// pixels: pixel (x, y) covers [x, x+1) × [y, y+1), so its centre is (x + ½, y + ½)). A click is a
@@ -173,6 +268,39 @@ mod tests {
         assert_eq!(flood_fill(&mut image, (0, 0), [0, 0, 255]), 39);
         assert_eq!(flood_fill(&mut image, (0, 0), [0, 0, 255]), 0, "same colour: nothing to do");
         assert_eq!(flood_fill(&mut image, (8, 0), [0, 0, 0]), 0, "outside the image");
+    }
+
+    #[test]
+    fn a_recorded_stroke_replays_to_the_same_pixels() {
+        // Paint as the page does (a dot where the pointer went down, a segment per move), record
+        // the stroke, replay it on a fresh canvas: the same pixels. Sub-quarter-pixel pointer
+        // positions are rounded before painting, so nothing is lost in the link.
+        let moves = [(10.3, 12.9), (11.07, 13.4), (15.6, 13.2), (20.01, 25.5), (19.2, 30.77), (-3.0, 31.0)];
+        let mut painted = white(32, 32);
+        let mut edit = Edit::stroke_at([200, 10, 10], 1.5, moves[0], 32);
+        edit.apply(&mut painted);
+        for &to in &moves[1..] {
+            let (from, to) = edit.extend(to, 32).unwrap();
+            stroke(&mut painted, from, to, 1.5, [200, 10, 10]);
+        }
+        let mut replayed = white(32, 32);
+        assert!(edit.apply(&mut replayed) > 0);
+        assert_eq!(painted, replayed);
+        // The stored points: the first absolute, then differences, in quarter pixels.
+        let Edit::Stroke { points, .. } = &edit else { unreachable!() };
+        assert_eq!(points[0], [41, 52]); // (10.25, 13.0)
+        assert_eq!(points[1], [44 - 41, 54 - 52]); // (11.0, 13.5)
+        assert_eq!(edit.stroke_points()[5], (-3.0, 31.0));
+    }
+
+    #[test]
+    fn fill_clear_and_resize_edits() {
+        let mut image = white(8, 8);
+        assert_eq!(Edit::Clear { colour: [1, 2, 3] }.apply(&mut image), 64);
+        assert_eq!(Edit::Fill { colour: [9, 9, 9], at: [0, 0] }.apply(&mut image), 64);
+        assert_eq!(Edit::Resize { side: 4 }.apply(&mut image), 16);
+        assert_eq!(image.dimensions(), (4, 4));
+        assert!(image.pixels().all(|p| p.0 == [9, 9, 9]), "a flat picture stays flat");
     }
 
     #[test]

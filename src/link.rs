@@ -16,9 +16,11 @@
 //! Nothing in a link is ever turned into markup or fetched by URL: model and sample names are only
 //! looked up among the bundled ones by the page.
 
+use crate::drawing::{Edit, POINT_UNITS};
 use crate::engine::tasks::{Task, TaskSettings};
 use crate::engine::{Region, RunConfig};
 use base64::Engine;
+use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
 pub const VERSION: u32 = 1;
@@ -29,7 +31,7 @@ pub const MAX_FRAGMENT: usize = 64 * 1024;
 /// Largest JSON it inflates.
 pub const MAX_JSON: usize = 256 * 1024;
 /// Limits of drawings and embedded images.
-pub const MAX_STROKES: usize = 2_000;
+pub const MAX_EDITS: usize = 2_000;
 pub const MAX_POINTS: usize = 50_000;
 pub const MAX_IMAGE_SIDE: u32 = 512;
 pub const MAX_IMAGE_BYTES: usize = 32 * 1024;
@@ -38,6 +40,9 @@ pub const MAX_IMAGE_BYTES: usize = 32 * 1024;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SharedState {
     pub page: SharedPage,
+    /// The backend the sender computed on (`webgpu`, `cpu`): on another one the page says the
+    /// numbers may differ in the last digits.
+    pub backend: String,
     /// Start the run as soon as the page has loaded what it needs.
     pub auto_run: bool,
 }
@@ -51,11 +56,13 @@ pub enum SharedPage {
         /// other weights is recognised as such.
         model: String,
         weights: String,
-        /// Every setting of the run, the target and the RNG seed included.
+        /// Every setting of the run: the target, the RNG seed (it also draws D̄ from the bundled
+        /// photos) and the region box included.
         config: RunConfig,
         /// |D̄|.
         samples: usize,
-        seed: SharedSeed,
+        /// d̄: a bundled photo (or an embedded or supplied image), cropped, then edited.
+        seed: SharedPicture,
         /// The visitor's own photos in D̄ cannot travel in a link; how many there were, so the
         /// page can say the result will differ.
         own_photos: usize,
@@ -66,45 +73,92 @@ pub enum SharedPage {
         model: String,
         weights: String,
         settings: TaskSettings,
-        /// Generation: unused (the seed is a Gaussian sample of the RNG seed); inpainting: the
-        /// picture; sketch: the drawing.
-        seed: SharedSeed,
-        /// Inpainting: the hole, painted as strokes on a blank `side`² mask (a stroke's colour:
-        /// white paints the hole, black erases it); `None` for the other tasks.
-        hole: Option<SharedDrawing>,
+        /// Generation: `None` (the seed is a Gaussian sample of the RNG seed); inpainting: the
+        /// picture at 32²; sketch: the drawing at 256².
+        seed: Option<SharedPicture>,
+        /// Inpainting: the hole (white) on a black 32² mask; `None` for the other tasks.
+        hole: Option<SharedPicture>,
     },
 }
 
-/// Where the seed comes from.
+/// A picture as the page made it: a starting picture at `side`², then the edits in order
+/// (`drawing::Edit`; a `Resize` changes the side for the edits after it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedPicture {
+    pub base: PictureBase,
+    pub side: u32,
+    pub edits: Vec<Edit>,
+}
+
+/// Where a picture starts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum SharedSeed {
-    /// None needed (generation).
-    None,
-    /// A bundled photo, by id (`coffee`), possibly drawn on.
-    Bundled { id: String, strokes: Vec<Stroke> },
-    /// A drawing: strokes on a canvas filled with its background colour.
-    Drawing { drawing: SharedDrawing },
-    /// A small image embedded as PNG (base64), downscaled by the page to fit.
-    Image { png: String },
-    /// An image too large for a link: the page asks the visitor for it.
+pub enum PictureBase {
+    /// A bundled photo (`coffee`, `crate::bundled::PHOTOS`), centre-cropped to the side.
+    Bundled { id: String },
+    /// A picture the page draws itself (`crate::bundled::built_in`): the starting sketch, the
+    /// central hole.
+    BuiltIn { id: String },
+    /// A small image embedded as PNG (standard base64), centre-cropped to the side.
+    Image { name: String, png: String },
+    /// An image too large for a link: the page asks the visitor for the file of this name.
     Supplied { name: String },
 }
 
-/// Strokes on a canvas of `side`² pixels.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SharedDrawing {
-    pub side: u32,
-    pub background: [u8; 3],
-    pub strokes: Vec<Stroke>,
+impl SharedPicture {
+    /// The side after the last edit.
+    pub fn final_side(&self) -> u32 {
+        self.edits.iter().fold(self.side, |side, e| if let Edit::Resize { side } = e { *side } else { side })
+    }
+
+    /// The edits applied in order to `start` (the base at `side`²).
+    pub fn render(&self, start: RgbImage) -> RgbImage {
+        let mut image = start;
+        for edit in &self.edits {
+            edit.apply(&mut image);
+        }
+        image
+    }
+
+    /// The embedded image's PNG bytes, if the base is one.
+    pub fn embedded_png(&self) -> Option<Vec<u8>> {
+        match &self.base {
+            PictureBase::Image { png, .. } => base64::engine::general_purpose::STANDARD.decode(png).ok(),
+            _ => None,
+        }
+    }
+
+    /// The name the page gives the picture (a bundled id, a file name); " (edited)" once edited,
+    /// as the explanation page names a seed it drew on.
+    pub fn name(&self) -> String {
+        let name = match &self.base {
+            PictureBase::Bundled { id } | PictureBase::BuiltIn { id } => id.clone(),
+            PictureBase::Image { name, .. } | PictureBase::Supplied { name } => name.clone(),
+        };
+        if self.edits.is_empty() {
+            name
+        } else {
+            format!("{name} (edited)")
+        }
+    }
 }
 
-/// One round-brush stroke (src/drawing.rs): through `points` in canvas pixels.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Stroke {
-    pub colour: [u8; 3],
-    pub radius: f32,
-    pub points: Vec<[i32; 2]>,
+/// `image` as an embedded base, if its PNG fits in a link; otherwise `None` (the link then names
+/// the file and the page asks for it).
+pub fn embed_image(name: &str, image: &RgbImage) -> Option<PictureBase> {
+    let png = crate::imaging::encode_png(image).ok()?;
+    (png.len() <= MAX_IMAGE_BYTES && image.width() <= MAX_IMAGE_SIDE && image.height() <= MAX_IMAGE_SIDE)
+        .then(|| PictureBase::Image { name: plain_file_name(name), png: base64::engine::general_purpose::STANDARD.encode(png) })
+}
+
+/// A file name reduced to what a link may carry (no control characters, at most 100 characters).
+pub fn plain_file_name(name: &str) -> String {
+    let name: String = name.chars().filter(|c| !c.is_control()).take(100).collect();
+    if name.is_empty() {
+        "image".into()
+    } else {
+        name
+    }
 }
 
 /// Why a link was refused, in words for the page.
@@ -236,55 +290,68 @@ fn check_config(c: &RunConfig, classes: usize, side: usize) -> Result<(), LinkEr
     Ok(())
 }
 
-fn check_strokes(strokes: &[Stroke], side: u32) -> Result<(), LinkError> {
-    check(strokes.len() <= MAX_STROKES, || format!("at most {MAX_STROKES} strokes"))?;
-    let points: usize = strokes.iter().map(|s| s.points.len()).sum();
-    check(points <= MAX_POINTS, || format!("at most {MAX_POINTS} points in all strokes"))?;
-    let limit = 2 * side as i32;
-    for stroke in strokes {
-        positive(stroke.radius, "a brush radius", side as f32)?;
-        check(!stroke.points.is_empty(), || "a stroke without points".into())?;
-        check(stroke.points.iter().all(|p| p.iter().all(|v| (-limit..=limit).contains(v))), || "a stroke point far outside the canvas".into())?;
-    }
-    Ok(())
-}
-
-fn check_drawing(drawing: &SharedDrawing) -> Result<(), LinkError> {
-    check((8..=MAX_IMAGE_SIDE).contains(&drawing.side), || format!("a canvas side between 8 and {MAX_IMAGE_SIDE}"))?;
-    check_strokes(&drawing.strokes, drawing.side)
-}
-
-fn check_seed(seed: &SharedSeed, side: u32) -> Result<(), LinkError> {
-    match seed {
-        SharedSeed::None => Ok(()),
-        SharedSeed::Bundled { id, strokes } => {
-            check_name(id, "the sample photo")?;
-            check_strokes(strokes, side)
-        }
-        SharedSeed::Drawing { drawing } => check_drawing(drawing),
-        SharedSeed::Image { png } => {
+fn check_picture(picture: &SharedPicture, what: &str) -> Result<(), LinkError> {
+    let sides = 8..=MAX_IMAGE_SIDE;
+    check(sides.contains(&picture.side), || format!("{what}: a side between 8 and {MAX_IMAGE_SIDE}"))?;
+    match &picture.base {
+        PictureBase::Bundled { id } => check_name(id, "the sample photo")?,
+        PictureBase::BuiltIn { id } => check_name(id, "the built-in picture")?,
+        PictureBase::Image { name, png } => {
+            check_file_name(name)?;
             check(png.len() <= MAX_IMAGE_BYTES * 4 / 3 + 4, || format!("an embedded image of at most {MAX_IMAGE_BYTES} bytes"))?;
             let bytes = base64::engine::general_purpose::STANDARD.decode(png).map_err(|_| LinkError::Invalid("the embedded image is not base64".into()))?;
             check(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() >= 24, || "the embedded image is not a PNG".into())?;
             let (w, h) = (u32::from_be_bytes(bytes[16..20].try_into().unwrap()), u32::from_be_bytes(bytes[20..24].try_into().unwrap()));
-            check(w > 0 && h > 0 && w <= MAX_IMAGE_SIDE && h <= MAX_IMAGE_SIDE, || format!("the embedded image is {w}×{h} (at most {MAX_IMAGE_SIDE} a side)"))
+            check(w > 0 && h > 0 && w <= MAX_IMAGE_SIDE && h <= MAX_IMAGE_SIDE, || format!("the embedded image is {w}×{h} (at most {MAX_IMAGE_SIDE} a side)"))?;
         }
-        SharedSeed::Supplied { name } => check(name.chars().count() <= 200 && !name.chars().any(char::is_control), || "the image's name is too long or has control characters".into()),
+        PictureBase::Supplied { name } => check_file_name(name)?,
     }
+    check(picture.edits.len() <= MAX_EDITS, || format!("{what}: at most {MAX_EDITS} edits"))?;
+    let points: usize = picture.edits.iter().map(|e| if let Edit::Stroke { points, .. } = e { points.len() } else { 1 }).sum();
+    check(points <= MAX_POINTS, || format!("{what}: at most {MAX_POINTS} points in all strokes"))?;
+    let mut side = picture.side;
+    for edit in &picture.edits {
+        match edit {
+            Edit::Stroke { radius, points, .. } => {
+                positive(*radius, "a brush radius", side as f32)?;
+                check(!points.is_empty(), || "a stroke without points".into())?;
+                // Every point (a running sum of differences) within a canvas of the canvas.
+                let limit = 2 * side as i64 * POINT_UNITS as i64;
+                let mut at = [0i64; 2];
+                for d in points {
+                    at = [at[0] + d[0] as i64, at[1] + d[1] as i64];
+                    check(at.iter().all(|v| (-limit..=limit).contains(v)), || "a stroke point far outside the canvas".into())?;
+                }
+            }
+            Edit::Fill { at, .. } => check(at[0] < side && at[1] < side, || "a fill outside the canvas".into())?,
+            Edit::Clear { .. } => {}
+            Edit::Resize { side: to } => {
+                check(sides.contains(to), || format!("{what}: a side between 8 and {MAX_IMAGE_SIDE}"))?;
+                side = *to;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_file_name(name: &str) -> Result<(), LinkError> {
+    check(!name.is_empty() && name.chars().count() <= 100 && !name.chars().any(char::is_control), || "the image's name is empty, too long or has control characters".into())
 }
 
 impl SharedState {
     /// Every value within what the page accepts (see the module notes).
     pub fn validate(&self) -> Result<(), LinkError> {
+        check_name(&self.backend, "the backend")?;
         match &self.page {
             SharedPage::Explain { model, weights, config, samples, seed, own_photos } => {
                 check_name(model, "the model")?;
                 check_weights(weights)?;
-                check_config(config, 1000, 260)?;
+                check_config(config, 1000, seed.final_side() as usize)?;
                 check((1..=4096).contains(samples), || "|D̄| must be between 1 and 4096".into())?;
                 check(config.batch <= samples + 1, || "b − 1 must not exceed |D̄|".into())?;
                 check(*own_photos <= 100_000, || "own photos: at most 100000".into())?;
-                check_seed(seed, 260)
+                check(!matches!(seed.base, PictureBase::BuiltIn { .. }), || "the seed must be a photo".into())?;
+                check_picture(seed, "the seed")
             }
             SharedPage::Task { task, model, weights, settings, seed, hole } => {
                 check_name(model, "the model")?;
@@ -297,15 +364,30 @@ impl SharedState {
                 positive(b.step_size, "the PGD step", 1e3)?;
                 check((1..=100_000).contains(&b.steps), || "PGD steps must be between 1 and 100000".into())?;
                 check(settings.hole_weight.is_finite() && (0.0..=1e4).contains(&settings.hole_weight), || "β must be in [0, 10000]".into())?;
-                check((*task == Task::Inpaint) == hole.is_some(), || "a hole belongs to an inpainting link, and only there".into())?;
-                if let Some(hole) = hole {
-                    check_drawing(hole)?;
+                let (seed_side, hole_side) = match task {
+                    Task::Generate => (None, None),
+                    Task::Inpaint => (Some(TASK_SIDE), Some(TASK_SIDE)),
+                    Task::Sketch => (Some(SKETCH_SIDE), None),
+                };
+                let side_of = |p: &Option<SharedPicture>| p.as_ref().map(|p| (p.side, p.final_side()));
+                check(side_of(seed) == seed_side.map(|s| (s, s)), || match seed_side {
+                    Some(side) => format!("this task's picture is {side}×{side}"),
+                    None => "generation takes no picture".into(),
+                })?;
+                check(side_of(hole) == hole_side.map(|s| (s, s)), || "a hole (32×32) belongs to an inpainting link, and only there".into())?;
+                for (picture, what) in [(seed, "the picture"), (hole, "the hole")] {
+                    if let Some(picture) = picture {
+                        check_picture(picture, what)?;
+                    }
                 }
-                check_seed(seed, 256)
+                Ok(())
             }
         }
     }
 }
+
+use crate::bundled::TASK_SIDE;
+const SKETCH_SIDE: u32 = TASK_SIDE * crate::bundled::SKETCH_SCALE;
 
 #[cfg(test)]
 mod tests {
@@ -322,22 +404,30 @@ mod tests {
                 weights: "0123456789abcdef".into(),
                 config,
                 samples: 64,
-                seed: SharedSeed::Bundled { id: "coffee".into(), strokes: vec![] },
+                seed: SharedPicture { base: PictureBase::Bundled { id: "coffee".into() }, side: 224, edits: vec![] },
                 own_photos: 0,
             },
+            backend: "webgpu".into(),
             auto_run: true,
         }
     }
 
+    /// A stroke as a hand draws it on a `side` canvas: `moves` pointer moves of up to `step`
+    /// pixels, at sub-pixel positions, recorded as the page records them.
+    fn hand_stroke(rng: &mut Rng, side: u32, moves: usize, step: f32) -> Edit {
+        let mut at = (rng.unit() as f32 * side as f32, rng.unit() as f32 * side as f32);
+        let colour = [rng.below(256) as u8, rng.below(256) as u8, rng.below(256) as u8];
+        let mut edit = Edit::stroke_at(colour, 0.5 + rng.unit() as f32 * side as f32 / 16.0, at, side);
+        for _ in 0..moves {
+            at.0 = (at.0 + (rng.unit() as f32 * 2.0 - 1.0) * step).clamp(0.0, side as f32);
+            at.1 = (at.1 + (rng.unit() as f32 * 2.0 - 1.0) * step).clamp(0.0, side as f32);
+            edit.extend(at, side);
+        }
+        edit
+    }
+
     /// A random but valid state: the property tests' generator.
     fn random_state(rng: &mut Rng) -> SharedState {
-        fn stroke(rng: &mut Rng, side: i32) -> Stroke {
-            Stroke {
-                colour: [rng.below(256) as u8, rng.below(256) as u8, rng.below(256) as u8],
-                radius: 0.5 + rng.unit() as f32 * 20.0,
-                points: (0..1 + rng.below(40)).map(|_| [rng.below(side as usize) as i32, rng.below(side as usize) as i32]).collect(),
-            }
-        }
         if rng.below(2) == 0 {
             let mut state = explain_state();
             if let SharedPage::Explain { config, seed, .. } = &mut state.page {
@@ -345,7 +435,18 @@ mod tests {
                 config.eta = 1.0 + rng.unit() as f32 * 100.0;
                 config.rng_seed = rng.below(1 << 30) as u64;
                 config.smoothing = if rng.below(2) == 0 { None } else { Some(0.5 + rng.unit() as f32) };
-                *seed = SharedSeed::Bundled { id: "chelsea".into(), strokes: (0..rng.below(5)).map(|_| stroke(rng, 224)).collect() };
+                let mut edits: Vec<Edit> = (0..rng.below(5)).map(|_| { let moves = rng.below(30); hand_stroke(rng, 224, moves, 6.0) }).collect();
+                if rng.below(3) == 0 {
+                    edits.push(Edit::Fill { colour: [1, 2, 3], at: [rng.below(224) as u32, 5] });
+                }
+                if rng.below(3) == 0 {
+                    edits.push(Edit::Clear { colour: [255; 3] });
+                }
+                if rng.below(3) == 0 {
+                    edits.push(Edit::Resize { side: 260 });
+                    edits.push(hand_stroke(rng, 260, 10, 4.0));
+                }
+                *seed = SharedPicture { base: PictureBase::Bundled { id: "chelsea".into() }, side: 224, edits };
             }
             state
         } else {
@@ -353,13 +454,21 @@ mod tests {
             let mut settings = task.defaults();
             settings.run.target = rng.below(10);
             settings.run.rng_seed = rng.below(1000) as u64;
-            let hole = (task == Task::Inpaint).then(|| SharedDrawing { side: 32, background: [0; 3], strokes: (0..1 + rng.below(3)).map(|_| stroke(rng, 32)).collect() });
-            let seed = match task {
-                Task::Generate => SharedSeed::None,
-                Task::Inpaint => SharedSeed::Bundled { id: "chelsea".into(), strokes: vec![] },
-                Task::Sketch => SharedSeed::Drawing { drawing: SharedDrawing { side: 256, background: [255; 3], strokes: (0..1 + rng.below(30)).map(|_| stroke(rng, 256)).collect() } },
+            let picture = |base: PictureBase, side: u32, edits: Vec<Edit>| Some(SharedPicture { base, side, edits });
+            let built_in = |id: &str| PictureBase::BuiltIn { id: id.into() };
+            let (seed, hole) = match task {
+                Task::Generate => (None, None),
+                Task::Inpaint => (
+                    picture(PictureBase::Bundled { id: "chelsea".into() }, 32, vec![]),
+                    picture(built_in("central-hole"), 32, (0..1 + rng.below(3)).map(|_| hand_stroke(rng, 32, 5, 2.0)).collect()),
+                ),
+                Task::Sketch => (picture(built_in("ship-sketch"), 256, (0..1 + rng.below(30)).map(|_| hand_stroke(rng, 256, 20, 5.0)).collect()), None),
             };
-            SharedState { page: SharedPage::Task { task, model: "cifar-robust".into(), weights: "fedcba9876543210".into(), settings, seed, hole }, auto_run: rng.below(2) == 0 }
+            SharedState {
+                page: SharedPage::Task { task, model: "cifar-robust".into(), weights: "fedcba9876543210".into(), settings, seed, hole },
+                backend: ["webgpu", "cpu"][rng.below(2)].into(),
+                auto_run: rng.below(2) == 0,
+            }
         }
     }
 
@@ -375,19 +484,10 @@ mod tests {
 
     #[test]
     fn a_sketch_of_30_strokes_fits_in_8000_characters() {
+        // 30 strokes of 40 pointer moves each, up to 6 px apart at sub-pixel positions, on the
+        // 256 px sketch canvas: a hand drawing.
         let mut rng = Rng::new(3);
-        // 30 strokes of 40 points each, as a hand moving across a 256 px canvas.
-        let strokes = (0..30)
-            .map(|i| {
-                let (mut x, mut y) = (rng.below(256) as i32, rng.below(256) as i32);
-                let points = (0..40).map(|_| {
-                    x = (x + rng.below(9) as i32 - 4).clamp(0, 255);
-                    y = (y + rng.below(9) as i32 - 4).clamp(0, 255);
-                    [x, y]
-                }).collect();
-                Stroke { colour: [(i * 8) as u8, 90, 200], radius: 8.0, points }
-            })
-            .collect();
+        let edits = (0..30).map(|_| hand_stroke(&mut rng, 256, 40, 6.0)).collect();
         let mut settings = Task::Sketch.defaults();
         settings.run.target = 8;
         let state = SharedState {
@@ -396,15 +496,38 @@ mod tests {
                 model: "cifar-robust".into(),
                 weights: "fedcba9876543210".into(),
                 settings,
-                seed: SharedSeed::Drawing { drawing: SharedDrawing { side: 256, background: [255; 3], strokes } },
+                seed: Some(SharedPicture { base: PictureBase::BuiltIn { id: "ship-sketch".into() }, side: 256, edits }),
                 hole: None,
             },
+            backend: "webgpu".into(),
             auto_run: false,
         };
         let link = encode(&state);
         eprintln!("30-stroke sketch link: {} characters", link.len());
         assert!(link.len() <= 8_000, "{} characters", link.len());
         assert_eq!(decode(&link).unwrap(), state);
+    }
+
+    #[test]
+    fn a_picture_renders_its_edits_in_order() {
+        // Independent reference: the same strokes painted directly with drawing::stroke.
+        let mut rng = Rng::new(9);
+        let edits: Vec<Edit> = (0..5).map(|_| hand_stroke(&mut rng, 64, 12, 3.0)).collect();
+        let picture = SharedPicture { base: PictureBase::BuiltIn { id: "x".into() }, side: 64, edits: edits.clone() };
+        let blank = RgbImage::from_pixel(64, 64, image::Rgb([255; 3]));
+        let mut expected = blank.clone();
+        for edit in &edits {
+            let Edit::Stroke { colour, radius, .. } = edit else { unreachable!() };
+            let points = edit.stroke_points();
+            crate::drawing::stroke(&mut expected, points[0], points[0], *radius, *colour);
+            for pair in points.windows(2) {
+                crate::drawing::stroke(&mut expected, pair[0], pair[1], *radius, *colour);
+            }
+        }
+        assert_eq!(picture.render(blank), expected);
+        assert_eq!(picture.name(), "x (edited)");
+        let resized = SharedPicture { edits: vec![Edit::Resize { side: 32 }], ..picture };
+        assert_eq!(resized.final_side(), 32);
     }
 
     #[test]
@@ -440,11 +563,24 @@ mod tests {
         assert!(matches!(&out_of_range, Err(LinkError::Invalid(m)) if m.contains("|D̄|")), "{out_of_range:?}");
         // Markup in a name is refused, not shown.
         let markup = decode(&json_link(json.replace("\"coffee\"", "\"<img src=x onerror=alert(1)>\"")));
+        // A stroke that wanders off the canvas, a fill outside it, a seed of another task.
+        let far = explain_with_edits(vec![Edit::Stroke { colour: [0; 3], radius: 2.0, points: vec![[0, 0], [4 * 600, 0]] }]);
+        assert!(matches!(decode(&encode(&far)), Err(LinkError::Invalid(m)) if m.contains("far outside")));
+        let fill = explain_with_edits(vec![Edit::Fill { colour: [0; 3], at: [224, 0] }]);
+        assert!(matches!(decode(&encode(&fill)), Err(LinkError::Invalid(m)) if m.contains("fill outside")));
         assert!(matches!(&markup, Err(LinkError::Invalid(m)) if !m.contains('<')), "{markup:?}");
         // A decompression bomb stops at MAX_JSON.
         let bomb = format!("a2x=1.{}", base64().encode(miniz_oxide::deflate::compress_to_vec(&vec![b' '; 4 * MAX_JSON], 9)));
         assert!(bomb.len() < MAX_FRAGMENT);
         assert!(matches!(decode(&bomb), Err(LinkError::Damaged(_))));
+    }
+
+    fn explain_with_edits(edits: Vec<Edit>) -> SharedState {
+        let mut state = explain_state();
+        if let SharedPage::Explain { seed, .. } = &mut state.page {
+            seed.edits = edits;
+        }
+        state
     }
 
     #[test]
