@@ -10,7 +10,7 @@ ENV := . scripts/env.sh &&
 SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
 PORT ?= 8080
 
-.PHONY: help setup setup-test wheels models samples sketches study serve build-release build-debug test test-native test-e2e wasm-size clean
+.PHONY: help setup setup-test wheels models samples sketches study gallery serve build-release build-debug test test-native test-e2e wasm-size clean
 
 help:
 	@echo "make serve   install what is missing, build the release app, serve it on http://127.0.0.1:$(PORT)"
@@ -59,6 +59,11 @@ sketches:
 	for s in ship airplane automobile frog; do \
 	  cargo run --release --bin a2x -- sketch --sketch static/sketches/$$s.png --target $$s --out static/sketches/results || exit 1; done
 
+# The gallery of share links (issue #7): static/gallery/{index.html,links.json} and thumbnails
+# computed from the same links by `a2x replay`. About an hour on two cores; resumable.
+gallery:
+	cargo run --release --bin a2x -- gallery --out static/gallery
+
 # Re-create static/samples/ from the scikit-image wheel.
 samples:
 	scripts/samples.sh
@@ -75,6 +80,7 @@ test-e2e: build-debug
 	$(ENV) node tests/e2e/app.cjs target/e2e/dist target/e2e/reference target/e2e
 	$(ENV) node tests/e2e/explain.cjs target/e2e/dist target/e2e
 	$(ENV) node tests/e2e/tasks.cjs target/e2e/dist target/e2e
+	$(ENV) node tests/e2e/links.cjs target/e2e/dist target/e2e
 
 test: test-native test-e2e
 

@@ -70,6 +70,16 @@ impl Edit {
         Some((last, from_units(next)))
     }
 
+    /// The pointer moved to `to` during this stroke: records the move and paints its segment on
+    /// `image` (the page's live drawing). Returns the pixels painted.
+    pub fn continue_on(&mut self, image: &mut RgbImage, to: (f32, f32)) -> usize {
+        let Some((from, to)) = self.extend(to, image.width()) else { return 0 };
+        match self {
+            Edit::Stroke { colour, radius, .. } => stroke(image, from, to, *radius, *colour),
+            _ => 0,
+        }
+    }
+
     /// Applies the edit; returns how many pixels it changed or painted (a resize counts all).
     pub fn apply(&self, image: &mut RgbImage) -> usize {
         match self {
@@ -279,9 +289,12 @@ mod tests {
         let mut painted = white(32, 32);
         let mut edit = Edit::stroke_at([200, 10, 10], 1.5, moves[0], 32);
         edit.apply(&mut painted);
-        for &to in &moves[1..] {
+        for &to in &moves[1..3] {
             let (from, to) = edit.extend(to, 32).unwrap();
             stroke(&mut painted, from, to, 1.5, [200, 10, 10]);
+        }
+        for &to in &moves[3..] {
+            edit.continue_on(&mut painted, to);
         }
         let mut replayed = white(32, 32);
         assert!(edit.apply(&mut replayed) > 0);

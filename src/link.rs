@@ -208,11 +208,26 @@ pub fn decode(fragment: &str) -> Result<SharedState, LinkError> {
     // Strict: what was read must be exactly what this version writes for it.
     let canonical: serde_json::Value = serde_json::from_str(&serde_json::to_string(&state).map_err(|e| LinkError::Invalid(e.to_string()))?)
         .map_err(|e| LinkError::Invalid(e.to_string()))?;
-    if canonical != raw {
+    if !same_json(&canonical, &raw) {
         return Err(LinkError::Invalid(format!("unexpected or missing fields ({})", first_difference(&raw, &canonical))));
     }
     state.validate()?;
     Ok(state)
+}
+
+/// JSON equality where a number is its value: `80` and `80.0` are the same (another tool may
+/// write a link's floats without the `.0`); integers compare exactly.
+fn same_json(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i128(), y.as_i128()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(u, v)| same_json(u, v)),
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, u)| y.get(k).is_some_and(|v| same_json(u, v))),
+        _ => a == b,
+    }
 }
 
 /// Where two JSON values first differ, as a path (`page.config.eta`), for the error message.
@@ -222,7 +237,7 @@ fn first_difference(a: &serde_json::Value, b: &serde_json::Value) -> String {
         (Value::Object(x), Value::Object(y)) => {
             for key in x.keys().chain(y.keys()) {
                 match (x.get(key), y.get(key)) {
-                    (Some(u), Some(v)) if u != v => return format!("{}.{}", clean(key), first_difference(u, v)).trim_end_matches('.').to_string(),
+                    (Some(u), Some(v)) if !same_json(u, v) => return format!("{}.{}", clean(key), first_difference(u, v)).trim_end_matches('.').to_string(),
                     (Some(_), None) => return format!("unknown field {}", clean(key)),
                     (None, Some(_)) => return format!("missing field {}", clean(key)),
                     _ => {}
@@ -231,7 +246,7 @@ fn first_difference(a: &serde_json::Value, b: &serde_json::Value) -> String {
             String::new()
         }
         (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            x.iter().zip(y).position(|(u, v)| u != v).map(|i| format!("[{i}]")).unwrap_or_default()
+            x.iter().zip(y).position(|(u, v)| !same_json(u, v)).map(|i| format!("[{i}]")).unwrap_or_default()
         }
         _ => String::new(),
     }
@@ -561,6 +576,12 @@ mod tests {
         assert!(matches!(decode(&json_link(json.replace("\"samples\":64", "\"samples\":\"64\""))), Err(LinkError::Invalid(_))));
         let out_of_range = decode(&json_link(json.replace("\"samples\":64", "\"samples\":0")));
         assert!(matches!(&out_of_range, Err(LinkError::Invalid(m)) if m.contains("|D̄|")), "{out_of_range:?}");
+        // A float written as an integer (as JavaScript's JSON.stringify writes 80.0) is the same
+        // value; a different value of it is not.
+        assert!(json.contains("\"eta\":80.0"), "{json}");
+        assert_eq!(decode(&json_link(json.replace("\"eta\":80.0", "\"eta\":80"))).unwrap(), explain_state());
+        assert!(decode(&json_link(json.replace("\"eta\":80.0", "\"eta\":80.5"))).is_ok());
+        assert!(matches!(decode(&json_link(json.replace("\"rng_seed\":7", "\"rng_seed\":7.5"))), Err(LinkError::Invalid(_))));
         // Markup in a name is refused, not shown.
         let markup = decode(&json_link(json.replace("\"coffee\"", "\"<img src=x onerror=alert(1)>\"")));
         // A stroke that wanders off the canvas, a fill outside it, a seed of another task.

@@ -6,6 +6,8 @@ use super::now_ms;
 use super::zoo::{self, RowState, ZooResult};
 use crate::models::manifest::Manifest;
 use crate::device::{self, GpuInfo};
+use crate::link::{self, SharedPage, SharedState};
+use super::browser;
 use crate::probe::{self, ProbeResult};
 use burn::tensor::Device;
 use serde::Serialize;
@@ -49,6 +51,7 @@ pub enum Msg {
     Classify(String),
     Classified(String, u32, Result<ZooResult, String>),
     ShowPage(Option<Task>),
+    HashChanged,
 }
 
 pub struct App {
@@ -66,23 +69,32 @@ pub struct App {
     /// The page shown: the explanation (`None`) or one of the image tasks. Both stay mounted, so
     /// switching keeps each one's models, drawing and results.
     page: Option<Task>,
+    /// The share link the page was opened with (or that was pasted in later), decoded; handed
+    /// to the page it is for, which restores its state from it.
+    shared: Option<Rc<SharedState>>,
+    /// The link's text, so a fragment change that leaves it alone (the backend switch) does not
+    /// restore it again over the visitor's edits.
+    link_fragment: Option<String>,
+    link_error: Option<String>,
+    _hash_listener: Option<wasm_bindgen::closure::Closure<dyn Fn()>>,
 }
 
 const CPU_LABEL: &str = "CPU (ndarray)";
 const GPU_LABEL: &str = "WebGPU";
 
-/// `#backend=cpu` in the URL forces the CPU backend, so a link reproduces the choice.
+/// `#backend=cpu` in the URL forces the CPU backend, so a reload keeps the choice (a share link
+/// does not carry it: the visitor's own machine decides).
 fn force_cpu_from_url() -> bool {
-    web_sys::window()
-        .and_then(|w| w.location().hash().ok())
-        .map(|hash| hash.trim_start_matches('#').split('&').any(|kv| kv == "backend=cpu"))
-        .unwrap_or(false)
+    browser::hash_parts().iter().any(|kv| kv == "backend=cpu")
 }
 
 fn write_force_cpu_to_url(force_cpu: bool) {
-    if let Some(location) = web_sys::window().map(|w| w.location()) {
-        let _ = location.set_hash(if force_cpu { "backend=cpu" } else { "" });
-    }
+    browser::set_hash_part("backend", force_cpu.then_some("cpu"));
+}
+
+/// The share link in the URL fragment (`a2x=…`), if any.
+fn link_in_url() -> Option<String> {
+    browser::hash_parts().into_iter().find(|part| part.starts_with(link::PREFIX))
 }
 
 async fn init_gpu() -> Result<(Device, GpuInfo, BrowserAdapter), String> {
@@ -130,6 +142,37 @@ impl App {
             is_cpu: label == CPU_LABEL,
             generation: self.backend_generation,
         })
+    }
+
+    /// Reads the share link in the URL, if it changed: a good one opens its page with its state,
+    /// a bad one is named on the page (and nothing else happens).
+    fn read_link(&mut self) -> bool {
+        let fragment = link_in_url();
+        if fragment == self.link_fragment {
+            return false;
+        }
+        self.link_fragment = fragment.clone();
+        let Some(fragment) = fragment else { return false };
+        match link::decode(&fragment) {
+            Ok(state) => {
+                self.page = match &state.page {
+                    SharedPage::Explain { .. } => None,
+                    SharedPage::Task { task, .. } => Some(*task),
+                };
+                self.shared = Some(Rc::new(state));
+                self.link_error = None;
+            }
+            Err(e) => {
+                self.link_error = Some(e.to_string());
+                self.shared = None;
+            }
+        }
+        true
+    }
+
+    /// The link for a page, if the current one is for it.
+    fn shared_for(&self, explain: bool) -> Option<Rc<SharedState>> {
+        self.shared.clone().filter(|s| matches!(s.page, SharedPage::Explain { .. }) == explain)
     }
 
     fn start_probe(&mut self, ctx: &Context<Self>) {
@@ -277,7 +320,14 @@ impl Component for App {
             zoo: Vec::new(),
             backend_generation: 0,
             page: None,
+            shared: None,
+            link_fragment: None,
+            link_error: None,
+            _hash_listener: None,
         };
+        app.read_link();
+        let link = ctx.link().clone();
+        app._hash_listener = browser::on_hash_change(move || link.send_message(Msg::HashChanged));
         app.start_probe(ctx);
         app
     }
@@ -329,6 +379,7 @@ impl Component for App {
                 });
             }
             Msg::ShowPage(page) => self.page = page,
+            Msg::HashChanged => return self.read_link(),
             Msg::Classified(id, generation, result) => {
                 if generation != self.backend_generation {
                     return false;
@@ -349,13 +400,19 @@ impl Component for App {
             <header>
               <h1>{ "a2x" }</h1>
               <p class="tagline">{ "Explain deep image classifiers by attacking them — on your own GPU." }</p>
+              <p class="tagline"><a id="gallery-link" href="gallery/">{ "Gallery of ready-made explanations" }</a>{ " — links for teaching, each opens this page and runs." }</p>
             </header>
             { self.view_backend(ctx) }
+            if let Some(e) = &self.link_error {
+              <section id="link-error" class="card">
+                <p class="error">{ "This link could not be opened: " }{ e }{ ". The page starts as usual." }</p>
+              </section>
+            }
             { self.view_tabs(ctx) }
             <div id="explain-page" hidden={self.page.is_some()}>
-              <Explain device={self.explain_device()} manifest={manifest.clone()} />
+              <Explain device={self.explain_device()} manifest={manifest.clone()} shared={self.shared_for(true)} />
             </div>
-            <ImageTasks device={self.explain_device()} {manifest} task={self.page} />
+            <ImageTasks device={self.explain_device()} {manifest} task={self.page} shared={self.shared_for(false)} />
             { zoo::view(self.manifest.as_ref().map(|m| m.as_ref().map(|m| &**m)), &self.zoo, ctx.link().callback(Msg::Classify)) }
             { self.view_probe() }
           </main>

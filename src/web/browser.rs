@@ -289,3 +289,51 @@ pub async fn fetch_image(url: &str) -> Result<RgbImage, String> {
 pub fn random() -> f64 {
     js_sys::Math::random()
 }
+
+/// The URL fragment's `&`-separated parts (without `#`): `backend=cpu`, `a2x=1.…`.
+pub fn hash_parts() -> Vec<String> {
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    hash.trim_start_matches('#').split('&').filter(|p| !p.is_empty()).map(str::to_string).collect()
+}
+
+/// Sets (or with `None` removes) the fragment part that starts with `key=`, keeping the others.
+pub fn set_hash_part(key: &str, value: Option<&str>) {
+    let prefix = format!("{key}=");
+    let mut parts: Vec<String> = hash_parts().into_iter().filter(|p| !p.starts_with(&prefix)).collect();
+    if let Some(value) = value {
+        parts.push(format!("{prefix}{value}"));
+    }
+    if let Some(location) = web_sys::window().map(|w| w.location()) {
+        let _ = location.set_hash(&parts.join("&"));
+    }
+}
+
+/// This page's address with `fragment` as its fragment (what a share link is).
+pub fn url_with_fragment(fragment: &str) -> String {
+    let location = web_sys::window().map(|w| w.location());
+    let base = location
+        .and_then(|l| Some(format!("{}{}{}", l.origin().ok()?, l.pathname().ok()?, l.search().ok()?)))
+        .unwrap_or_default();
+    format!("{base}#{fragment}")
+}
+
+/// Puts `text` on the clipboard (`navigator.clipboard.writeText`; looked up at run time, so a
+/// browser or context without it gets a sentence instead of a crash).
+pub async fn copy_text(text: &str) -> Result<(), String> {
+    let navigator = JsValue::from(window()?.navigator());
+    let clipboard = Reflect::get(&navigator, &"clipboard".into()).map_err(js_error)?;
+    if clipboard.is_undefined() || clipboard.is_null() {
+        return Err("this browser offers no clipboard here (a secure https:// or localhost page is needed)".into());
+    }
+    let write: js_sys::Function = Reflect::get(&clipboard, &"writeText".into()).map_err(js_error)?.dyn_into().map_err(|_| "no clipboard.writeText")?;
+    let promise: Promise = write.call1(&clipboard, &text.into()).map_err(js_error)?.dyn_into().map_err(|_| "no promise")?;
+    JsFuture::from(promise).await.map(|_| ()).map_err(|e| format!("the browser refused the clipboard ({})", js_error(e)))
+}
+
+/// Calls `callback` whenever the URL fragment changes (a link pasted into the address bar of an
+/// open page); the listener lives as long as the returned closure.
+pub fn on_hash_change(callback: impl Fn() + 'static) -> Option<wasm_bindgen::closure::Closure<dyn Fn()>> {
+    let closure = wasm_bindgen::closure::Closure::<dyn Fn()>::new(callback);
+    web_sys::window()?.add_event_listener_with_callback("hashchange", closure.as_ref().unchecked_ref()).ok()?;
+    Some(closure)
+}

@@ -10,7 +10,8 @@ use super::browser::{self, sleep, yield_now};
 use super::now_ms;
 use super::{explain_view, zoo};
 use crate::distribution;
-use crate::drawing;
+use crate::drawing::{self, Edit};
+use crate::link::{self, PictureBase, SharedPage, SharedPicture, SharedState};
 use crate::engine::schedule::Run;
 use crate::engine::{read_values, Event, RunConfig};
 use crate::imaging;
@@ -18,7 +19,7 @@ use crate::models::efficientnet::EfficientNetLite;
 use crate::models::manifest::Manifest;
 use crate::models::{self, labels, CrossCheck, Prediction};
 use burn::tensor::{Device, Tensor, TensorData};
-use image::{imageops, DynamicImage, RgbImage};
+use image::{DynamicImage, RgbImage};
 use serde::Serialize;
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -40,12 +41,48 @@ pub struct ActiveDevice {
 pub struct Props {
     pub device: Option<ActiveDevice>,
     pub manifest: Option<Rc<Manifest>>,
+    /// A share link for this page, to restore.
+    pub shared: Option<Rc<SharedState>>,
 }
 
 impl PartialEq for Props {
     fn eq(&self, other: &Self) -> bool {
-        same_inputs((&self.device, &self.manifest), (&other.device, &other.manifest))
+        same_inputs((&self.device, &self.manifest), (&other.device, &other.manifest)) && same_link(&self.shared, &other.shared)
     }
+}
+
+/// Whether two pages got the same share link (the same `Rc`: a link is restored once).
+pub fn same_link(a: &Option<Rc<SharedState>>, b: &Option<Rc<SharedState>>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => Rc::ptr_eq(x, y),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// The backend's name in a share link.
+pub fn backend_id(device: &ActiveDevice) -> &'static str {
+    if device.is_cpu { "cpu" } else { "webgpu" }
+}
+
+/// What the page says about a link made on another backend.
+pub fn backend_notice(link_backend: &str, device: Option<&ActiveDevice>) -> Option<String> {
+    let here = device.map(backend_id)?;
+    (link_backend != here).then(|| {
+        format!("This link was made on the {link_backend} backend and this page computes on {here}: the same steps run, but the numbers may differ in the last digits (floating-point order), so the curve and picture can drift slightly.")
+    })
+}
+
+/// A short fingerprint of a vector of numbers (FNV-1a over their bits): two runs agree on it
+/// only if every number is the same. The page shows it so a replayed link can be compared.
+pub fn fingerprint(values: &[f32]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in values {
+        for byte in v.to_bits().to_le_bytes() {
+            hash = (hash ^ byte as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
 }
 
 /// Whether a page's inputs from the app are unchanged: the same backend (by its generation) and
@@ -61,15 +98,7 @@ pub fn same_inputs(a: (&Option<ActiveDevice>, &Option<Rc<Manifest>>), b: (&Optio
 }
 
 /// The bundled photos (CC0 / public domain, static/samples/README.md).
-pub const BUNDLED: [(&str, &str); 7] = [
-    ("chelsea", "samples/chelsea.png"),
-    ("coffee", "samples/coffee.png"),
-    ("rocket", "samples/rocket.jpg"),
-    ("astronaut", "samples/astronaut.png"),
-    ("camera", "samples/camera.png"),
-    ("hubble", "samples/hubble_deep_field.jpg"),
-    ("coins", "samples/coins.png"),
-];
+pub use crate::bundled::PHOTOS as BUNDLED;
 
 /// What a model slot holds.
 pub enum ModelSlot {
@@ -99,12 +128,22 @@ pub enum Tool {
 
 /// The seed d̄, at the chosen model's input size.
 pub struct Seed {
+    /// The recipe's name: the photo's, " (edited)" once drawn on (D̄ leaves out the unedited seed
+    /// photo only).
     pub name: String,
     pub image: RgbImage,
     /// The photo it was cropped from, so a model of another input size crops it again.
     pub source: Option<RgbImage>,
-    pub undo: Vec<RgbImage>,
-    pub redo: Vec<RgbImage>,
+    /// How the seed was made (photo, then edits), for share links.
+    pub recipe: SharedPicture,
+    pub undo: Vec<SeedSnapshot>,
+    pub redo: Vec<SeedSnapshot>,
+}
+
+/// One undo step: the picture and its recipe.
+pub struct SeedSnapshot {
+    pub image: RgbImage,
+    pub recipe: SharedPicture,
 }
 
 const UNDO_DEPTH: usize = 50;
@@ -197,6 +236,10 @@ pub struct RunView {
     pub config: RunConfig,
     pub num_samples: usize,
     pub seed_name: String,
+    /// The seed's recipe, the visitor's photos in D̄ and the backend, for the share link.
+    pub seed_recipe: SharedPicture,
+    pub own_photos: usize,
+    pub backend_id: &'static str,
     pub distribution: Vec<String>,
     /// d̄ as the engine used it (region filled), CHW.
     pub seed_values: Vec<f32>,
@@ -311,6 +354,16 @@ pub enum Msg {
     ExportPerturbation,
     ExportPerturbedSeed,
     ExportJson,
+    ShareAutoRun(bool),
+    CopyLink,
+    Copied(u32, Result<(), String>),
+}
+
+/// The share link of the last result, once made.
+pub struct Share {
+    pub run_id: u32,
+    pub url: String,
+    pub copied: Option<Result<(), String>>,
 }
 
 pub struct Explain {
@@ -343,6 +396,17 @@ pub struct Explain {
     pub seed_canvas: NodeRef,
     pub p_canvas: NodeRef,
     pub perturbed_canvas: NodeRef,
+    /// A share link not yet restored (it waits for the manifest and the bundled photos).
+    pub link_pending: Option<Rc<SharedState>>,
+    /// The last link restored, and what the page says about it.
+    pub link_applied: Option<Rc<SharedState>>,
+    pub link_notices: Vec<String>,
+    /// The link's seed was the sender's own image: it is restored when the visitor opens it.
+    pub pending_supplied: Option<SharedPicture>,
+    /// The link asked to run as soon as everything is there.
+    pub auto_run_pending: bool,
+    pub share_auto_run: bool,
+    pub share: Option<Share>,
 }
 
 /// Downloads (or takes from Cache Storage), checks and loads one model, then warms it up.
@@ -486,15 +550,34 @@ impl Explain {
         });
     }
 
-    fn set_seed_from_photo(&mut self, name: String, photo: RgbImage) {
-        let image = imaging::center_crop(&DynamicImage::ImageRgb8(photo.clone()), self.input_size());
+    /// A new seed from a photo: a bundled one (`bundled`), or the visitor's (embedded in a share
+    /// link if it fits, otherwise named so the recipient is asked for it).
+    fn set_seed_from_photo(&mut self, name: String, photo: RgbImage, bundled: bool) {
+        let side = self.input_size();
+        let image = imaging::center_crop(&DynamicImage::ImageRgb8(photo.clone()), side);
+        let base = if bundled {
+            PictureBase::Bundled { id: name }
+        } else {
+            link::embed_image(&name, &image).unwrap_or_else(|| PictureBase::Supplied { name: link::plain_file_name(&name) })
+        };
+        let recipe = SharedPicture { base, side: side as u32, edits: Vec::new() };
         let undo = self.seed.take().map(|s| {
             let mut undo = s.undo;
-            undo.push(s.image);
+            undo.push(SeedSnapshot { image: s.image, recipe: s.recipe });
             undo
         });
-        self.seed = Some(Seed { name, image, source: Some(photo), undo: undo.unwrap_or_default(), redo: Vec::new() });
+        self.seed = Some(Seed { name: recipe.name(), image, source: Some(photo), recipe, undo: undo.unwrap_or_default(), redo: Vec::new() });
         self.seed_error = None;
+    }
+
+    /// The seed a link describes, from its starting photo.
+    fn restore_seed(&mut self, picture: SharedPicture, photo: RgbImage) {
+        let start = imaging::center_crop(&DynamicImage::ImageRgb8(photo.clone()), picture.side as usize);
+        let image = picture.render(start);
+        let source = picture.edits.is_empty().then_some(photo);
+        self.seed = Some(Seed { name: picture.name(), image, source, recipe: picture, undo: Vec::new(), redo: Vec::new() });
+        self.seed_error = None;
+        self.fit_seed();
     }
 
     /// After the model changes: the seed at the new input size (a photo is cropped again).
@@ -502,10 +585,18 @@ impl Explain {
         let size = self.input_size() as u32;
         if let Some(seed) = self.seed.as_mut() {
             if seed.image.width() != size {
-                seed.image = match &seed.source {
-                    Some(photo) => imaging::center_crop(&DynamicImage::ImageRgb8(photo.clone()), size as usize),
-                    None => imageops::resize(&seed.image, size, size, imageops::FilterType::CatmullRom),
-                };
+                match &seed.source {
+                    Some(photo) => {
+                        seed.image = imaging::center_crop(&DynamicImage::ImageRgb8(photo.clone()), size as usize);
+                        seed.recipe.side = size;
+                    }
+                    None => {
+                        let resize = Edit::Resize { side: size };
+                        resize.apply(&mut seed.image);
+                        seed.recipe.edits.push(resize);
+                        seed.name = seed.recipe.name();
+                    }
+                }
                 seed.undo.clear();
                 seed.redo.clear();
             }
@@ -519,21 +610,22 @@ impl Explain {
         }
     }
 
-    fn edit_seed(&mut self, edit: impl FnOnce(&mut RgbImage) -> usize) {
-        if let Some(seed) = self.seed.as_mut() {
-            let before = seed.image.clone();
-            if edit(&mut seed.image) > 0 {
-                seed.undo.push(before);
-                if seed.undo.len() > UNDO_DEPTH {
-                    seed.undo.remove(0);
-                }
-                seed.redo.clear();
-                seed.source = None;
-                if !seed.name.ends_with(" (edited)") {
-                    seed.name.push_str(" (edited)");
-                }
-            }
+    /// Applies and records one edit of the seed (one undo step); false if it changed nothing.
+    fn edit_seed(&mut self, edit: Edit) -> bool {
+        let Some(seed) = self.seed.as_mut() else { return false };
+        let before = SeedSnapshot { image: seed.image.clone(), recipe: seed.recipe.clone() };
+        if edit.apply(&mut seed.image) == 0 {
+            return false;
         }
+        seed.undo.push(before);
+        if seed.undo.len() > UNDO_DEPTH {
+            seed.undo.remove(0);
+        }
+        seed.redo.clear();
+        seed.source = None;
+        seed.recipe.edits.push(edit);
+        seed.name = seed.recipe.name();
+        true
     }
 
     fn place_region(&mut self, x: f32, y: f32) {
@@ -609,6 +701,7 @@ impl Explain {
         let seed_values = imaging::to_chw(&seed.image);
         self.next_run += 1;
         let id = self.next_run;
+        self.share = None;
         let control = Rc::new(Control::default());
         self.run = Some(RunView {
             id,
@@ -619,6 +712,9 @@ impl Explain {
             config: config.clone(),
             num_samples: self.num_samples,
             seed_name: seed.name.clone(),
+            seed_recipe: seed.recipe.clone(),
+            own_photos: self.own_photos.len(),
+            backend_id: backend_id(&device),
             distribution: photo_names,
             seed_values: seed_values.clone(),
             size,
@@ -704,6 +800,100 @@ impl Explain {
             }
             Msg::CrossChecked(id, Ok(rows))
         });
+    }
+
+    /// The share link of a run: everything needed to compute it again.
+    fn share_state(&self, run: &RunView) -> Option<SharedState> {
+        let weights = self.entry(&run.model_id)?.sha256.chars().take(16).collect();
+        Some(SharedState {
+            page: SharedPage::Explain {
+                model: run.model_id.clone(),
+                weights,
+                config: run.config.clone(),
+                samples: run.num_samples,
+                seed: run.seed_recipe.clone(),
+                own_photos: run.own_photos,
+            },
+            backend: run.backend_id.into(),
+            auto_run: self.share_auto_run,
+        })
+    }
+
+    /// Restores the page from a share link once the model list and the bundled photos are there.
+    fn apply_link(&mut self, ctx: &Context<Self>) {
+        let (Some(state), Some(manifest)) = (self.link_pending.clone(), self.manifest.clone()) else { return };
+        let photos = match &self.bundled {
+            Some(Ok(photos)) => photos.clone(),
+            Some(Err(e)) => {
+                self.link_pending = None;
+                self.link_notices = vec![format!("The link cannot be restored: the bundled photos did not load ({e}).")];
+                return;
+            }
+            None => return,
+        };
+        self.link_pending = None;
+        let SharedPage::Explain { model, weights, config, samples, seed, own_photos } = &state.page else { return };
+        if let Some(run) = self.run.as_mut().filter(|r| r.state.active()) {
+            run.control.cancelled.set(true);
+        }
+        let mut notices = Vec::new();
+        match manifest.model(model) {
+            Some(entry) => {
+                if !entry.sha256.starts_with(weights.as_str()) {
+                    notices.push(format!("The link was made with other weights of {model} (fingerprint {weights}, this page has {}): the result will differ.", &entry.sha256[..16]));
+                }
+                self.model_id = model.clone();
+            }
+            None => notices.push(format!("The link names a model this page does not have (“{model}”); {} is used instead.", self.model_id)),
+        }
+        self.target = config.target;
+        self.config = config.clone();
+        self.num_samples = *samples;
+        self.region = config.region;
+        if let Some(region) = config.region {
+            self.region_size = region.height.max(region.width);
+        }
+        self.form_error = None;
+        if *own_photos > 0 {
+            notices.push(format!("The sender had added {own_photos} photos of their own to D̄; photos cannot travel in a link, so D̄ here differs and so will the result. Add them with “Add your own images…” to match."));
+        }
+        notices.extend(backend_notice(&state.backend, self.device.as_ref()));
+        self.pending_supplied = None;
+        match &seed.base {
+            PictureBase::Bundled { id } => match photos.iter().find(|(name, _)| name == id) {
+                Some((_, photo)) => self.restore_seed(seed.clone(), photo.clone()),
+                None => notices.push(format!("The link's seed is a sample photo this page does not have (“{id}”).")),
+            },
+            PictureBase::Image { .. } => match seed.embedded_png().and_then(|png| imaging::decode(&png).ok()) {
+                Some(image) => self.restore_seed(seed.clone(), image.to_rgb8()),
+                None => notices.push("The link's embedded seed image could not be decoded.".into()),
+            },
+            PictureBase::Supplied { name } => {
+                notices.push(format!("The seed was the sender's own image “{name}”, too large for a link: open it with “Open image…” to restore the seed and its edits."));
+                self.pending_supplied = Some(seed.clone());
+            }
+            PictureBase::BuiltIn { .. } => notices.push("The link's seed is not a photo.".into()),
+        }
+        notices.insert(0, if state.auto_run {
+            "Restored from a link; it runs as soon as the model is ready.".to_string()
+        } else {
+            "Restored from a link: press Run to compute it.".to_string()
+        });
+        self.link_notices = notices;
+        self.auto_run_pending = state.auto_run;
+        self.link_applied = Some(state);
+        self.seed_top5 = None;
+        self.auto_load(ctx);
+        self.classify_seed(ctx);
+        self.try_auto_run(ctx);
+    }
+
+    /// Starts the run a link asked for, once the model and the seed are ready.
+    fn try_auto_run(&mut self, ctx: &Context<Self>) {
+        if self.auto_run_pending && !self.busy() && self.pending_supplied.is_none() && self.seed.is_some() && self.device.is_some() && self.ready_model(&self.model_id).is_some() {
+            self.auto_run_pending = false;
+            self.form_error = self.start(ctx).err();
+        }
     }
 
     fn export_json(&self) -> Option<String> {
@@ -800,6 +990,13 @@ impl Component for Explain {
             seed_canvas: NodeRef::default(),
             p_canvas: NodeRef::default(),
             perturbed_canvas: NodeRef::default(),
+            link_pending: props.shared.clone(),
+            link_applied: None,
+            link_notices: Vec::new(),
+            pending_supplied: None,
+            auto_run_pending: false,
+            share_auto_run: true,
+            share: None,
         };
         if let Some(manifest) = &explain.manifest {
             explain.model_id = manifest.default_model.clone();
@@ -808,8 +1005,11 @@ impl Component for Explain {
         explain
     }
 
-    fn changed(&mut self, ctx: &Context<Self>, _old: &Self::Properties) -> bool {
+    fn changed(&mut self, ctx: &Context<Self>, old: &Self::Properties) -> bool {
         let props = ctx.props().clone();
+        if !same_link(&props.shared, &old.shared) && props.shared.is_some() {
+            self.link_pending = props.shared.clone();
+        }
         let new_backend = props.device.as_ref().map(|d| d.generation) != self.device.as_ref().map(|d| d.generation);
         if self.manifest.is_none() {
             if let Some(manifest) = &props.manifest {
@@ -829,6 +1029,7 @@ impl Component for Explain {
             self.seed_top5 = None;
         }
         self.auto_load(ctx);
+        self.apply_link(ctx);
         true
     }
 
@@ -838,11 +1039,12 @@ impl Component for Explain {
                 if let Ok(photos) = &result {
                     if self.seed.is_none() {
                         let (name, photo) = photos[0].clone();
-                        self.set_seed_from_photo(name, photo);
+                        self.set_seed_from_photo(name, photo, true);
                         self.classify_seed(ctx);
                     }
                 }
                 self.bundled = Some(result);
+                self.apply_link(ctx);
             }
             Msg::SelectModel(id) => {
                 if self.busy() || id == self.model_id {
@@ -881,6 +1083,7 @@ impl Component for Explain {
                 });
                 if id == self.model_id {
                     self.classify_seed(ctx);
+                    self.try_auto_run(ctx);
                 }
                 let waiting_cross = self.run.as_ref().is_some_and(|r| r.cross_running);
                 if waiting_cross {
@@ -916,7 +1119,7 @@ impl Component for Explain {
             Msg::PickSample(index) => {
                 if let Some(Ok(photos)) = &self.bundled {
                     if let Some((name, photo)) = photos.get(index).cloned() {
-                        self.set_seed_from_photo(name, photo);
+                        self.set_seed_from_photo(name, photo, true);
                         self.classify_seed(ctx);
                     }
                 }
@@ -930,8 +1133,13 @@ impl Component for Explain {
             }
             Msg::SeedDecoded(result) => match result {
                 Ok((name, photo)) => {
-                    self.set_seed_from_photo(name, photo);
+                    match self.pending_supplied.take() {
+                        // The image a link asked for: its crop and edits as the sender made them.
+                        Some(recipe) => self.restore_seed(recipe, photo),
+                        None => self.set_seed_from_photo(name, photo, false),
+                    }
                     self.classify_seed(ctx);
+                    self.try_auto_run(ctx);
                 }
                 Err(e) => self.seed_error = Some(e),
             },
@@ -946,31 +1154,35 @@ impl Component for Explain {
                 let undo = matches!(msg, Msg::Undo);
                 if let Some(seed) = self.seed.as_mut() {
                     let (from, to) = if undo { (&mut seed.undo, &mut seed.redo) } else { (&mut seed.redo, &mut seed.undo) };
-                    if let Some(image) = from.pop() {
-                        to.push(std::mem::replace(&mut seed.image, image));
+                    if let Some(step) = from.pop() {
+                        to.push(SeedSnapshot {
+                            image: std::mem::replace(&mut seed.image, step.image),
+                            recipe: std::mem::replace(&mut seed.recipe, step.recipe),
+                        });
                         seed.source = None;
+                        seed.name = seed.recipe.name();
                     }
                 }
                 self.classify_seed(ctx);
             }
             Msg::ClearSeed => {
-                self.edit_seed(|image| {
-                    let n = image.pixels().filter(|p| p.0 != [255, 255, 255]).count();
-                    image.pixels_mut().for_each(|p| p.0 = [255, 255, 255]);
-                    n
-                });
+                self.edit_seed(Edit::Clear { colour: [255, 255, 255] });
                 self.classify_seed(ctx);
             }
             Msg::PointerDown(x, y) => {
                 let (colour, radius) = (self.colour, self.brush / 2.0);
+                let side = self.input_size() as u32;
                 match self.tool {
                     Tool::Brush | Tool::Eraser => {
                         let colour = if self.tool == Tool::Eraser { [255, 255, 255] } else { colour };
-                        self.edit_seed(|image| drawing::stroke(image, (x, y), (x, y), radius, colour));
-                        self.last_point = Some((x, y));
+                        // A stroke is recorded as it is painted (quarter-pixel points), so a link
+                        // replays the very same pixels.
+                        if self.edit_seed(Edit::stroke_at(colour, radius, (x, y), side)) {
+                            self.last_point = Some((x, y));
+                        }
                     }
                     Tool::Fill => {
-                        self.edit_seed(|image| drawing::flood_fill(image, (x.max(0.0) as u32, y.max(0.0) as u32), colour));
+                        self.edit_seed(Edit::Fill { colour, at: [x.max(0.0) as u32, y.max(0.0) as u32] });
                         self.classify_seed(ctx);
                     }
                     Tool::Region => {
@@ -980,14 +1192,16 @@ impl Component for Explain {
                 }
             }
             Msg::PointerMove(x, y) => {
-                let Some(last) = self.last_point else { return false };
+                if self.last_point.is_none() {
+                    return false;
+                }
                 match self.tool {
                     Tool::Brush | Tool::Eraser => {
-                        let colour = if self.tool == Tool::Eraser { [255, 255, 255] } else { self.colour };
-                        let radius = self.brush / 2.0;
-                        // One stroke is one undo step: paint without pushing to the undo stack.
+                        // One stroke is one undo step: the move extends the stroke just recorded.
                         if let Some(seed) = self.seed.as_mut() {
-                            drawing::stroke(&mut seed.image, last, (x, y), radius, colour);
+                            if let Some(stroke) = seed.recipe.edits.last_mut() {
+                                stroke.continue_on(&mut seed.image, (x, y));
+                            }
                         }
                         self.last_point = Some((x, y));
                     }
@@ -1151,6 +1365,22 @@ impl Component for Explain {
                 if let Err(e) = imaging::encode_png(&picture).and_then(|png| browser::download(&png, "image/png", &name)) {
                     self.form_error = Some(format!("export failed: {e}"));
                 }
+            }
+            Msg::ShareAutoRun(on) => {
+                self.share_auto_run = on;
+                self.share = None;
+            }
+            Msg::CopyLink => {
+                let Some(run) = self.run.as_ref() else { return false };
+                let Some(state) = self.share_state(run) else { return false };
+                let url = browser::url_with_fragment(&link::encode(&state));
+                let id = run.id;
+                self.share = Some(Share { run_id: id, url: url.clone(), copied: None });
+                ctx.link().send_future(async move { Msg::Copied(id, browser::copy_text(&url).await) });
+            }
+            Msg::Copied(id, result) => {
+                let Some(share) = self.share.as_mut().filter(|s| s.run_id == id) else { return false };
+                share.copied = Some(result);
             }
             Msg::ExportJson => {
                 let Some(json) = self.export_json() else { return false };

@@ -1,6 +1,6 @@
 //! What the explanation page shows (the state and its updates are in `explain.rs`).
 
-use super::explain::{Explain, Field, ModelSlot, Msg, Preset, RunState, RunView, Tool, BUNDLED};
+use super::explain::{fingerprint, Explain, Field, ModelSlot, Msg, Preset, RunState, RunView, Tool, BUNDLED};
 use super::plot;
 use crate::engine::name_of;
 use crate::models::labels;
@@ -51,6 +51,7 @@ pub fn view(s: &Explain, ctx: &Context<Explain>) -> Html {
         <p class="muted">{ "a2x accumulates a perturbation p over a set of images D̄ until adding it makes the model \
             see the target class (Jalwana et al., CVPR 2020, Algorithm 1). What p looks like is what the model has \
             learnt the class looks like." }</p>
+        { link_notices(&s.link_notices) }
         <div class="explain-grid">
           <div class="column">
             { model_panel(s, ctx) }
@@ -64,6 +65,38 @@ pub fn view(s: &Explain, ctx: &Context<Explain>) -> Html {
           </div>
         </div>
       </section>
+    }
+}
+
+/// What the page says about the share link it was opened with.
+pub(super) fn link_notices(notices: &[String]) -> Html {
+    if notices.is_empty() {
+        return html! {};
+    }
+    html! { <div id="link-notice" class="notice">{ for notices.iter().map(|n| html! { <p>{ n }</p> }) }</div> }
+}
+
+/// "Copy link" under a result, the link itself once made, and whether it reached the clipboard.
+pub(super) fn share_panel(url: Option<&str>, copied: Option<&Result<(), String>>, auto_run: bool, on_auto_run: Callback<bool>, on_copy: Callback<()>) -> Html {
+    let onchange = on_auto_run.reform(|e: Event| e.target_unchecked_into::<HtmlInputElement>().checked());
+    let status = match copied {
+        Some(Ok(())) => "Copied to the clipboard.".to_string(),
+        Some(Err(e)) => format!("Not copied ({e}): select the link above and copy it."),
+        None => "Copying…".to_string(),
+    };
+    html! {
+      <div id="share" class="share">
+        <h4>{ "Share" }</h4>
+        <div class="row">
+          <button id="copy-link" onclick={on_copy.reform(|_: MouseEvent| ())}>{ "Copy link" }</button>
+          <label class="choice"><input id="link-autorun" type="checkbox" checked={auto_run} {onchange} />{ " runs when opened" }</label>
+        </div>
+        if let Some(url) = url {
+          <input id="share-link" class="share-link" readonly=true value={url.to_string()} />
+          <p id="copy-status" class="muted">{ status }</p>
+        }
+        <p class="muted">{ "The link holds the model, every setting, the seed and its edits — no photo of yours unless it is tiny, and             nothing is sent anywhere: it is all in the part after “#”. Opened on the same backend it computes the same ℘ at every             iteration and the same p." }</p>
+      </div>
     }
 }
 
@@ -368,7 +401,11 @@ fn view_run(s: &Explain, run: &RunView, ctx: &Context<Explain>) -> Html {
           <figure><canvas id="perturbed-canvas" ref={s.perturbed_canvas.clone()}></canvas>
             <figcaption>{ "seed + p" }</figcaption></figure>
         </div>
-        <pre id="run-json" hidden=true>{ serde_json::json!({ "state": run.state.name(), "backend": run.backend, "curve": curve }).to_string() }</pre>
+        <pre id="run-json" hidden=true>{ serde_json::json!({
+            "state": run.state.name(), "backend": run.backend, "curve": curve,
+            "seed_fingerprint": fingerprint(&run.seed_values),
+            "p_fingerprint": run.perturbation.as_deref().map(fingerprint),
+        }).to_string() }</pre>
         if finished {
           <div id="result">
             <h4>{ format!("Seed + p, classified by {}", run.model_id) }</h4>
@@ -396,6 +433,13 @@ fn view_run(s: &Explain, run: &RunView, ctx: &Context<Explain>) -> Html {
               <button id="export-seed-p" onclick={link.callback(|_| Msg::ExportPerturbedSeed)}>{ "seed + p (PNG)" }</button>
               <button id="export-json" onclick={link.callback(|_| Msg::ExportJson)}>{ "settings and ℘ curve (JSON)" }</button>
             </div>
+            { share_panel(
+                s.share.as_ref().filter(|sh| sh.run_id == run.id).map(|sh| sh.url.as_str()),
+                s.share.as_ref().and_then(|sh| sh.copied.as_ref()),
+                s.share_auto_run,
+                link.callback(Msg::ShareAutoRun),
+                link.callback(|_| Msg::CopyLink),
+            ) }
           </div>
         }
       </>

@@ -5,7 +5,10 @@
 //! the view in `tasks_view.rs`; the algorithms are the engine's (`engine::tasks`), as in the CLI.
 
 use super::browser::{self, yield_now};
-use super::explain::{same_inputs, ActiveDevice, BUNDLED};
+use super::explain::{backend_id, backend_notice, fingerprint, same_inputs, same_link, ActiveDevice, Share, BUNDLED};
+use crate::bundled::{self, CENTRAL_HOLE, STARTING_SKETCH};
+use crate::drawing::Edit;
+use crate::link::{self, PictureBase, SharedPage, SharedPicture, SharedState};
 use super::now_ms;
 use super::tasks_view;
 use crate::drawing;
@@ -30,11 +33,9 @@ use yew::prelude::*;
 pub const SIZE: usize = 32;
 /// The sketch canvas is drawn at 8× the seed's side (a steady hand at 32 px is impossible) and
 /// shrunk with a box filter.
-pub const SKETCH_SCALE: u32 = 8;
+pub const SKETCH_SCALE: u32 = bundled::SKETCH_SCALE;
 /// The image the inpainting panel starts with: the bundled cat photo (CIFAR-10 has cats).
 const INPAINT_START: usize = 0;
-/// The evaluation hole: a central 10×10 square.
-const HOLE: (usize, usize, usize, usize) = (11, 11, 10, 10);
 
 #[derive(Properties, Clone)]
 pub struct Props {
@@ -43,11 +44,13 @@ pub struct Props {
     /// The task shown; `None` while the explanation page is shown (nothing is downloaded until a
     /// task is first opened).
     pub task: Option<Task>,
+    /// A share link for one of the tasks, to restore.
+    pub shared: Option<Rc<SharedState>>,
 }
 
 impl PartialEq for Props {
     fn eq(&self, other: &Self) -> bool {
-        same_inputs((&self.device, &self.manifest), (&other.device, &other.manifest)) && self.task == other.task
+        same_inputs((&self.device, &self.manifest), (&other.device, &other.manifest)) && self.task == other.task && same_link(&self.shared, &other.shared)
     }
 }
 
@@ -137,6 +140,10 @@ pub struct TaskRun {
     pub started_ms: f64,
     pub ended_ms: Option<f64>,
     pub cancel: Rc<Cell<bool>>,
+    /// For the share link: the pictures' recipes and the backend.
+    pub seed_recipe: Option<SharedPicture>,
+    pub hole_recipe: Option<SharedPicture>,
+    pub backend_id: &'static str,
 }
 
 impl TaskRun {
@@ -165,22 +172,41 @@ impl TaskRun {
             "a2x": self.a2x_verdicts,
             "pgd": self.pgd_verdicts,
             "seconds": self.ended_ms.unwrap_or_else(now_ms).max(self.started_ms) / 1e3 - self.started_ms / 1e3,
+            "seed_fingerprint": fingerprint(&self.seed),
+            "a2x_fingerprint": fingerprint(&self.a2x),
+            "pgd_fingerprint": fingerprint(&self.pgd),
         })
     }
 }
 
-/// The sketch: drawn on a large canvas, with undo.
+/// The sketch: drawn on a large canvas, with undo; the recipe (starting sketch + edits) is what
+/// a share link carries.
 pub struct Sketch {
     pub canvas: RgbImage,
-    pub undo: Vec<RgbImage>,
-    pub redo: Vec<RgbImage>,
+    pub recipe: SharedPicture,
+    pub undo: Vec<(RgbImage, SharedPicture)>,
+    pub redo: Vec<(RgbImage, SharedPicture)>,
 }
 
-/// The inpainting input: a picture at 32×32 and the hole painted on it (white = hole).
+impl Sketch {
+    fn starting() -> Sketch {
+        let recipe = SharedPicture { base: PictureBase::BuiltIn { id: STARTING_SKETCH.into() }, side: SIZE as u32 * SKETCH_SCALE, edits: Vec::new() };
+        Sketch { canvas: bundled::starting_sketch(), recipe, undo: Vec::new(), redo: Vec::new() }
+    }
+}
+
+/// The inpainting input: a picture at 32×32 and the hole painted on it (white = hole), each with
+/// its recipe for share links.
 pub struct Inpainting {
     pub name: String,
     pub picture: RgbImage,
+    pub picture_recipe: SharedPicture,
     pub hole: RgbImage,
+    pub hole_recipe: SharedPicture,
+}
+
+fn central_hole() -> (RgbImage, SharedPicture) {
+    (bundled::central_hole(), SharedPicture { base: PictureBase::BuiltIn { id: CENTRAL_HOLE.into() }, side: SIZE as u32, edits: Vec::new() })
 }
 
 impl Inpainting {
@@ -251,7 +277,9 @@ pub enum Msg {
     // Inpainting.
     PickPicture(usize),
     PictureFile(Vec<web_sys::File>),
-    Picture(String, Result<RgbImage, String>),
+    /// A picture arrived: the request's number (only the latest request counts), its name,
+    /// whether it is a bundled one, the image.
+    Picture(u32, String, bool, Result<RgbImage, String>),
     MaskDown(f32, f32),
     MaskMove(f32, f32),
     MaskUp,
@@ -265,6 +293,9 @@ pub enum Msg {
     Step(u32, Option<Event>, Vec<f32>, Option<(Vec<f32>, f32)>),
     Ended(u32, Outcome),
     Save(&'static str),
+    ShareAutoRun(bool),
+    CopyLink,
+    Copied(u32, Result<(), String>),
 }
 
 pub struct ImageTasks {
@@ -296,6 +327,17 @@ pub struct ImageTasks {
     /// Seed, A2X, PGD: each drawn twice, enlarged by nearest-neighbour and by smooth scaling.
     pub pictures: [NodeRef; 3],
     pub smooth_pictures: [NodeRef; 3],
+    /// A share link not yet restored (it waits for the manifest), the last one restored and
+    /// what the page says about it.
+    link_pending: Option<Rc<SharedState>>,
+    pub link_notices: Vec<String>,
+    /// The link's inpainting picture, restored when its photo arrives (or the visitor opens it).
+    pending_picture: Option<SharedPicture>,
+    /// Numbers the picture requests: a late answer to an older one is dropped.
+    picture_request: u32,
+    auto_run_pending: bool,
+    pub share_auto_run: bool,
+    pub share: Option<Share>,
 }
 
 pub fn index(task: Task) -> usize {
@@ -304,29 +346,6 @@ pub fn index(task: Task) -> usize {
         Task::Inpaint => 1,
         Task::Sketch => 2,
     }
-}
-
-/// The sketch a visitor starts from: sky over sea with a dark hull — something to run at once.
-fn starting_sketch() -> RgbImage {
-    let side = SIZE as u32 * SKETCH_SCALE;
-    let mut canvas = RgbImage::from_fn(side, side, |_, y| if y < side * 11 / 20 { Rgb([150, 195, 235]) } else { Rgb([40, 90, 150]) });
-    let s = SKETCH_SCALE as f32;
-    // Hull, cabin and mast, in 32-px units scaled up.
-    for (from, to, radius, colour) in [
-        ((7.0, 19.0), (25.0, 19.0), 2.2, [60, 60, 70]),
-        ((9.0, 21.0), (23.0, 21.0), 1.6, [60, 60, 70]),
-        ((13.0, 15.5), (19.0, 15.5), 1.5, [235, 235, 235]),
-        ((16.0, 8.0), (16.0, 14.0), 0.5, [90, 70, 50]),
-    ] {
-        drawing::stroke(&mut canvas, (from.0 * s, from.1 * s), (to.0 * s, to.1 * s), radius * s, colour);
-    }
-    canvas
-}
-
-fn hole_image() -> RgbImage {
-    let (top, left, height, width) = HOLE;
-    let mask = tasks::hole_mask(SIZE, top, left, height, width);
-    RgbImage::from_fn(SIZE as u32, SIZE as u32, |x, y| if mask[y as usize * SIZE + x as usize] > 0.5 { Rgb([255; 3]) } else { Rgb([0; 3]) })
 }
 
 /// The robust model, the standard one and the Gaussians, each sha256-checked against the
@@ -608,7 +627,13 @@ impl ImageTasks {
         }
         self.next_run += 1;
         let id = self.next_run;
+        self.share = None;
         let cancel = Rc::new(Cell::new(false));
+        let (seed_recipe, hole_recipe) = match task {
+            Task::Generate => (None, None),
+            Task::Inpaint => (Some(self.inpainting.picture_recipe.clone()), Some(self.inpainting.hole_recipe.clone())),
+            Task::Sketch => (Some(self.sketch.recipe.clone()), None),
+        };
         self.runs[index(task)] = Some(TaskRun {
             id,
             task,
@@ -627,15 +652,20 @@ impl ImageTasks {
             started_ms: now_ms(),
             ended_ms: None,
             cancel: cancel.clone(),
+            seed_recipe,
+            hole_recipe,
+            backend_id: backend_id(&device),
         });
         let link = ctx.link().clone();
         wasm_bindgen_futures::spawn_local(drive(models, device.device, seed, hole, settings, cancel, link, id));
         Ok(())
     }
 
-    fn edit_sketch(&mut self, edit: impl FnOnce(&mut RgbImage)) {
-        let before = self.sketch.canvas.clone();
-        edit(&mut self.sketch.canvas);
+    /// Applies and records one edit of the sketch (one undo step).
+    fn edit_sketch(&mut self, edit: Edit) {
+        let before = (self.sketch.canvas.clone(), self.sketch.recipe.clone());
+        edit.apply(&mut self.sketch.canvas);
+        self.sketch.recipe.edits.push(edit);
         self.sketch.undo.push(before);
         if self.sketch.undo.len() > 50 {
             self.sketch.undo.remove(0);
@@ -643,9 +673,114 @@ impl ImageTasks {
         self.sketch.redo.clear();
     }
 
-    fn paint_hole(&mut self, from: (f32, f32), to: (f32, f32)) {
-        let colour = if self.mask_erase { [0; 3] } else { [255; 3] };
-        drawing::stroke(&mut self.inpainting.hole, from, to, self.mask_brush / 2.0, colour);
+    /// The share link of the shown task's last run.
+    fn share_state(&self, run: &TaskRun) -> Option<SharedState> {
+        let entry = self.manifest.as_ref()?.trained("cifar-robust")?;
+        Some(SharedState {
+            page: SharedPage::Task {
+                task: run.task,
+                model: entry.id.clone(),
+                weights: entry.sha256.chars().take(16).collect(),
+                settings: run.settings.clone(),
+                seed: run.seed_recipe.clone(),
+                hole: run.hole_recipe.clone(),
+            },
+            backend: run.backend_id.into(),
+            auto_run: self.share_auto_run,
+        })
+    }
+
+    /// Restores a task from a share link once the model list is there.
+    fn apply_link(&mut self, ctx: &Context<Self>) {
+        let (Some(state), Some(manifest)) = (self.link_pending.clone(), self.manifest.clone()) else { return };
+        self.link_pending = None;
+        let SharedPage::Task { task, model, weights, settings, seed, hole } = &state.page else { return };
+        for run in self.runs.iter_mut().flatten() {
+            run.cancel.set(true);
+        }
+        let mut notices = vec![if state.auto_run {
+            "Restored from a link; it runs as soon as the models are ready.".to_string()
+        } else {
+            "Restored from a link: press Run to compute it.".to_string()
+        }];
+        match manifest.trained(model) {
+            Some(entry) if !entry.sha256.starts_with(weights.as_str()) => notices.push(format!(
+                "The link was made with other weights of {model} (fingerprint {weights}, this page has {}): the result will differ.",
+                &entry.sha256[..16]
+            )),
+            Some(_) => {}
+            None => notices.push(format!("The link names a model this page does not have (“{model}”).")),
+        }
+        notices.extend(backend_notice(&state.backend, self.device.as_ref()));
+        let i = index(*task);
+        self.settings[i] = settings.clone();
+        self.targets[i] = settings.run.target;
+        self.setting_error = None;
+        self.pending_picture = None;
+        match (task, seed) {
+            (Task::Sketch, Some(picture)) => match &picture.base {
+                PictureBase::BuiltIn { id } if bundled::built_in(id).is_some_and(|b| b.width() == picture.side) => {
+                    let start = bundled::built_in(id).expect("checked");
+                    self.sketch = Sketch { canvas: picture.render(start), recipe: picture.clone(), undo: Vec::new(), redo: Vec::new() };
+                }
+                _ => notices.push("The link's sketch does not start from the page's canvas.".into()),
+            },
+            (Task::Inpaint, Some(picture)) => {
+                match &picture.base {
+                    PictureBase::Bundled { id } => match BUNDLED.iter().position(|(name, _)| name == id) {
+                        Some(at) => {
+                            self.pending_picture = Some(picture.clone());
+                            self.request_bundled(ctx, at);
+                        }
+                        None => notices.push(format!("The link's picture is a sample photo this page does not have (“{id}”).")),
+                    },
+                    PictureBase::Image { name, .. } => match picture.embedded_png().and_then(|png| imaging::decode(&png).ok()) {
+                        Some(image) => {
+                            self.pending_picture = Some(picture.clone());
+                            self.picture_request += 1;
+                            ctx.link().send_message(Msg::Picture(self.picture_request, name.clone(), false, Ok(image.to_rgb8())));
+                        }
+                        None => notices.push("The link's embedded picture could not be decoded.".into()),
+                    },
+                    PictureBase::Supplied { name } => {
+                        notices.push(format!("The picture was the sender's own image “{name}”: open it with “Your image…” to restore it."));
+                        self.pending_picture = Some(picture.clone());
+                    }
+                    PictureBase::BuiltIn { .. } => notices.push("The link's picture is not a photo.".into()),
+                }
+                if let Some(hole) = hole {
+                    match &hole.base {
+                        PictureBase::BuiltIn { id } if bundled::built_in(id).is_some_and(|b| b.width() == hole.side) => {
+                            self.inpainting.hole = hole.render(bundled::built_in(id).expect("checked"));
+                            self.inpainting.hole_recipe = hole.clone();
+                        }
+                        _ => notices.push("The link's hole does not start from the page's mask.".into()),
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.link_notices = notices;
+        self.auto_run_pending = state.auto_run;
+        self.try_auto_run(ctx);
+    }
+
+    /// Fetches bundled photo `i` for the inpainting panel (the latest request wins).
+    fn request_bundled(&mut self, ctx: &Context<Self>, i: usize) {
+        let Some((name, url)) = BUNDLED.get(i).copied() else { return };
+        self.picture_request += 1;
+        let request = self.picture_request;
+        ctx.link().send_future(async move { Msg::Picture(request, name.to_string(), true, browser::fetch_image(url).await) });
+    }
+
+    /// Starts the run a link asked for, once the models (and the picture) are there.
+    fn try_auto_run(&mut self, ctx: &Context<Self>) {
+        if self.auto_run_pending && self.link_pending.is_none() && self.pending_picture.is_none() && matches!(self.loading, Loading::Ready(_)) && !self.busy() {
+            self.auto_run_pending = false;
+            if let Err(e) = self.start(ctx) {
+                self.setting_error = Some(e);
+            }
+        }
     }
 
     /// PNG of a result (8× nearest-neighbour), offered as a download.
@@ -678,12 +813,16 @@ impl Component for ImageTasks {
             targets: [7, 3, 8],
             settings: [Task::Generate.defaults(), Task::Inpaint.defaults(), Task::Sketch.defaults()],
             setting_error: None,
-            sketch: Sketch { canvas: starting_sketch(), undo: Vec::new(), redo: Vec::new() },
+            sketch: Sketch::starting(),
             brush: 16.0,
             colour: [40, 120, 40],
             eraser: false,
             last_point: None,
-            inpainting: Inpainting { name: String::new(), picture: RgbImage::new(SIZE as u32, SIZE as u32), hole: hole_image() },
+            inpainting: {
+                let (hole, hole_recipe) = central_hole();
+                let picture_recipe = SharedPicture { base: PictureBase::Bundled { id: BUNDLED[INPAINT_START].0.into() }, side: SIZE as u32, edits: Vec::new() };
+                Inpainting { name: String::new(), picture: RgbImage::new(SIZE as u32, SIZE as u32), picture_recipe, hole, hole_recipe }
+            },
             mask_brush: 3.0,
             mask_erase: false,
             picture_error: None,
@@ -693,14 +832,25 @@ impl Component for ImageTasks {
             mask_canvas: NodeRef::default(),
             pictures: Default::default(),
             smooth_pictures: Default::default(),
+            link_pending: props.shared.clone(),
+            link_notices: Vec::new(),
+            pending_picture: None,
+            picture_request: 0,
+            auto_run_pending: false,
+            share_auto_run: true,
+            share: None,
         };
-        ctx.link().send_message(Msg::PickPicture(INPAINT_START));
+        page.request_bundled(ctx, INPAINT_START);
         page.load(ctx);
+        page.apply_link(ctx);
         page
     }
 
-    fn changed(&mut self, ctx: &Context<Self>, _old: &Self::Properties) -> bool {
+    fn changed(&mut self, ctx: &Context<Self>, old: &Self::Properties) -> bool {
         let props = ctx.props().clone();
+        if !same_link(&props.shared, &old.shared) && props.shared.is_some() {
+            self.link_pending = props.shared.clone();
+        }
         let new_backend = props.device.as_ref().map(|d| d.generation) != self.device.as_ref().map(|d| d.generation);
         self.device = props.device;
         self.manifest = props.manifest;
@@ -713,6 +863,7 @@ impl Component for ImageTasks {
             self.loading = Loading::Idle;
         }
         self.load(ctx);
+        self.apply_link(ctx);
         true
     }
 
@@ -732,6 +883,7 @@ impl Component for ImageTasks {
                     Ok(models) => Loading::Ready(models),
                     Err(e) => Loading::Failed(e),
                 };
+                self.try_auto_run(ctx);
             }
             Msg::Retry => {
                 self.loading = Loading::Idle;
@@ -749,16 +901,18 @@ impl Component for ImageTasks {
             }
             Msg::PointerDown(x, y) => {
                 let (radius, colour) = (self.brush / 2.0, if self.eraser { [255; 3] } else { self.colour });
-                self.edit_sketch(|canvas| {
-                    drawing::stroke(canvas, (x, y), (x, y), radius, colour);
-                });
+                // Recorded as painted (quarter-pixel points), so a link replays the same pixels.
+                self.edit_sketch(Edit::stroke_at(colour, radius, (x, y), self.sketch.canvas.width()));
                 self.last_point = Some((x, y));
             }
             Msg::PointerMove(x, y) => {
-                let Some(last) = self.last_point else { return false };
-                let (radius, colour) = (self.brush / 2.0, if self.eraser { [255; 3] } else { self.colour });
-                // One stroke is one undo step.
-                drawing::stroke(&mut self.sketch.canvas, last, (x, y), radius, colour);
+                if self.last_point.is_none() {
+                    return false;
+                }
+                // One stroke is one undo step: the move extends the stroke just recorded.
+                if let Some(stroke) = self.sketch.recipe.edits.last_mut() {
+                    stroke.continue_on(&mut self.sketch.canvas, (x, y));
+                }
                 self.last_point = Some((x, y));
             }
             Msg::PointerUp => return self.last_point.take().is_some(),
@@ -770,49 +924,73 @@ impl Component for ImageTasks {
                 }
             }
             Msg::Eraser(on) => self.eraser = on,
-            Msg::Undo => {
-                if let Some(previous) = self.sketch.undo.pop() {
-                    self.sketch.redo.push(std::mem::replace(&mut self.sketch.canvas, previous));
+            Msg::Undo | Msg::Redo => {
+                let sketch = &mut self.sketch;
+                let (from, to) = if matches!(msg, Msg::Undo) { (&mut sketch.undo, &mut sketch.redo) } else { (&mut sketch.redo, &mut sketch.undo) };
+                if let Some((canvas, recipe)) = from.pop() {
+                    to.push((std::mem::replace(&mut sketch.canvas, canvas), std::mem::replace(&mut sketch.recipe, recipe)));
                 }
             }
-            Msg::Redo => {
-                if let Some(next) = self.sketch.redo.pop() {
-                    self.sketch.undo.push(std::mem::replace(&mut self.sketch.canvas, next));
-                }
-            }
-            Msg::ClearSketch => self.edit_sketch(|canvas| canvas.pixels_mut().for_each(|p| p.0 = [255; 3])),
+            Msg::ClearSketch => self.edit_sketch(Edit::Clear { colour: [255; 3] }),
             Msg::PickPicture(i) => {
-                let Some((name, url)) = BUNDLED.get(i).copied() else { return false };
-                ctx.link().send_future(async move { Msg::Picture(name.to_string(), browser::fetch_image(url).await) });
+                // The visitor's choice replaces a link's picture still waiting for its file.
+                self.pending_picture = None;
+                self.request_bundled(ctx, i);
             }
             Msg::PictureFile(files) => {
                 let Some(file) = files.into_iter().next() else { return false };
+                self.picture_request += 1;
+                let request = self.picture_request;
                 ctx.link().send_future(async move {
                     let name = file.name();
-                    Msg::Picture(name.clone(), browser::decode_blob(&file, &name, 256).await)
+                    Msg::Picture(request, name.clone(), false, browser::decode_blob(&file, &name, 256).await)
                 });
             }
-            Msg::Picture(name, result) => match result {
+            Msg::Picture(request, _, _, _) if request != self.picture_request => return false,
+            Msg::Picture(_, name, bundled, result) => match result {
                 Ok(photo) => {
-                    self.inpainting.picture = imaging::center_crop(&DynamicImage::ImageRgb8(photo), SIZE);
+                    let picture = imaging::center_crop(&DynamicImage::ImageRgb8(photo), SIZE);
+                    let recipe = match self.pending_picture.take() {
+                        // The picture a link asked for, with its edits.
+                        Some(recipe) => recipe,
+                        None => {
+                            let base = if bundled {
+                                PictureBase::Bundled { id: name.clone() }
+                            } else {
+                                // A 32×32 PNG always fits in a link.
+                                link::embed_image(&name, &picture).unwrap_or_else(|| PictureBase::Supplied { name: link::plain_file_name(&name) })
+                            };
+                            SharedPicture { base, side: SIZE as u32, edits: Vec::new() }
+                        }
+                    };
+                    self.inpainting.picture = recipe.render(picture);
+                    self.inpainting.picture_recipe = recipe;
                     self.inpainting.name = name;
                     self.picture_error = None;
+                    self.try_auto_run(ctx);
                 }
                 Err(e) => self.picture_error = Some(e),
             },
             Msg::MaskDown(x, y) => {
-                self.paint_hole((x, y), (x, y));
+                let colour = if self.mask_erase { [0; 3] } else { [255; 3] };
+                let edit = Edit::stroke_at(colour, self.mask_brush / 2.0, (x, y), SIZE as u32);
+                edit.apply(&mut self.inpainting.hole);
+                self.inpainting.hole_recipe.edits.push(edit);
                 self.last_point = Some((x, y));
             }
             Msg::MaskMove(x, y) => {
-                let Some(last) = self.last_point else { return false };
-                self.paint_hole(last, (x, y));
+                if self.last_point.is_none() {
+                    return false;
+                }
+                if let Some(stroke) = self.inpainting.hole_recipe.edits.last_mut() {
+                    stroke.continue_on(&mut self.inpainting.hole, (x, y));
+                }
                 self.last_point = Some((x, y));
             }
             Msg::MaskUp => return self.last_point.take().is_some(),
             Msg::MaskBrush(size) => self.mask_brush = size.clamp(1.0, 16.0),
             Msg::MaskErase(on) => self.mask_erase = on,
-            Msg::ResetHole => self.inpainting.hole = hole_image(),
+            Msg::ResetHole => (self.inpainting.hole, self.inpainting.hole_recipe) = central_hole(),
             Msg::Run => {
                 if let Err(e) = self.start(ctx) {
                     self.setting_error = Some(e);
@@ -859,6 +1037,22 @@ impl Component for ImageTasks {
                 if let Err(e) = self.save(which) {
                     self.setting_error = Some(e);
                 }
+            }
+            Msg::ShareAutoRun(on) => {
+                self.share_auto_run = on;
+                self.share = None;
+            }
+            Msg::CopyLink => {
+                let Some(run) = self.task.and_then(|t| self.run_of(t)) else { return false };
+                let Some(state) = self.share_state(run) else { return false };
+                let url = browser::url_with_fragment(&link::encode(&state));
+                let id = run.id;
+                self.share = Some(Share { run_id: id, url: url.clone(), copied: None });
+                ctx.link().send_future(async move { Msg::Copied(id, browser::copy_text(&url).await) });
+            }
+            Msg::Copied(id, result) => {
+                let Some(share) = self.share.as_mut().filter(|s| s.run_id == id) else { return false };
+                share.copied = Some(result);
             }
         }
         true

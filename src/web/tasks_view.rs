@@ -1,7 +1,7 @@
 //! What the image-task pages show (state and updates in `tasks.rs`).
 
 use super::explain::BUNDLED;
-use super::explain_view::{canvas_point, files_of, mb, seconds};
+use super::explain_view::{canvas_point, files_of, link_notices, mb, seconds, share_panel};
 use super::tasks::{Field, ImageTasks, Loading, Msg, RunState, TaskRun, Verdicts, SIZE, SKETCH_SCALE};
 use crate::engine::name_of;
 use crate::engine::tasks::Task;
@@ -45,6 +45,7 @@ pub fn view(s: &ImageTasks, ctx: &Context<ImageTasks>) -> Html {
       <section id="tasks" class="card wide" data-task={name_of(task)}>
         <h2>{ match task { Task::Generate => "Generate an image of a class", Task::Inpaint => "Fill a hole", Task::Sketch => "Sketch to image" } }</h2>
         <p class="muted">{ about(task) }{ " Both attack a2x's own adversarially trained CIFAR-10 model (32×32); a second, standard model judges the results." }</p>
+        { link_notices(&s.link_notices) }
         <div class="explain-grid">
           <div class="column">
             { models_panel(s, ctx) }
@@ -328,6 +329,15 @@ fn run_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html {
         </div>
         { for run.map(curves) }
         <pre id="task-json" hidden=true>{ json }</pre>
+        if run.is_some_and(|r| r.state == RunState::Done) {
+          { share_panel(
+              s.share.as_ref().filter(|sh| run.is_some_and(|r| r.id == sh.run_id)).map(|sh| sh.url.as_str()),
+              s.share.as_ref().and_then(|sh| sh.copied.as_ref()),
+              s.share_auto_run,
+              link.callback(Msg::ShareAutoRun),
+              link.callback(|_| Msg::CopyLink),
+          ) }
+        }
       </div>
     }
 }

@@ -13,7 +13,11 @@ mod cifar;
 #[cfg(not(target_arch = "wasm32"))]
 mod explain;
 #[cfg(not(target_arch = "wasm32"))]
+mod gallery;
+#[cfg(not(target_arch = "wasm32"))]
 mod images;
+#[cfg(not(target_arch = "wasm32"))]
+mod replay;
 #[cfg(not(target_arch = "wasm32"))]
 mod sheet;
 #[cfg(not(target_arch = "wasm32"))]
@@ -86,6 +90,12 @@ mod cli {
         /// Issue #6's evaluation of the image tasks: generation judged by the standard model,
         /// inpainting's in-hole error, A2X beside PGD at equal budget.
         EvalTasks(crate::tasks::EvalTasksArgs),
+        /// Compute what a share link describes (the page's state in `#a2x=1.…`), natively, with
+        /// the page's recipe: writes the pictures and a JSON report.
+        Replay(crate::replay::ReplayArgs),
+        /// Write the gallery page of ready-made share links, with thumbnails computed from the
+        /// same links (`a2x replay`); resumable.
+        Gallery(crate::gallery::GalleryArgs),
     }
 
     pub fn main() -> ExitCode {
@@ -104,6 +114,8 @@ mod cli {
             Command::Inpaint(args) => report(crate::tasks::inpaint(args)),
             Command::Sketch(args) => report(crate::tasks::sketch(args)),
             Command::EvalTasks(args) => report(crate::tasks::eval_tasks(args)),
+            Command::Replay(args) => report(crate::replay::replay(args)),
+            Command::Gallery(args) => report(crate::gallery::gallery(args)),
         }
     }
 

@@ -174,21 +174,40 @@ fn run_one(
 }
 
 fn run_task(task: Task, args: TaskArgs, seed_image: Option<Vec<f32>>, hole: Option<Vec<f32>>, true_image: Option<Vec<f32>>) -> Result<(), String> {
-    let device = crate::explain::open_device(args.backend)?;
-    let zoo = open_zoo(&device)?;
     let target = parse_class(args.target.as_deref().ok_or("--target is required")?)?;
     let settings = settings_for(task, &args.settings, args.rng, target)?;
+    let stem = format!("{}-{}-{}", a2x::engine::name_of(task), LABELS[target], args.rng);
+    run_with_settings(task, &settings, args.backend, &args.out, &stem, seed_image, hole, true_image).map(|_| ())
+}
+
+/// One task with `settings` exactly (the task commands, and `a2x replay` of a share link): A2X
+/// and PGD from `seed_image` (a Gaussian sample of the RNG seed, as the page draws it, when
+/// `None`), both judged by both models; writes `{stem}-{seed,a2x,pgd}.png` (8× nearest) and
+/// `{stem}.json` into `out` and returns the report.
+#[allow(clippy::too_many_arguments)]
+pub fn run_with_settings(
+    task: Task,
+    settings: &TaskSettings,
+    backend: BackendKind,
+    out: &Path,
+    stem: &str,
+    seed_image: Option<Vec<f32>>,
+    hole: Option<Vec<f32>>,
+    true_image: Option<Vec<f32>>,
+) -> Result<serde_json::Value, String> {
+    let device = crate::explain::open_device(backend)?;
+    let zoo = open_zoo(&device)?;
+    let target = settings.run.target;
     let seed_image = match seed_image {
         Some(image) => image,
-        None => zoo.gaussians[target].sample(1, &mut Rng::new(args.rng)),
+        None => zoo.gaussians[target].sample(1, &mut Rng::new(settings.run.rng_seed)),
     };
-    let (a2x_image, pgd_image, iterations) = run_one(&zoo, task, &settings, seed_image.clone(), hole.as_deref(), &device, true, false)?;
+    let (a2x_image, pgd_image, iterations) = run_one(&zoo, task, settings, seed_image.clone(), hole.as_deref(), &device, true, false)?;
     let a2x_image = a2x_image.expect("A2X ran");
-    std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
-    let stem = format!("{}-{}-{}", a2x::engine::name_of(task), LABELS[target], args.rng);
+    std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
     let mut report = serde_json::json!({ "task": task, "target": LABELS[target], "settings": settings, "iterations": iterations });
     for (name, image) in [("seed", &seed_image), ("a2x", &a2x_image), ("pgd", &pgd_image)] {
-        let path = args.out.join(format!("{stem}-{name}.png"));
+        let path = out.join(format!("{stem}-{name}.png"));
         save_png(&path, image)?;
         let (robust_top, robust_p) = judge(&zoo.robust, image, target, &device)?;
         let (standard_top, standard_p) = judge(&zoo.standard, image, target, &device)?;
@@ -203,9 +222,9 @@ fn run_task(task: Task, args: TaskArgs, seed_image: Option<Vec<f32>>, hole: Opti
             println!("      mean squared error inside the hole: {:.5}", hole_mse(image, truth, hole));
         }
     }
-    let path = args.out.join(format!("{stem}.json"));
+    let path = out.join(format!("{stem}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&report).expect("serializes")).map_err(|e| e.to_string())?;
-    Ok(())
+    Ok(report)
 }
 
 /// Mean squared error between `image` and `truth` over the hole's values (all channels).

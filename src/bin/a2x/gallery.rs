@@ -1,0 +1,186 @@
+//! `a2x gallery`: the gallery page of ready-made share links (issue #7) — classes chosen for
+//! teaching, two seeds each — with thumbnails computed by `a2x replay` from the very same links.
+//! Writes `static/gallery/{links.json, index.html, *.png}`; resumable: an entry whose report
+//! exists for the same link is not computed again.
+
+use crate::replay::{self, ReplayArgs};
+use a2x::device::BackendKind;
+use a2x::engine::tasks::Task;
+use a2x::engine::RunConfig;
+use a2x::link::{self, PictureBase, SharedPage, SharedPicture, SharedState};
+use a2x::models::labels;
+use a2x::models::resnet::LABELS;
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct GalleryArgs {
+    #[arg(long, default_value = "static/gallery")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = BackendKind::Flex)]
+    pub backend: BackendKind,
+}
+
+/// One card of the gallery.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Card {
+    pub name: String,
+    pub title: String,
+    pub caption: String,
+    /// The fragment (`a2x=1.…`); the page's address is `../#` + it.
+    pub link: String,
+    /// Thumbnails, relative to the gallery folder.
+    pub pictures: Vec<(String, String)>,
+}
+
+/// Explanations on Lite0 with the page's a2x defaults: classes a class in a school knows, whose
+/// explanations the study found readable to the other two models, on the two seed photos.
+const EXPLAIN: [(usize, &str); 3] = [(340, "zebra"), (1, "goldfish"), (949, "strawberry")];
+const SEEDS: [&str; 2] = ["coffee", "chelsea"];
+/// Generation on the robust CIFAR-10 model (its defaults), two RNG seeds each.
+const GENERATE: [usize; 3] = [7, 8, 6];
+
+fn cards() -> Result<Vec<(Card, SharedState)>, String> {
+    let manifest = crate::zoo::read_manifest(&crate::zoo::default_models_dir())?;
+    let fingerprint = |sha: &str| sha.chars().take(16).collect::<String>();
+    let lite0 = manifest.model("lite0").ok_or("the manifest has no lite0")?;
+    let robust = manifest.trained("cifar-robust").ok_or("the manifest has no cifar-robust")?;
+    let mut cards = Vec::new();
+    for (target, short) in EXPLAIN {
+        for seed in SEEDS {
+            // The page's "a2x defaults" preset: RunConfig::default(), 8 images per pass, |D̄| 256.
+            let config = RunConfig { target, chunk: 8, ..RunConfig::default() };
+            let state = SharedState {
+                page: SharedPage::Explain {
+                    model: "lite0".into(),
+                    weights: fingerprint(&lite0.sha256),
+                    config,
+                    samples: 256,
+                    seed: SharedPicture { base: PictureBase::Bundled { id: seed.into() }, side: lite0.input_size as u32, edits: Vec::new() },
+                    own_photos: 0,
+                },
+                backend: "webgpu".into(),
+                auto_run: true,
+            };
+            let name = format!("explain-{short}-{seed}");
+            let card = Card {
+                title: format!("“{}” as Lite0 sees it", labels::imagenet()[target].name()),
+                caption: format!("Explain class {target} from the {seed} photo: a2x defaults, D̄ of the bundled photos."),
+                link: link::encode(&state),
+                pictures: vec![(format!("{name}-p.png"), "p, visualised".into()), (format!("{name}-seed-p.png"), "seed + p".into())],
+                name,
+            };
+            cards.push((card, state));
+        }
+    }
+    for target in GENERATE {
+        for rng_seed in [1u64, 2] {
+            let mut settings = Task::Generate.defaults();
+            settings.run.target = target;
+            settings.run.rng_seed = rng_seed;
+            let state = SharedState {
+                page: SharedPage::Task {
+                    task: Task::Generate,
+                    model: robust.id.clone(),
+                    weights: fingerprint(&robust.sha256),
+                    settings,
+                    seed: None,
+                    hole: None,
+                },
+                backend: "webgpu".into(),
+                auto_run: true,
+            };
+            let name = format!("generate-{}-{rng_seed}", LABELS[target]);
+            let card = Card {
+                title: format!("Generate a {}", LABELS[target]),
+                caption: format!("From a sample of the class Gaussian (RNG seed {rng_seed}), on a2x's robust CIFAR-10 model: A2X beside PGD."),
+                link: link::encode(&state),
+                pictures: ["seed", "a2x", "pgd"].iter().map(|w| (format!("{name}-{w}.png"), w.to_uppercase().replace("SEED", "seed"))).collect(),
+                name,
+            };
+            cards.push((card, state));
+        }
+    }
+    Ok(cards)
+}
+
+pub fn gallery(args: GalleryArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let links_path = args.out.join("links.json");
+    let previous: Vec<Card> = std::fs::read_to_string(&links_path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let cards = cards()?;
+    for (i, (card, _)) in cards.iter().enumerate() {
+        let done = previous.iter().any(|p| p == card) && card.pictures.iter().all(|(file, _)| args.out.join(file).is_file());
+        if done {
+            eprintln!("[{}/{}] {}: already computed for this link", i + 1, cards.len(), card.name);
+            continue;
+        }
+        eprintln!("[{}/{}] {}", i + 1, cards.len(), card.name);
+        replay::replay(ReplayArgs { link: card.link.clone(), backend: args.backend, image: None, out: args.out.clone(), name: card.name.clone() })?;
+        // Written after every card, so a stopped run keeps what it finished.
+        let finished: Vec<&Card> = cards[..=i].iter().map(|(c, _)| c).collect();
+        std::fs::write(&links_path, serde_json::to_string_pretty(&finished).expect("serializes")).map_err(|e| e.to_string())?;
+    }
+    let all: Vec<&Card> = cards.iter().map(|(c, _)| c).collect();
+    std::fs::write(&links_path, serde_json::to_string_pretty(&all).expect("serializes")).map_err(|e| e.to_string())?;
+    std::fs::write(args.out.join("index.html"), page(&all)).map_err(|e| e.to_string())?;
+    println!("wrote {} cards to {}", all.len(), args.out.display());
+    Ok(())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The gallery's page: plain HTML, no script; each card opens the app with its link.
+fn page(cards: &[&Card]) -> String {
+    let items: String = cards
+        .iter()
+        .map(|c| {
+            let pictures: String = c
+                .pictures
+                .iter()
+                .map(|(file, label)| format!("<figure><img src=\"{}\" alt=\"{}\" width=\"112\" height=\"112\"><figcaption>{}</figcaption></figure>", escape(file), escape(label), escape(label)))
+                .collect();
+            format!(
+                "<li class=\"card\" id=\"{}\"><a href=\"../#{}\"><h2>{}</h2><div class=\"pictures\">{pictures}</div></a><p>{}</p></li>\n",
+                escape(&c.name),
+                escape(&c.link),
+                escape(&c.title),
+                escape(&c.caption)
+            )
+        })
+        .collect();
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>a2x — gallery of explanations</title>
+<style>
+body {{ font: 16px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 1rem; color: #1d2330; background: #f6f7f9; }}
+ul {{ list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 1rem; }}
+.card {{ background: #fff; border-radius: 8px; padding: 0.8rem; box-shadow: 0 1px 3px #0002; }}
+.card a {{ color: inherit; text-decoration: none; }}
+.card h2 {{ font-size: 1.05rem; margin: 0 0 0.5rem; color: #1f5fbf; }}
+.pictures {{ display: flex; gap: 0.4rem; }}
+figure {{ margin: 0; text-align: center; font-size: 0.8rem; color: #555; }}
+img {{ image-rendering: pixelated; border-radius: 4px; background: #ddd; }}
+p {{ font-size: 0.9rem; color: #444; margin: 0.4rem 0 0; }}
+</style>
+</head>
+<body>
+<h1>a2x — gallery</h1>
+<p>A dozen ready-made links for teaching. Each opens <a href="../">a2x</a> with everything set — model, class,
+seed, D̄, every setting — and runs on your GPU as soon as the model is loaded. The pictures were computed from
+the same links by <code>a2x replay</code> on a CPU (<code>make gallery</code>); in the browser the numbers may
+differ in the last digits.</p>
+<ul>
+{items}</ul>
+</body>
+</html>
+"#
+    )
+}
