@@ -69,7 +69,11 @@ pub fn backend_id(device: &ActiveDevice) -> &'static str {
 pub fn backend_notice(link_backend: &str, device: Option<&ActiveDevice>) -> Option<String> {
     let here = device.map(backend_id)?;
     (link_backend != here).then(|| {
-        format!("This link was made on the {link_backend} backend and this page computes on {here}: the same steps run, but the numbers may differ in the last digits (floating-point order), so the curve and picture can drift slightly.")
+        format!(
+            "This link was made on the {link_backend} backend and this page computes on {here}: the same steps run, but floating-point results \
+             differ in the last digits between backends, and the method's first steps (close to the sign of the gradient) can enlarge that, \
+             so the ℘ curve and the picture may differ in detail from the sender's. On the same backend they are the same."
+        )
     })
 }
 
@@ -890,8 +894,15 @@ impl Explain {
 
     /// Starts the run a link asked for, once the model and the seed are ready.
     fn try_auto_run(&mut self, ctx: &Context<Self>) {
-        if self.auto_run_pending && !self.busy() && self.pending_supplied.is_none() && self.seed.is_some() && self.device.is_some() && self.ready_model(&self.model_id).is_some() {
+        if self.auto_run_pending && !self.busy() && self.pending_supplied.is_none() && self.seed.is_some() && self.ready_model(&self.model_id).is_some() {
+            let Some(device) = self.device.as_ref() else { return };
             self.auto_run_pending = false;
+            if device.is_cpu {
+                // On the CPU an iteration holds the page's only thread for minutes: the visitor
+                // decides, knowing that (the CPU notice says how long).
+                self.link_notices.push("The link asks to run at once, but this page computes on the CPU backend, where this run takes long: press Run when you are ready.".into());
+                return;
+            }
             self.form_error = self.start(ctx).err();
         }
     }

@@ -5,8 +5,10 @@
 //     the same perturbation (fingerprints of the numbers, not of pictures);
 //   - Sketch: strokes drawn with the mouse, a short run, the link replayed in a fresh profile: the
 //     same sketch, ℘ per iteration and A2X and PGD pictures;
-//   - bad links (garbage, a newer version, markup in a name) get a clear message, no page error,
-//     and the page starts as usual.
+//   - bad links (garbage, a newer version, markup in a name, a misspelt field) get a clear
+//     message, no page error, and the page starts as usual;
+//   - the gallery page lists its dozen links with their thumbnails, every link decodes, and one
+//     opens the app restored (the run it starts is not waited for).
 //
 //   node tests/e2e/links.cjs DIST_DIR OUT_DIR
 'use strict';
@@ -182,6 +184,28 @@ async function badLinks(url, validLink) {
   }
 }
 
+async function gallery(url) {
+  const cards = JSON.parse(fs.readFileSync(path.join(dist, 'gallery/links.json'), 'utf8'));
+  const errors = await withBrowser(GPU, `${url}gallery/`, async (page) => {
+    const links = await page.$$eval('li.card a', (as) => as.map((a) => a.getAttribute('href')));
+    check(`gallery: ${links.length} cards with links (a dozen asked for)`, links.length === 12 && links.length === cards.length);
+    const images = await page.$$eval('li.card img', (imgs) => imgs.map((i) => [i.getAttribute('src'), i.naturalWidth]));
+    check(`gallery: all ${images.length} thumbnails load`, images.length >= 24 && images.every(([, w]) => w > 0), JSON.stringify(images.filter(([, w]) => !w)));
+    const states = links.map((href) => decodeLink(href));
+    check('gallery: every link is a versioned a2x link that decodes to a state that runs when opened',
+      links.every((href) => href.startsWith('../#a2x=1.')) && states.every((s) => s.auto_run && s.page && s.page.kind));
+    const targets = states.map((s) => (s.page.kind === 'explain' ? s.page.config.target : s.page.settings.run.target));
+    check(`gallery: classes chosen, two seeds each (targets ${targets.join(' ')})`, targets.every((t, i) => i % 2 === 1 || targets[i + 1] === t));
+    // The first card opens the app restored.
+    await page.click('li.card a');
+    await page.waitForSelector('#link-notice', { timeout: TIMEOUT });
+    const first = states[0];
+    const target = first.page.kind === 'explain' ? first.page.config.target : first.page.settings.run.target;
+    check(`gallery: the first card opens the page restored (target ${target})`, await page.getAttribute('#target', 'data-class') === String(target));
+  });
+  errors.forEach((e) => check('gallery: no browser errors', false, e));
+}
+
 (async () => {
   fs.mkdirSync(outDir, { recursive: true });
   const server = await serve(dist, 0);
@@ -214,6 +238,8 @@ async function badLinks(url, validLink) {
 
     console.log('Bad links:');
     await badLinks(url, results.explainLink);
+    console.log('The gallery:');
+    await gallery(url);
   } catch (e) {
     check('end-to-end run completed', false, e.stack || String(e));
   } finally {
