@@ -370,6 +370,28 @@ pub struct Share {
     pub copied: Option<Result<(), String>>,
 }
 
+impl Share {
+    /// The link of `state` (the result of run `run_id`), put on the clipboard; `done` hears
+    /// whether that worked. Both pages' "Copy link".
+    pub fn copy(state: &SharedState, run_id: u32, done: impl FnOnce(Result<(), String>) + 'static) -> Share {
+        let url = browser::url_with_fragment(&link::encode(state));
+        let text = url.clone();
+        wasm_bindgen_futures::spawn_local(async move { done(browser::copy_text(&text).await) });
+        Share { run_id, url, copied: None }
+    }
+
+    /// Records the clipboard's answer for run `run_id`; false if the link shown is another's.
+    pub fn record(share: &mut Option<Share>, run_id: u32, result: Result<(), String>) -> bool {
+        match share.as_mut().filter(|s| s.run_id == run_id) {
+            Some(share) => {
+                share.copied = Some(result);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 pub struct Explain {
     pub device: Option<ActiveDevice>,
     pub manifest: Option<Rc<Manifest>>,
@@ -1384,15 +1406,10 @@ impl Component for Explain {
             Msg::CopyLink => {
                 let Some(run) = self.run.as_ref() else { return false };
                 let Some(state) = self.share_state(run) else { return false };
-                let url = browser::url_with_fragment(&link::encode(&state));
-                let id = run.id;
-                self.share = Some(Share { run_id: id, url: url.clone(), copied: None });
-                ctx.link().send_future(async move { Msg::Copied(id, browser::copy_text(&url).await) });
+                let (link, id) = (ctx.link().clone(), run.id);
+                self.share = Some(Share::copy(&state, id, move |result| link.send_message(Msg::Copied(id, result))));
             }
-            Msg::Copied(id, result) => {
-                let Some(share) = self.share.as_mut().filter(|s| s.run_id == id) else { return false };
-                share.copied = Some(result);
-            }
+            Msg::Copied(id, result) => return Share::record(&mut self.share, id, result),
             Msg::ExportJson => {
                 let Some(json) = self.export_json() else { return false };
                 let name = self.export_name("run", "json");

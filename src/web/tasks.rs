@@ -1045,15 +1045,10 @@ impl Component for ImageTasks {
             Msg::CopyLink => {
                 let Some(run) = self.task.and_then(|t| self.run_of(t)) else { return false };
                 let Some(state) = self.share_state(run) else { return false };
-                let url = browser::url_with_fragment(&link::encode(&state));
-                let id = run.id;
-                self.share = Some(Share { run_id: id, url: url.clone(), copied: None });
-                ctx.link().send_future(async move { Msg::Copied(id, browser::copy_text(&url).await) });
+                let (link, id) = (ctx.link().clone(), run.id);
+                self.share = Some(Share::copy(&state, id, move |result| link.send_message(Msg::Copied(id, result))));
             }
-            Msg::Copied(id, result) => {
-                let Some(share) = self.share.as_mut().filter(|s| s.run_id == id) else { return false };
-                share.copied = Some(result);
-            }
+            Msg::Copied(id, result) => return Share::record(&mut self.share, id, result),
         }
         true
     }
