@@ -178,3 +178,51 @@ fn explain(state: &SharedState, photos: &[(String, RgbImage)], args: &ReplayArgs
     println!("{} iterations, ℘ {last:.4}; wrote {}, {} and {}", events.len(), p_path.display(), seed_p_path.display(), path.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use a2x::engine::RunConfig;
+
+    fn state() -> SharedState {
+        SharedState {
+            page: SharedPage::Explain {
+                model: "lite0".into(),
+                weights: "0123456789abcdef".into(),
+                config: RunConfig { target: 340, ..RunConfig::default() },
+                samples: 64,
+                seed: SharedPicture { base: PictureBase::Bundled { id: "coffee".into() }, side: 224, edits: vec![] },
+                own_photos: 0,
+            },
+            backend: "webgpu".into(),
+            auto_run: true,
+        }
+    }
+
+    #[test]
+    fn a_link_is_read_from_an_address_a_fragment_or_a_file() {
+        let fragment = link::encode(&state());
+        assert_eq!(read_link(&format!("http://127.0.0.1:8080/#backend=cpu&{fragment}")).unwrap(), state());
+        assert_eq!(read_link(&fragment).unwrap(), state());
+        let file = std::env::temp_dir().join(format!("a2x-link-{}.txt", std::process::id()));
+        std::fs::write(&file, format!("https://example.org/a2x/#{fragment}\n")).unwrap();
+        assert_eq!(read_link(&format!("@{}", file.display())).unwrap(), state());
+        std::fs::remove_file(&file).unwrap();
+        assert!(read_link("http://127.0.0.1:8080/#backend=cpu").unwrap_err().contains("no `a2x=` link"));
+        assert!(read_link(&fragment.replacen("a2x=1.", "a2x=9.", 1)).unwrap_err().contains("newer a2x"));
+    }
+
+    #[test]
+    fn a_recipe_starts_from_the_bundled_photo_cropped_then_edits() {
+        // Independent reference: the crop and the stroke applied by hand.
+        let photos = bundled_photos().unwrap();
+        let edit = a2x::drawing::Edit::stroke_at([250, 0, 0], 3.0, (20.0, 30.0), 64);
+        let recipe = SharedPicture { base: PictureBase::Bundled { id: "coins".into() }, side: 64, edits: vec![edit.clone()] };
+        let coins = photos.iter().find(|(id, _)| id == "coins").unwrap().1.clone();
+        let mut expected = imaging::center_crop(&DynamicImage::ImageRgb8(coins), 64);
+        a2x::drawing::stroke(&mut expected, (20.0, 30.0), (20.0, 30.0), 3.0, [250, 0, 0]);
+        assert_eq!(picture(&recipe, &photos, None).unwrap(), expected);
+        let supplied = SharedPicture { base: PictureBase::Supplied { name: "mine.jpg".into() }, ..recipe };
+        assert!(picture(&supplied, &photos, None).unwrap_err().contains("--image"));
+    }
+}
