@@ -174,9 +174,10 @@ p {{ font-size: 0.9rem; color: #444; margin: 0.4rem 0 0; }}
 <body>
 <h1>a2x — gallery</h1>
 <p>A dozen ready-made links for teaching. Each opens <a href="../">a2x</a> with everything set — model, class,
-seed, D̄, every setting — and runs on your GPU as soon as the model is loaded. The pictures were computed from
-the same links by <code>a2x replay</code> on a CPU (<code>make gallery</code>); in the browser the numbers may
-differ in the last digits.</p>
+seed, D̄, every setting — and runs on your GPU as soon as the model is loaded (on the CPU backend an explanation
+waits for you to press Run: it takes long there). The pictures were computed from the same links by
+<code>a2x replay</code> on a CPU (<code>make gallery</code>); in the browser the same steps run on another
+backend, so the details of the pictures may differ a little, not their kind.</p>
 <ul>
 {items}</ul>
 </body>
