@@ -13,6 +13,10 @@
 //!   names are short and plain (`[a-z0-9-]`), numbers finite and bounded, strokes and embedded
 //!   images limited in count and size.
 //!
+//! Because of that strictness, a setting added to `RunConfig`, `TaskSettings` or these types later
+//! must be left out of the JSON when it has its default (`skip_serializing_if`), so version-1 links
+//! stay valid and mean what they meant; a change that cannot be written so raises [`VERSION`].
+//!
 //! Nothing in a link is ever turned into markup or fetched by URL: model and sample names are only
 //! looked up among the bundled ones by the page.
 
