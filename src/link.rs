@@ -241,7 +241,16 @@ fn first_difference(a: &serde_json::Value, b: &serde_json::Value) -> String {
         (Value::Object(x), Value::Object(y)) => {
             for key in x.keys().chain(y.keys()) {
                 match (x.get(key), y.get(key)) {
-                    (Some(u), Some(v)) if !same_json(u, v) => return format!("{}.{}", clean(key), first_difference(u, v)).trim_end_matches('.').to_string(),
+                    (Some(u), Some(v)) if !same_json(u, v) => {
+                        let inner = first_difference(u, v);
+                        // "unknown field x" inside `config` reads "unknown field config.x".
+                        for kind in ["unknown field ", "missing field "] {
+                            if let Some(rest) = inner.strip_prefix(kind) {
+                                return format!("{kind}{}.{rest}", clean(key));
+                            }
+                        }
+                        return format!("{}.{inner}", clean(key)).trim_end_matches('.').to_string();
+                    }
                     (Some(_), None) => return format!("unknown field {}", clean(key)),
                     (None, Some(_)) => return format!("missing field {}", clean(key)),
                     _ => {}

@@ -159,6 +159,7 @@ fn page(cards: &[&Card]) -> String {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>a2x — gallery of explanations</title>
+<link rel="icon" href="data:,">
 <style>
 body {{ font: 16px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 1rem; color: #1d2330; background: #f6f7f9; }}
 ul {{ list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 1rem; }}
