@@ -60,7 +60,8 @@ sketches:
 	  cargo run --release --bin a2x -- sketch --sketch static/sketches/$$s.png --target $$s --out static/sketches/results || exit 1; done
 
 # The gallery of share links (issue #7): static/gallery/{index.html,links.json} and thumbnails
-# computed from the same links by `a2x replay`. About an hour on two cores; resumable.
+# computed from the same links by `a2x replay`. About 80 min on two cores (10–15 min per explanation
+# card, 1–4 min per generation card); resumable.
 gallery:
 	cargo run --release --bin a2x -- gallery --out static/gallery
 

@@ -189,6 +189,8 @@ async function gallery(url) {
   const errors = await withBrowser(GPU, `${url}gallery/`, async (page) => {
     const links = await page.$$eval('li.card a', (as) => as.map((a) => a.getAttribute('href')));
     check(`gallery: ${links.length} cards with links (a dozen asked for)`, links.length === 12 && links.length === cards.length);
+    // The page was read at DOMContentLoaded: wait until every image has loaded or failed.
+    await page.waitForFunction(() => [...document.images].every((i) => i.complete), null, { timeout: 60_000 });
     const images = await page.$$eval('li.card img', (imgs) => imgs.map((i) => [i.getAttribute('src'), i.naturalWidth]));
     check(`gallery: all ${images.length} thumbnails load`, images.length >= 24 && images.every(([, w]) => w > 0), JSON.stringify(images.filter(([, w]) => !w)));
     const states = links.map((href) => decodeLink(href));
