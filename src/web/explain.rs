@@ -374,7 +374,12 @@ impl Share {
     /// The link of `state` (the result of run `run_id`), put on the clipboard; `done` hears
     /// whether that worked. Both pages' "Copy link".
     pub fn copy(state: &SharedState, run_id: u32, done: impl FnOnce(Result<(), String>) + 'static) -> Share {
-        let url = browser::url_with_fragment(&link::encode(state));
+        let fragment = link::encode(state);
+        // A link that would not open (too long, a drawing of too many strokes) is not offered.
+        if let Err(e) = link::decode(&fragment) {
+            return Share { run_id, url: String::new(), copied: Some(Err(format!("this result cannot travel in a link: {e}"))) };
+        }
+        let url = browser::url_with_fragment(&fragment);
         let text = url.clone();
         wasm_bindgen_futures::spawn_local(async move { done(browser::copy_text(&text).await) });
         Share { run_id, url, copied: None }

@@ -81,7 +81,8 @@ pub(super) fn share_panel(url: Option<&str>, copied: Option<&Result<(), String>>
     let onchange = on_auto_run.reform(|e: Event| e.target_unchecked_into::<HtmlInputElement>().checked());
     let status = match copied {
         Some(Ok(())) => "Copied to the clipboard.".to_string(),
-        Some(Err(e)) => format!("Not copied ({e}): select the link above and copy it."),
+        Some(Err(e)) if url.is_some_and(|u| !u.is_empty()) => format!("Not copied ({e}): select the link above and copy it."),
+        Some(Err(e)) => format!("Not copied: {e}."),
         None => "Copying…".to_string(),
     };
     html! {
@@ -92,7 +93,7 @@ pub(super) fn share_panel(url: Option<&str>, copied: Option<&Result<(), String>>
           <label class="choice"><input id="link-autorun" type="checkbox" checked={auto_run} {onchange} />{ " runs when opened" }</label>
         </div>
         if let Some(url) = url {
-          <input id="share-link" class="share-link" readonly=true value={url.to_string()} />
+          if !url.is_empty() { <input id="share-link" class="share-link" readonly=true value={url.to_string()} /> }
           <p id="copy-status" class="muted">{ status }</p>
         }
         <p class="muted">{ "The link holds the model, every setting, the seed and its edits — no photo of yours unless it is tiny, and             nothing is sent anywhere: it is all in the part after “#”. Opened on the same backend it computes the same ℘ at every             iteration and the same p." }</p>
