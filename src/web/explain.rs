@@ -132,9 +132,6 @@ pub enum Tool {
 
 /// The seed d̄, at the chosen model's input size.
 pub struct Seed {
-    /// The recipe's name: the photo's, " (edited)" once drawn on (D̄ leaves out the unedited seed
-    /// photo only).
-    pub name: String,
     pub image: RgbImage,
     /// The photo it was cropped from, so a model of another input size crops it again.
     pub source: Option<RgbImage>,
@@ -142,6 +139,14 @@ pub struct Seed {
     pub recipe: SharedPicture,
     pub undo: Vec<SeedSnapshot>,
     pub redo: Vec<SeedSnapshot>,
+}
+
+impl Seed {
+    /// The recipe's name: the photo's, " (edited)" once drawn on (D̄ leaves out the unedited seed
+    /// photo only).
+    pub fn name(&self) -> String {
+        self.recipe.name()
+    }
 }
 
 /// One undo step: the picture and its recipe.
@@ -429,8 +434,7 @@ pub struct Explain {
     pub perturbed_canvas: NodeRef,
     /// A share link not yet restored (it waits for the manifest and the bundled photos).
     pub link_pending: Option<Rc<SharedState>>,
-    /// The last link restored, and what the page says about it.
-    pub link_applied: Option<Rc<SharedState>>,
+    /// What the page says about the last link restored.
     pub link_notices: Vec<String>,
     /// The link's seed was the sender's own image: it is restored when the visitor opens it.
     pub pending_supplied: Option<SharedPicture>,
@@ -597,7 +601,7 @@ impl Explain {
             undo.push(SeedSnapshot { image: s.image, recipe: s.recipe });
             undo
         });
-        self.seed = Some(Seed { name: recipe.name(), image, source: Some(photo), recipe, undo: undo.unwrap_or_default(), redo: Vec::new() });
+        self.seed = Some(Seed { image, source: Some(photo), recipe, undo: undo.unwrap_or_default(), redo: Vec::new() });
         self.seed_error = None;
     }
 
@@ -606,7 +610,7 @@ impl Explain {
         let start = imaging::center_crop(&DynamicImage::ImageRgb8(photo.clone()), picture.side as usize);
         let image = picture.render(start);
         let source = picture.edits.is_empty().then_some(photo);
-        self.seed = Some(Seed { name: picture.name(), image, source, recipe: picture, undo: Vec::new(), redo: Vec::new() });
+        self.seed = Some(Seed { image, source, recipe: picture, undo: Vec::new(), redo: Vec::new() });
         self.seed_error = None;
         self.fit_seed();
     }
@@ -625,7 +629,6 @@ impl Explain {
                         let resize = Edit::Resize { side: size };
                         resize.apply(&mut seed.image);
                         seed.recipe.edits.push(resize);
-                        seed.name = seed.recipe.name();
                     }
                 }
                 seed.undo.clear();
@@ -655,7 +658,6 @@ impl Explain {
         seed.redo.clear();
         seed.source = None;
         seed.recipe.edits.push(edit);
-        seed.name = seed.recipe.name();
         true
     }
 
@@ -669,14 +671,14 @@ impl Explain {
     /// The photos D̄ is drawn from: the bundled ones except the seed's own, and the visitor's
     /// (borrowed: the view asks for them at every render).
     pub fn distribution_photos(&self) -> Vec<(&str, &RgbImage)> {
-        let seed_name = self.seed.as_ref().map(|s| s.name.as_str()).unwrap_or_default();
+        let seed_name = self.seed.as_ref().map(Seed::name).unwrap_or_default();
         let bundled = match &self.bundled {
             Some(Ok(bundled)) => bundled.as_slice(),
             _ => &[],
         };
         bundled
             .iter()
-            .filter(|(name, _)| name != seed_name)
+            .filter(|(name, _)| *name != seed_name)
             .map(|(name, photo)| (name.as_str(), photo))
             .chain(self.own_photos.iter().map(|(name, photo, _)| (name.as_str(), photo)))
             .collect()
@@ -742,7 +744,7 @@ impl Explain {
             backend: device.label,
             config: config.clone(),
             num_samples: self.num_samples,
-            seed_name: seed.name.clone(),
+            seed_name: seed.name(),
             seed_recipe: seed.recipe.clone(),
             own_photos: self.own_photos.len(),
             backend_id: backend_id(&device),
@@ -912,7 +914,6 @@ impl Explain {
         });
         self.link_notices = notices;
         self.auto_run_pending = state.auto_run;
-        self.link_applied = Some(state);
         self.seed_top5 = None;
         self.auto_load(ctx);
         self.classify_seed(ctx);
@@ -1029,7 +1030,6 @@ impl Component for Explain {
             p_canvas: NodeRef::default(),
             perturbed_canvas: NodeRef::default(),
             link_pending: props.shared.clone(),
-            link_applied: None,
             link_notices: Vec::new(),
             pending_supplied: None,
             auto_run_pending: false,
@@ -1198,7 +1198,6 @@ impl Component for Explain {
                             recipe: std::mem::replace(&mut seed.recipe, step.recipe),
                         });
                         seed.source = None;
-                        seed.name = seed.recipe.name();
                     }
                 }
                 self.classify_seed(ctx);

@@ -211,7 +211,7 @@ fn seed_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
         html! { <div id="region-box" class="region" style={format!("left:{};top:{};width:{};height:{}", pct(r.left), pct(r.top), pct(r.width), pct(r.height))}></div> }
     });
     let (undo, redo) = s.seed.as_ref().map(|seed| (seed.undo.len(), seed.redo.len())).unwrap_or((0, 0));
-    let name = s.seed.as_ref().map(|seed| seed.name.clone()).unwrap_or_else(|| "loading…".into());
+    let name = s.seed.as_ref().map(|seed| seed.name()).unwrap_or_else(|| "loading…".into());
     html! {
       <div id="seed" class="panel" tabindex="0" {onpaste} {ondragover} {ondrop}>
         <h3>{ "3 · Seed d̄" }</h3>
@@ -259,8 +259,8 @@ fn seed_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
 fn distribution_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let photos = s.distribution_photos();
     let onchange = ctx.link().callback(|e: Event| Msg::AddPhotos(files_of(e.target_unchecked_into::<HtmlInputElement>().files())));
-    let seed_name = s.seed.as_ref().map(|seed| seed.name.as_str()).unwrap_or("");
-    let thumbs = BUNDLED.iter().filter(|(name, _)| *name != seed_name).map(|(name, url)| html! { <img class="mini" src={*url} alt={*name} title={*name} /> });
+    let seed_name = s.seed.as_ref().map(|seed| seed.name()).unwrap_or_default();
+    let thumbs = BUNDLED.iter().filter(|(name, _)| *name != seed_name.as_str()).map(|(name, url)| html! { <img class="mini" src={*url} alt={*name} title={*name} /> });
     html! {
       <div id="distribution" class="panel">
         <h3>{ "4 · Images D̄ the perturbation must work on" }</h3>

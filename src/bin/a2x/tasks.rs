@@ -370,7 +370,10 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
     }
     if args.inpaint_images > 0 {
         let test = Dataset::load(&crate::cifar::default_data_dir(), Split::Test)?;
-        let hole = tasks::hole_mask(32, 11, 11, 10, 10);
+        let hole = {
+            let (top, left, height, width) = a2x::bundled::HOLE;
+            tasks::hole_mask(32, top, left, height, width)
+        };
         let (mut mean_fill, mut a2x_mse, mut pgd_mse) = (0f64, 0f64, 0f64);
         let count = args.inpaint_images.min(test.len());
         // Spread over the classes: the test set is sorted by class.
