@@ -79,3 +79,46 @@ fn shipped_gaussians_sample_around_their_class_means() {
         }
     }
 }
+
+/// Inpainting's two ways of keeping A2X to the hole, on the shipped robust model: with the step
+/// confined to the hole p is exactly 0 outside it (F multiplies g before the moments, so the
+/// moments and ρ are 0 there); with Eq. 4's penalty it is not (the first step, taken while
+/// ‖p ⊙ (1 − F)‖ = 0, goes everywhere).
+#[test]
+fn inpainting_keeps_a2x_to_the_hole_as_its_setting_says() {
+    use a2x::engine::tasks::{self, HoleConstraint, Task};
+    let manifest = manifest();
+    let device = a2x::device::cpu_device();
+    let entry = manifest.trained("cifar-robust").unwrap();
+    let model = resnet::load(&std::fs::read(root().join("models").join(&entry.file)).unwrap(), Some(&entry.sha256), &device).unwrap();
+    let file = entry.gaussians.clone().unwrap();
+    let gaussians = gaussian::read_file(&std::fs::read(root().join("models").join(&file.file)).unwrap(), Some(&file.sha256)).unwrap();
+    let hole = tasks::hole_mask(32, 11, 11, 10, 10);
+    let seed = gaussians[3].sample(1, &mut Rng::new(5));
+    for constraint in [HoleConstraint::StepInsideHole, HoleConstraint::Penalty] {
+        let mut settings = Task::Inpaint.defaults();
+        settings.hole_constraint = constraint;
+        settings.run.target = 3;
+        settings.run.iterations = 2;
+        settings.samples = 16;
+        settings.run.batch = 4;
+        settings.run.sign_check = a2x::engine::SignCheck::Batch;
+        let samples = tasks::gaussian_samples(&gaussians[3], settings.samples, &mut Rng::new(6), &device);
+        let seed_tensor = Tensor::<4>::from_data(TensorData::new(seed.clone(), [1, 3, 32, 32]), &device);
+        let result = pollster::block_on(tasks::run_a2x(&model, seed_tensor.clone(), samples, &settings, Some(&hole), &mut |_| true)).unwrap();
+        let p: Vec<f32> = (result.image - seed_tensor).into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        let (mut inside, mut outside) = (0f64, 0f64);
+        for c in 0..3 {
+            for i in 0..1024 {
+                let v = (p[c * 1024 + i] as f64).powi(2);
+                if hole[i] == 1.0 { inside += v } else { outside += v }
+            }
+        }
+        eprintln!("{constraint:?}: ‖p‖ inside {:.4}, outside {:.4}", inside.sqrt(), outside.sqrt());
+        assert!(inside.sqrt() > 0.01, "{constraint:?}: p did not move inside the hole");
+        match constraint {
+            HoleConstraint::StepInsideHole => assert_eq!(outside, 0.0),
+            HoleConstraint::Penalty => assert!(outside.sqrt() > 0.01),
+        }
+    }
+}

@@ -31,6 +31,8 @@ pub struct Run<'a, C: Classifier> {
     last_refinement: Option<Refinement>,
     /// Inpainting (section 5.2): 1 − F broadcast to `[1, C, H, W]` (1 outside the hole) and β.
     hole_penalty: Option<(Tensor<4>, f32)>,
+    /// Inpainting with the step confined to the hole: F as `[1, C, H, W]`.
+    hole_only: Option<Tensor<4>>,
 }
 
 /// Region-specific semantics: every image's `region` replaced by the samples' mean pixel.
@@ -115,6 +117,7 @@ impl<'a, C: Classifier> Run<'a, C> {
             gamma_reached: false,
             last_refinement: None,
             hole_penalty: None,
+            hole_only: None,
         })
     }
 
@@ -129,6 +132,18 @@ impl<'a, C: Classifier> Run<'a, C> {
             return Err(EngineError::Config(format!("the hole mask has {} values, the image {h}×{w}", hole.len())));
         }
         self.hole_penalty = Some((outside_of_hole(hole, [c, h, w], &self.seed.device()), weight));
+        Ok(self)
+    }
+
+    /// Inpainting with β → ∞ in Eq. 4: g is multiplied by F before the moments, so p changes
+    /// only inside the hole (F as in [`Run::with_hole_penalty`]). What each does is measured in
+    /// `engine/tasks.rs`.
+    pub fn with_step_inside_hole(mut self, hole: &[f32]) -> Result<Self, EngineError> {
+        let [c, h, w] = self.classifier.input_shape();
+        if hole.len() != h * w {
+            return Err(EngineError::Config(format!("the hole mask has {} values, the image {h}×{w}", hole.len())));
+        }
+        self.hole_only = Some(outside_of_hole(hole, [c, h, w], &self.seed.device()).neg() + 1.0);
         Ok(self)
     }
 
@@ -199,6 +214,10 @@ impl<'a, C: Classifier> Run<'a, C> {
                 let norm = per_image_norms(outside_part.clone()).clamp_min(1e-12).reshape([1, 1, 1, 1]).expand(outside_part.dims());
                 fused + outside_part / norm * *weight as f64
             }
+            None => fused,
+        };
+        let fused = match &self.hole_only {
+            Some(inside) => fused * inside.clone(),
             None => fused,
         };
         // Lines 8–10: moments and ρ; O10: with a step size, a move of s·η along ρ.

@@ -26,6 +26,22 @@
 //!   20 iterations: the paper's 50-of-300 rhythm scaled to 60 iterations). Inpainting: the seed is
 //!   the image with the hole filled by the mean colour of the rest of the image (a black hole
 //!   could not be filled within ε 3.09), target = the image's own class.
+//! - Inpainting, how A2X keeps p to the hole ([`HoleConstraint`]): Eq. 4's penalty by default (its
+//!   gradient added to g before the moments, β 10), or the step confined to the hole (β → ∞).
+//!   Measured (`a2x eval-tasks --seeds 0 --inpaint-images 8 --sign-check batch`, per image: ‖p‖
+//!   inside / outside the hole and the cosine between p and truth − seed inside it): with the
+//!   penalty, A2X ends with ‖p‖ 0.2–0.8 inside and 0.8–3.0 outside, and the inside part points
+//!   *away* from the true image (cosine −0.69 to +0.11, 7 of 8 negative). The cause is the ± check
+//!   (lines 11–19): it compares only the target probability, which knows nothing of the penalty.
+//!   Adam's element-wise ratio gives the ≈ 2,770 values outside the hole steps as large as the 300
+//!   inside, and once p outside helps the samples' probability the check keeps the sign that
+//!   grows it — the sign that also moves the hole up J's gradient, away from the class. Confined
+//!   to the hole, the cosine is positive on 7 of 8 images (−0.22 to +0.53), but A2X spends all of η
+//!   there (‖p‖ = 3.09 in the hole), and at that length the error grows unless the cosine exceeds
+//!   ‖p‖ / (2‖truth − seed‖) ≈ 0.3. PGD, with the same penalty, ends at ‖p‖ 0.2–0.75 inside and 0.02–0.04
+//!   outside (cosine −0.15 to +0.72): its step is g / ‖g‖, and β's term (length 10) dwarfs the
+//!   class gradient, so it barely moves. See the
+//!   README for the table; neither setting beats the mean colour yet.
 
 use super::estimate::{outside_of_hole, perturb};
 use super::gaussian::ClassGaussian;
@@ -44,6 +60,23 @@ pub enum Task {
     Sketch,
 }
 
+/// How A2X keeps p to the hole when inpainting (see the module notes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HoleConstraint {
+    /// Eq. 4 as written: + β‖p ⊙ (1 − F)‖₂ in the loss (β = `hole_weight`). The default.
+    #[default]
+    Penalty,
+    /// β → ∞: g is multiplied by F before the moments, so p outside the hole stays 0.
+    StepInsideHole,
+}
+
+impl HoleConstraint {
+    fn is_penalty(&self) -> bool {
+        *self == HoleConstraint::Penalty
+    }
+}
+
 /// Everything a task run needs besides its images.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskSettings {
@@ -53,8 +86,12 @@ pub struct TaskSettings {
     pub samples: usize,
     /// The baseline: targeted ℓ2 PGD.
     pub baseline: PgdConfig,
-    /// β of the inpainting loss (both methods).
+    /// β of the inpainting loss (PGD always; A2X with [`HoleConstraint::Penalty`]).
     pub hole_weight: f32,
+    /// A2X's inpainting: Eq. 4's penalty or the step confined to the hole. Left out of the JSON
+    /// when it is `penalty`, so the version-1 links written before it existed read as they did.
+    #[serde(default, skip_serializing_if = "HoleConstraint::is_penalty")]
+    pub hole_constraint: HoleConstraint,
 }
 
 impl Task {
@@ -82,6 +119,7 @@ impl Task {
             samples: 256,
             baseline: PgdConfig { epsilon, steps: iterations, step_size: step, random_start: false },
             hole_weight: 10.0,
+            hole_constraint: HoleConstraint::Penalty,
         }
     }
 }
@@ -139,7 +177,10 @@ pub fn a2x_run<'a, C: Classifier>(
 ) -> Result<Run<'a, C>, EngineError> {
     let run = Run::new(classifier, seed, samples, settings.run.clone())?;
     match hole {
-        Some(hole) => run.with_hole_penalty(hole, settings.hole_weight),
+        Some(hole) => match settings.hole_constraint {
+            HoleConstraint::Penalty => run.with_hole_penalty(hole, settings.hole_weight),
+            HoleConstraint::StepInsideHole => run.with_step_inside_hole(hole),
+        },
         None => Ok(run),
     }
 }

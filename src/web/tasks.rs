@@ -246,6 +246,7 @@ pub enum Field {
     SignCheck,
     RefineEvery,
     HoleWeight,
+    HoleConstraint,
     RngSeed,
 }
 
@@ -602,6 +603,7 @@ impl ImageTasks {
                 }
                 s.hole_weight = beta;
             }
+            Field::HoleConstraint => s.hole_constraint = crate::engine::from_name(value).map_err(|_| format!("unknown option “{value}”"))?,
             Field::RngSeed => s.run.rng_seed = parse(value, "RNG seed")?,
         }
         Ok(())

@@ -213,6 +213,10 @@ fn settings_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html
     };
     let onsign = ctx.link().callback(move |e: Event| Msg::Set(task, Field::SignCheck, e.target_unchecked_into::<HtmlSelectElement>().value()));
     let sign = name_of(c.run.sign_check);
+    let onhole = ctx.link().callback(move |e: Event| Msg::Set(task, Field::HoleConstraint, e.target_unchecked_into::<HtmlSelectElement>().value()));
+    let constraint = name_of(c.hole_constraint);
+    let hole_options = [("penalty", "Eq. 4: penalty β‖p ⊙ (1 − F)‖"), ("step-inside-hole", "confined to the hole (β → ∞)")]
+        .map(|(v, text)| html! { <option value={v} selected={v == constraint}>{ text }</option> });
     let sign_options = [("all-samples", "all of D̄ (the paper's O2)"), ("batch", "the mini-batch (cheaper)")]
         .map(|(v, text)| html! { <option value={v} selected={v == sign}>{ text }</option> });
     html! {
@@ -228,7 +232,10 @@ fn settings_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html
           { number(Field::Batch, "task-batch", "b: seed + b − 1 samples per iteration", c.run.batch.to_string(), "1") }
           <label class="field">{ "± check on (O2)" }<select id="task-sign-check" onchange={onsign} disabled={off}>{ for sign_options }</select></label>
           if task == Task::Sketch { { number(Field::RefineEvery, "task-refine-every", "refine every (iterations, Algorithm 2)", c.run.refine_every.to_string(), "1") } }
-          if task == Task::Inpaint { { number(Field::HoleWeight, "task-beta", "β: weight of p outside the hole", c.hole_weight.to_string(), "any") } }
+          if task == Task::Inpaint {
+            <label class="field">{ "A2X's step" }<select id="task-hole-constraint" onchange={onhole} disabled={off}>{ for hole_options }</select></label>
+            { number(Field::HoleWeight, "task-beta", "β: weight of p outside the hole (PGD; A2X with the penalty)", c.hole_weight.to_string(), "any") }
+          }
           { number(Field::RngSeed, "task-rng", "RNG seed (D̄, and the generation seed)", c.run.rng_seed.to_string(), "1") }
         </div>
         <div class="row">

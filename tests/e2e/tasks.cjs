@@ -167,6 +167,8 @@ async function inpaintScenario(page) {
   check(`Inpaint: a stroke on the mask grows the hole (${before} → ${after} pixels)`, after > before + 20);
   await page.click('#reset-hole');
   check('Inpaint: “Central 10×10 hole” resets it', await holeSize(100, false));
+  const constraint = await page.inputValue('#task-hole-constraint');
+  check(`Inpaint: A2X keeps to the hole by Eq. 4's penalty by default (${constraint})`, constraint === 'penalty');
   await quickSettings(page);
   const run = await runAndRead(page, 'Inpaint');
   check(`Inpaint: both methods reported every iteration (${run.a2x_target_probability.length}, ${run.pgd_target_probability.length})`,

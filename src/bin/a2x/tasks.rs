@@ -4,7 +4,7 @@
 use a2x::device::BackendKind;
 use a2x::engine::gaussian::{self, ClassGaussian};
 use a2x::engine::sampling::Rng;
-use a2x::engine::tasks::{self, Task, TaskSettings};
+use a2x::engine::tasks::{self, HoleConstraint, Task, TaskSettings};
 use a2x::engine::SignCheck;
 use a2x::models::resnet::{self, CifarResNet, LABELS};
 use a2x::train::data::{Dataset, Split};
@@ -47,6 +47,9 @@ pub struct SettingsArgs {
     /// Override O2 (`all-samples`, the paper's, or `batch`: cheaper).
     #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<SignCheck>(s).map_err(|e| e.to_string()))]
     pub sign_check: Option<SignCheck>,
+    /// Inpainting, A2X: `penalty` (the default: Eq. 4 with β 10) or `step-inside-hole` (β → ∞).
+    #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<HoleConstraint>(s).map_err(|e| e.to_string()))]
+    pub hole_constraint: Option<HoleConstraint>,
     /// Any other A2X setting, as a field of `RunConfig` = a JSON value or a name, repeatable:
     /// `--set smoothing=1.0 --set fusion=balanced`.
     #[arg(long = "set", value_name = "FIELD=VALUE")]
@@ -99,6 +102,9 @@ fn settings_for(task: Task, args: &SettingsArgs, rng: u64, target: usize) -> Res
     settings.run.step_size = Some(step / settings.run.eta);
     if let Some(check) = args.sign_check {
         settings.run.sign_check = check;
+    }
+    if let Some(constraint) = args.hole_constraint {
+        settings.hole_constraint = constraint;
     }
     settings.run = apply_overrides(&settings.run, &args.overrides)?;
     Ok(settings)
@@ -243,6 +249,47 @@ pub fn hole_mse(image: &[f32], truth: &[f32], hole: &[f32]) -> f64 {
     sum / count.max(1) as f64
 }
 
+/// How an inpainted `image` changed the `seed`: ‖p‖ inside and outside the hole, and the cosine
+/// between p and the true change (truth − seed) inside it. The in-hole error falls iff
+/// cos > ‖p_in‖ / (2 ‖truth − seed‖_in).
+fn hole_change(image: &[f32], seed: &[f32], truth: &[f32], hole: &[f32]) -> String {
+    let pixels = hole.len();
+    let (mut inside, mut outside, mut dot, mut residual) = (0f64, 0f64, 0f64, 0f64);
+    for c in 0..3 {
+        for i in 0..pixels {
+            let p = (image[c * pixels + i] - seed[c * pixels + i]) as f64;
+            if hole[i] >= 0.5 {
+                let r = (truth[c * pixels + i] - seed[c * pixels + i]) as f64;
+                inside += p * p;
+                dot += p * r;
+                residual += r * r;
+            } else {
+                outside += p * p;
+            }
+        }
+    }
+    let cosine = dot / (inside.sqrt() * residual.sqrt()).max(1e-12);
+    format!("‖p‖ in the hole {:.3}, outside {:.3}; cos(p, truth − seed) in the hole {cosine:.3}; ‖truth − seed‖ in the hole {:.3}", inside.sqrt(), outside.sqrt(), residual.sqrt())
+}
+
+/// `--trace`: one A2X inpainting run, printing every 4th iteration's in-hole error and ‖p‖.
+fn trace_inpainting(zoo: &Zoo, settings: &TaskSettings, seed: &[f32], truth: &[f32], hole: &[f32], device: &Device, index: usize) -> Result<(), String> {
+    let target = settings.run.target;
+    let mut rng = Rng::new(settings.run.rng_seed ^ 0x6A55);
+    let samples = tasks::gaussian_samples(&zoo.gaussians[target], settings.samples, &mut rng, device);
+    let mut run = tasks::a2x_run(&zoo.robust, tensor(seed.to_vec(), device), samples, settings, Some(hole)).map_err(|e| e.to_string())?;
+    let mut line = format!("trace {index} ({}): iteration ‖p‖ error |", LABELS[target]);
+    while !run.is_finished() {
+        let event = pollster::block_on(run.step()).map_err(|e| e.to_string())?;
+        if event.iteration % 4 == 0 || event.iteration == 1 {
+            let image = values(a2x::engine::estimate::perturb(run.seed(), run.perturbation()))?;
+            line += &format!(" {} {:.2} {:.5} |", event.iteration, event.perturbation_norm, hole_mse(&image, truth, hole));
+        }
+    }
+    eprintln!("{line}");
+    Ok(())
+}
+
 /// Reads an image file as a 32×32 CHW seed: a square whose side is a multiple of 32 (the page's
 /// 256×256 sketch canvas) is averaged over blocks as the page does; any other size is scaled with
 /// Catmull–Rom.
@@ -326,9 +373,16 @@ pub struct EvalTasksArgs {
     /// Generation: seeds (Gaussian samples, RNG seeds 0..N) per class.
     #[arg(long, default_value_t = 10)]
     pub seeds: usize,
-    /// Inpainting: the first N test images (central 10×10 hole); 0 skips inpainting.
+    /// Inpainting: N test images spread over the classes (central 10×10 hole); 0 skips inpainting.
     #[arg(long, default_value_t = 100)]
     pub inpaint_images: usize,
+    /// Inpainting: take the images from the training split instead (to choose settings on images
+    /// the reported numbers are not measured on).
+    #[arg(long)]
+    pub inpaint_train: bool,
+    /// Inpainting: print A2X's in-hole error and ‖p‖ every 4 iterations (an extra A2X run per image).
+    #[arg(long)]
+    pub trace: bool,
     /// Run only the PGD baseline (a quick way to compare schedules; A2X's column shows —).
     #[arg(long)]
     pub baseline_only: bool,
@@ -369,7 +423,8 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
         eprintln!("generation: {:.0} s", started.elapsed().as_secs_f64());
     }
     if args.inpaint_images > 0 {
-        let test = Dataset::load(&crate::cifar::default_data_dir(), Split::Test)?;
+        let split = if args.inpaint_train { Split::Train } else { Split::Test };
+        let test = Dataset::load(&crate::cifar::default_data_dir(), split)?;
         let hole = {
             let (top, left, height, width) = a2x::bundled::HOLE;
             tasks::hole_mask(32, top, left, height, width)
@@ -382,7 +437,14 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
             let (truth, labels) = test.batch(&[k * stride], None);
             let seed = tasks::fill_hole_with_mean(&truth, &hole, 32);
             let settings = settings_for(Task::Inpaint, &args.settings, k as u64, labels[0])?;
+            if args.trace && !args.baseline_only {
+                trace_inpainting(&zoo, &settings, &seed, &truth, &hole, &device, k)?;
+            }
             let (a2x_image, pgd_image, _) = run_one(&zoo, Task::Inpaint, &settings, seed.clone(), Some(&hole), &device, false, args.baseline_only)?;
+            if let Some(image) = &a2x_image {
+                eprintln!("  A2X {}", hole_change(image, &seed, &truth, &hole));
+            }
+            eprintln!("  PGD {}", hole_change(&pgd_image, &seed, &truth, &hole));
             mean_fill += hole_mse(&seed, &truth, &hole);
             a2x_mse += a2x_image.map_or(f64::NAN, |image| hole_mse(&image, &truth, &hole));
             pgd_mse += hole_mse(&pgd_image, &truth, &hole);
