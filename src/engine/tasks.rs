@@ -38,10 +38,10 @@
 //!   grows it — the sign that also moves the hole up J's gradient, away from the class. Confined
 //!   to the hole, the cosine is positive on 7 of 8 images (−0.22 to +0.53), but A2X spends all of η
 //!   there (‖p‖ = 3.09 in the hole), and at that length the error grows unless the cosine exceeds
-//!   ‖p‖ / (2‖truth − seed‖) ≈ 0.3. PGD, with the same penalty, ends at ‖p‖ 0.2–0.75 inside and 0.02–0.04
-//!   outside (cosine −0.15 to +0.72): its step is g / ‖g‖, and β's term (length 10) dwarfs the
-//!   class gradient, so it barely moves. See the
-//!   README for the table; neither setting beats the mean colour yet.
+//!   ‖p‖ / (2‖truth − seed‖) ≈ 0.3. PGD, with the same penalty, ends at ‖p‖ 0.2–0.75 inside
+//!   and 0.02–0.04 outside (cosine −0.15 to +0.72): its step is g / ‖g‖, and β's term (length
+//!   10) dwarfs the class gradient, so it barely moves. The README has the numbers; neither
+//!   setting beats the mean colour yet.
 
 use super::estimate::{outside_of_hole, perturb};
 use super::gaussian::ClassGaussian;
@@ -128,6 +128,14 @@ impl Task {
 pub fn gaussian_samples(gaussian: &ClassGaussian, count: usize, rng: &mut Rng, device: &Device) -> Tensor<4> {
     let size = gaussian.small * super::gaussian::GRAIN;
     Tensor::from_data(TensorData::new(gaussian.sample(count, rng), [count, 3, size, size]), device)
+}
+
+/// D̄ of a task run: `settings.samples` draws of `gaussian` (the target's) from an RNG stream of
+/// its own (`rng_seed ^ 0x6A55`, apart from the generation seed's stream `rng_seed`), so the page,
+/// the CLI and a replayed link draw the same samples.
+pub fn task_samples(gaussian: &ClassGaussian, settings: &TaskSettings, device: &Device) -> Tensor<4> {
+    let mut rng = Rng::new(settings.run.rng_seed ^ 0x6A55);
+    gaussian_samples(gaussian, settings.samples, &mut rng, device)
 }
 
 /// The hole F of a `size`² image as `size²` values (1 inside the rectangle).

@@ -425,8 +425,7 @@ async fn drive(
     };
     link.send_message(Msg::Started(id, seed.clone(), seed_verdicts));
     // D̄ from the target's Gaussian, drawn with the CLI's stream (`a2x generate` etc. give the same).
-    let mut rng = Rng::new(settings.run.rng_seed ^ 0x6A55);
-    let samples = tasks::gaussian_samples(&models.gaussians[target], settings.samples, &mut rng, &device);
+    let samples = tasks::task_samples(&models.gaussians[target], &settings, &device);
     let seed_tensor = Tensor::<4>::from_data(TensorData::new(seed, [1, 3, SIZE, SIZE]), &device);
     let robust = &*models.robust;
     let mut run = match tasks::a2x_run(robust, seed_tensor.clone(), samples, &settings, hole.as_deref()) {

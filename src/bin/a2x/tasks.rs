@@ -158,8 +158,7 @@ fn run_one(
         return Ok((None, values(pgd_result.image)?, 0));
     }
     let target = settings.run.target;
-    let mut rng = Rng::new(settings.run.rng_seed ^ 0x6A55);
-    let samples = tasks::gaussian_samples(&zoo.gaussians[target], settings.samples, &mut rng, device);
+    let samples = tasks::task_samples(&zoo.gaussians[target], settings, device);
     let started = Instant::now();
     let mut on_event = |e: &a2x::engine::Event| {
         if verbose && (e.iteration % 10 == 0 || e.iteration == 1) {
@@ -275,8 +274,7 @@ fn hole_change(image: &[f32], seed: &[f32], truth: &[f32], hole: &[f32]) -> Stri
 /// `--trace`: one A2X inpainting run, printing every 4th iteration's in-hole error and ‖p‖.
 fn trace_inpainting(zoo: &Zoo, settings: &TaskSettings, seed: &[f32], truth: &[f32], hole: &[f32], device: &Device, index: usize) -> Result<(), String> {
     let target = settings.run.target;
-    let mut rng = Rng::new(settings.run.rng_seed ^ 0x6A55);
-    let samples = tasks::gaussian_samples(&zoo.gaussians[target], settings.samples, &mut rng, device);
+    let samples = tasks::task_samples(&zoo.gaussians[target], settings, device);
     let mut run = tasks::a2x_run(&zoo.robust, tensor(seed.to_vec(), device), samples, settings, Some(hole)).map_err(|e| e.to_string())?;
     let mut line = format!("trace {index} ({}): iteration ‖p‖ error |", LABELS[target]);
     while !run.is_finished() {
@@ -424,17 +422,17 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
     }
     if args.inpaint_images > 0 {
         let split = if args.inpaint_train { Split::Train } else { Split::Test };
-        let test = Dataset::load(&crate::cifar::default_data_dir(), split)?;
+        let images = Dataset::load(&crate::cifar::default_data_dir(), split)?;
         let hole = {
             let (top, left, height, width) = a2x::bundled::HOLE;
             tasks::hole_mask(32, top, left, height, width)
         };
         let (mut mean_fill, mut a2x_mse, mut pgd_mse) = (0f64, 0f64, 0f64);
-        let count = args.inpaint_images.min(test.len());
-        // Spread over the classes: the test set is sorted by class.
-        let stride = test.len() / count;
+        let count = args.inpaint_images.min(images.len());
+        // Spread over the classes: the test set is sorted by class (the training set is not).
+        let stride = images.len() / count;
         for k in 0..count {
-            let (truth, labels) = test.batch(&[k * stride], None);
+            let (truth, labels) = images.batch(&[k * stride], None);
             let seed = tasks::fill_hole_with_mean(&truth, &hole, 32);
             let settings = settings_for(Task::Inpaint, &args.settings, k as u64, labels[0])?;
             if args.trace && !args.baseline_only {
@@ -452,7 +450,7 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
             eprintln!("inpainting {}/{count}: running means — mean colour {:.5}, A2X {:.5}, PGD {:.5} ({:.0} s)", k + 1, mean_fill / done, a2x_mse / done, pgd_mse / done, started.elapsed().as_secs_f64());
         }
         let c = count as f64;
-        println!("Inpainting: mean squared error inside a central 10×10 hole, {count} test images (pixels in [0, 1])\n");
+        println!("Inpainting: mean squared error inside a central 10×10 hole, {count} {} images (pixels in [0, 1])\n", if args.inpaint_train { "training" } else { "test" });
         let a2x_cell = if args.baseline_only { "—".to_string() } else { format!("{:.5}", a2x_mse / c) };
         println!("| mean colour | A2X | PGD |\n|---|---|---|\n| {:.5} | {a2x_cell} | {:.5} |", mean_fill / c, pgd_mse / c);
         eprintln!("all: {:.0} s", started.elapsed().as_secs_f64());
