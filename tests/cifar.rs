@@ -93,7 +93,10 @@ fn inpainting_keeps_a2x_to_the_hole_as_its_setting_says() {
     let model = resnet::load(&std::fs::read(root().join("models").join(&entry.file)).unwrap(), Some(&entry.sha256), &device).unwrap();
     let file = entry.gaussians.clone().unwrap();
     let gaussians = gaussian::read_file(&std::fs::read(root().join("models").join(&file.file)).unwrap(), Some(&file.sha256)).unwrap();
-    let hole = tasks::hole_mask(32, 11, 11, 10, 10);
+    let hole = {
+        let (top, left, height, width) = a2x::bundled::HOLE;
+        tasks::hole_mask(32, top, left, height, width)
+    };
     let seed = gaussians[3].sample(1, &mut Rng::new(5));
     for constraint in [HoleConstraint::StepInsideHole, HoleConstraint::Penalty] {
         let mut settings = Task::Inpaint.defaults();

@@ -29,10 +29,16 @@ pub struct Run<'a, C: Classifier> {
     iteration: usize,
     gamma_reached: bool,
     last_refinement: Option<Refinement>,
-    /// Inpainting (section 5.2): 1 − F broadcast to `[1, C, H, W]` (1 outside the hole) and β.
-    hole_penalty: Option<(Tensor<4>, f32)>,
-    /// Inpainting with the step confined to the hole: F as `[1, C, H, W]`.
-    hole_only: Option<Tensor<4>>,
+    /// Inpainting (section 5.2): how g is kept to the hole, if at all.
+    hole: Option<Hole>,
+}
+
+/// Inpainting's two ways of keeping p to the hole F.
+enum Hole {
+    /// Eq. 4: 1 − F broadcast to `[1, C, H, W]` (1 outside the hole) and β.
+    Penalty { outside: Tensor<4>, weight: f32 },
+    /// β → ∞: F broadcast to `[1, C, H, W]` (1 inside the hole).
+    StepInside { inside: Tensor<4> },
 }
 
 /// Region-specific semantics: every image's `region` replaced by the samples' mean pixel.
@@ -116,8 +122,7 @@ impl<'a, C: Classifier> Run<'a, C> {
             iteration: 0,
             gamma_reached: false,
             last_refinement: None,
-            hole_penalty: None,
-            hole_only: None,
+            hole: None,
         })
     }
 
@@ -127,11 +132,7 @@ impl<'a, C: Classifier> Run<'a, C> {
     /// gradient g of line 7 before the moments, so p grows freely inside the hole and is pulled
     /// back to 0 outside it.
     pub fn with_hole_penalty(mut self, hole: &[f32], weight: f32) -> Result<Self, EngineError> {
-        let [c, h, w] = self.classifier.input_shape();
-        if hole.len() != h * w {
-            return Err(EngineError::Config(format!("the hole mask has {} values, the image {h}×{w}", hole.len())));
-        }
-        self.hole_penalty = Some((outside_of_hole(hole, [c, h, w], &self.seed.device()), weight));
+        self.hole = Some(Hole::Penalty { outside: self.outside_of(hole)?, weight });
         Ok(self)
     }
 
@@ -139,12 +140,17 @@ impl<'a, C: Classifier> Run<'a, C> {
     /// only inside the hole (F as in [`Run::with_hole_penalty`]). What each does is measured in
     /// `engine/tasks.rs`.
     pub fn with_step_inside_hole(mut self, hole: &[f32]) -> Result<Self, EngineError> {
+        self.hole = Some(Hole::StepInside { inside: self.outside_of(hole)?.neg() + 1.0 });
+        Ok(self)
+    }
+
+    /// 1 − F of an `H × W` hole mask, checked against the model's input size.
+    fn outside_of(&self, hole: &[f32]) -> Result<Tensor<4>, EngineError> {
         let [c, h, w] = self.classifier.input_shape();
         if hole.len() != h * w {
             return Err(EngineError::Config(format!("the hole mask has {} values, the image {h}×{w}", hole.len())));
         }
-        self.hole_only = Some(outside_of_hole(hole, [c, h, w], &self.seed.device()).neg() + 1.0);
-        Ok(self)
+        Ok(outside_of_hole(hole, [c, h, w], &self.seed.device()))
     }
 
     pub fn config(&self) -> &RunConfig {
@@ -207,17 +213,14 @@ impl<'a, C: Classifier> Run<'a, C> {
             Some(sigma) => smooth(fused, sigma),
             None => fused,
         };
-        // Inpainting: + ∇ β‖p ⊙ (1 − F)‖₂ at p_{t−1} (see `with_hole_penalty`).
-        let fused = match &self.hole_penalty {
-            Some((outside, weight)) => {
+        // Inpainting: + ∇ β‖p ⊙ (1 − F)‖₂ at p_{t−1} (see `with_hole_penalty`), or g ⊙ F.
+        let fused = match &self.hole {
+            Some(Hole::Penalty { outside, weight }) => {
                 let outside_part = previous.clone() * outside.clone();
                 let norm = per_image_norms(outside_part.clone()).clamp_min(1e-12).reshape([1, 1, 1, 1]).expand(outside_part.dims());
                 fused + outside_part / norm * *weight as f64
             }
-            None => fused,
-        };
-        let fused = match &self.hole_only {
-            Some(inside) => fused * inside.clone(),
+            Some(Hole::StepInside { inside }) => fused * inside.clone(),
             None => fused,
         };
         // Lines 8–10: moments and ρ; O10: with a step size, a move of s·η along ρ.
