@@ -438,3 +438,25 @@ fn smoothing_is_a_normalised_gaussian_blur() {
     assert!((constant[5 * size + 5] - 0.25).abs() < 1e-6);
     assert!(constant[0] < 0.25, "zeros beyond the border pull the corner down");
 }
+
+#[test]
+fn stop_at_gamma_ends_the_run_where_algorithm_1_says() {
+    // Algorithm 1, line 2: `while ℘ < γ`. A run without the stop, same seed, gives the ℘ of each
+    // iteration; with the stop and γ set to the fourth iteration's ℘, the run must end at the first
+    // iteration whose ℘ reaches it, with the same events up to there.
+    let device = device::cpu_device();
+    let model = TinyCnn::random(16, 10, 7, &device);
+    let config = RunConfig { refine_every: 0, ..short_config(11, 8) };
+    let (_, full) = run_to_end(&model, &device, config.clone());
+    assert_eq!(full.len(), config.iterations);
+    let gamma = full[3].target_probability;
+    let first = full.iter().position(|e| e.target_probability >= gamma).unwrap();
+    let (_, stopped) = run_to_end(&model, &device, RunConfig { gamma, stop_at_gamma: true, ..config.clone() });
+    assert_eq!(stopped.len(), first + 1, "℘ per iteration: {:?}", full.iter().map(|e| e.target_probability).collect::<Vec<_>>());
+    for (a, b) in stopped.iter().zip(&full) {
+        assert_eq!((a.sign, a.target_probability), (b.sign, b.target_probability));
+    }
+    // γ out of reach: all iterations, as without the stop.
+    let (_, unreached) = run_to_end(&model, &device, RunConfig { gamma: 1.5, stop_at_gamma: true, ..config });
+    assert_eq!(unreached.len(), full.len());
+}

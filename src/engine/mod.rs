@@ -176,7 +176,8 @@ pub struct RunConfig {
     pub target: usize,
     /// η: bound on ‖p‖₂ (images in [0, 1], O7).
     pub eta: f32,
-    /// γ: stop estimating once ℘ ≥ γ.
+    /// γ: the threshold on ℘ — where the schedule refines first, and where a run with
+    /// `stop_at_gamma` ends.
     pub gamma: f32,
     /// b: mini-batch size, seed included (the seed plus b − 1 samples).
     pub batch: usize,
@@ -216,6 +217,18 @@ pub struct RunConfig {
     /// `Some(σ)`: the fused gradient g of line 7 is smoothed by a Gaussian of σ pixels before the
     /// moments (translation-invariant smoothing, Dong et al. 2019); `None`: as written.
     pub smoothing: Option<f32>,
+    /// Algorithm 1 alone, as written (`while ℘ < γ`, line 2): the run ends at the first
+    /// iteration with ℘ ≥ γ, or after `iterations` if γ is never reached. `false` (the default,
+    /// and left out of the JSON, so links and study records written before it existed read as
+    /// they did): section 5.1's schedule, which goes on to `iterations` after ℘ ≥ γ. The image
+    /// tasks without refinement (generation, inpainting) set it, as the paper runs Algorithm 1
+    /// alone there.
+    #[serde(skip_serializing_if = "is_false")]
+    pub stop_at_gamma: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// a2x's defaults, chosen from the measurements of `a2x study` (issue #8; README, "Does it
@@ -280,6 +293,7 @@ impl RunConfig {
             sign_probe: SignProbe::UnitMax,
             fusion: Fusion::AsWritten,
             smoothing: None,
+            stop_at_gamma: false,
         }
     }
 }

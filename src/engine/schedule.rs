@@ -172,8 +172,9 @@ impl<'a, C: Classifier> Run<'a, C> {
         self.iteration
     }
 
+    /// All iterations done, or — with `stop_at_gamma`, Algorithm 1's line 2 — ℘ ≥ γ reached.
     pub fn is_finished(&self) -> bool {
-        self.iteration >= self.config.iterations
+        self.iteration >= self.config.iterations || (self.config.stop_at_gamma && self.gamma_reached)
     }
 
     /// What the last refinement did, if one ran.

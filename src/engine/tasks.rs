@@ -21,6 +21,12 @@
 //!   of the seed and the class samples, with Adam-like moments and the ± check.
 //! - The ± check probes the step actually taken (`SignProbe::Step`; ±ρ/‖ρ‖∞ at full amplitude
 //!   would swamp a 32×32 image) on all of D̄ (the paper's O2), |D̄| = 256, b = 32, ξ as written.
+//! - Generation and inpainting run Algorithm 1 alone (the paper: no refinement), so A2X ends as
+//!   line 2 says, at the first iteration with ℘ ≥ γ (0.8), or after the iteration budget
+//!   (`RunConfig::stop_at_gamma`; PGD always runs its iterations, as Santurkar et al.'s does).
+//!   Generation reaches γ after 20 of 60 iterations on average (2 seeds per class, batch check);
+//!   inpainting's ℘ stays at 0.2–0.4 (its samples are whole Gaussian images, of which p may only
+//!   change the hole cheaply), so it runs all 72.
 //! - Generation: the seed is a sample of the target's Gaussian (as Santurkar et al. start from
 //!   one); no refinement. Sketch: the sketch is the seed, refinement on (after ℘ ≥ γ, then every
 //!   20 iterations: the paper's 50-of-300 rhythm scaled to 60 iterations). Inpainting: the seed is
@@ -112,6 +118,7 @@ impl Task {
             refine_every: if self == Task::Sketch { 20 } else { 0 },
             refine_start: RefineStart::AfterGamma,
             chunk: 64,
+            stop_at_gamma: self != Task::Sketch,
             ..RunConfig::paper()
         };
         TaskSettings {

@@ -245,6 +245,8 @@ pub enum Field {
     Batch,
     SignCheck,
     RefineEvery,
+    Gamma,
+    StopAtGamma,
     HoleWeight,
     HoleConstraint,
     RngSeed,
@@ -595,6 +597,14 @@ impl ImageTasks {
             }
             Field::SignCheck => s.run.sign_check = crate::engine::from_name(value).map_err(|_| format!("unknown option “{value}”"))?,
             Field::RefineEvery => s.run.refine_every = parse(value, "refine every")?,
+            Field::Gamma => {
+                let gamma: f32 = parse(value, "γ")?;
+                if !(0.0..=1.0).contains(&gamma) {
+                    return Err("γ: between 0 and 1".into());
+                }
+                s.run.gamma = gamma;
+            }
+            Field::StopAtGamma => s.run.stop_at_gamma = value == "true",
             Field::HoleWeight => {
                 let beta: f32 = parse(value, "β")?;
                 if !(beta >= 0.0 && beta.is_finite()) {

@@ -213,6 +213,7 @@ fn settings_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html
     };
     let onsign = ctx.link().callback(move |e: Event| Msg::Set(task, Field::SignCheck, e.target_unchecked_into::<HtmlSelectElement>().value()));
     let sign = name_of(c.run.sign_check);
+    let onstop = ctx.link().callback(move |e: Event| Msg::Set(task, Field::StopAtGamma, e.target_unchecked_into::<HtmlInputElement>().checked().to_string()));
     let onhole = ctx.link().callback(move |e: Event| Msg::Set(task, Field::HoleConstraint, e.target_unchecked_into::<HtmlSelectElement>().value()));
     let constraint = name_of(c.hole_constraint);
     let hole_options = [("penalty", "Eq. 4: penalty β‖p ⊙ (1 − F)‖"), ("step-inside-hole", "confined to the hole (β → ∞)")]
@@ -231,6 +232,9 @@ fn settings_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html
           { number(Field::Samples, "task-samples", "|D̄|: Gaussian samples", c.samples.to_string(), "1") }
           { number(Field::Batch, "task-batch", "b: seed + b − 1 samples per iteration", c.run.batch.to_string(), "1") }
           <label class="field">{ "± check on (O2)" }<select id="task-sign-check" onchange={onsign} disabled={off}>{ for sign_options }</select></label>
+          { number(Field::Gamma, "task-gamma", "γ: threshold on ℘", c.run.gamma.to_string(), "any") }
+          <label class="field choice"><input id="task-stop-at-gamma" type="checkbox" checked={c.run.stop_at_gamma} onchange={onstop} disabled={off} />
+            { " A2X stops once ℘ ≥ γ (Algorithm 1 alone, line 2)" }</label>
           if task == Task::Sketch { { number(Field::RefineEvery, "task-refine-every", "refine every (iterations, Algorithm 2)", c.run.refine_every.to_string(), "1") } }
           if task == Task::Inpaint {
             <label class="field">{ "A2X's step" }<select id="task-hole-constraint" onchange={onhole} disabled={off}>{ for hole_options }</select></label>
@@ -299,7 +303,11 @@ fn run_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html {
     });
     let status = run.map(|r| {
         let total = r.settings.run.iterations;
-        format!("{} · iteration {} / {total} · {}", r.state.name(), r.iteration(), seconds((r.ended_ms.unwrap_or_else(super::now_ms) - r.started_ms).max(0.0)))
+        let stopped = match r.events.last() {
+            Some(e) if r.settings.run.stop_at_gamma && e.gamma_reached => format!(" · A2X stopped at ℘ ≥ γ after {} iterations", e.iteration),
+            _ => String::new(),
+        };
+        format!("{} · iteration {} / {total}{stopped} · {}", r.state.name(), r.iteration(), seconds((r.ended_ms.unwrap_or_else(super::now_ms) - r.started_ms).max(0.0)))
     });
     let figure = |i: usize, id: &str, title: &str, verdicts: Option<&Verdicts>, save: &'static str| {
         let target = run.map(|r| r.target).unwrap_or_else(|| s.target_of(task));

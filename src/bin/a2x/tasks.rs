@@ -271,17 +271,17 @@ fn hole_change(image: &[f32], seed: &[f32], truth: &[f32], hole: &[f32]) -> Stri
     format!("‖p‖ in the hole {:.3}, outside {:.3}; cos(p, truth − seed) in the hole {cosine:.3}; ‖truth − seed‖ in the hole {:.3}", inside.sqrt(), outside.sqrt(), residual.sqrt())
 }
 
-/// `--trace`: one A2X inpainting run, printing every 4th iteration's in-hole error and ‖p‖.
+/// `--trace`: one A2X inpainting run, printing every 4th iteration's (and the last) ‖p‖, ℘ and in-hole error.
 fn trace_inpainting(zoo: &Zoo, settings: &TaskSettings, seed: &[f32], truth: &[f32], hole: &[f32], device: &Device, index: usize) -> Result<(), String> {
     let target = settings.run.target;
     let samples = tasks::task_samples(&zoo.gaussians[target], settings, device);
     let mut run = tasks::a2x_run(&zoo.robust, tensor(seed.to_vec(), device), samples, settings, Some(hole)).map_err(|e| e.to_string())?;
-    let mut line = format!("trace {index} ({}): iteration ‖p‖ error |", LABELS[target]);
+    let mut line = format!("trace {index} ({}): iteration ‖p‖ ℘ error |", LABELS[target]);
     while !run.is_finished() {
         let event = pollster::block_on(run.step()).map_err(|e| e.to_string())?;
-        if event.iteration % 4 == 0 || event.iteration == 1 {
+        if event.iteration % 4 == 0 || event.iteration == 1 || run.is_finished() {
             let image = values(a2x::engine::estimate::perturb(run.seed(), run.perturbation()))?;
-            line += &format!(" {} {:.2} {:.5} |", event.iteration, event.perturbation_norm, hole_mse(&image, truth, hole));
+            line += &format!(" {} {:.2} {:.3} {:.5} |", event.iteration, event.perturbation_norm, event.target_probability, hole_mse(&image, truth, hole));
         }
     }
     eprintln!("{line}");
@@ -378,7 +378,7 @@ pub struct EvalTasksArgs {
     /// the reported numbers are not measured on).
     #[arg(long)]
     pub inpaint_train: bool,
-    /// Inpainting: print A2X's in-hole error and ‖p‖ every 4 iterations (an extra A2X run per image).
+    /// Inpainting: print A2X's ‖p‖, ℘ and in-hole error every 4 iterations (an extra A2X run per image).
     #[arg(long)]
     pub trace: bool,
     /// Run only the PGD baseline (a quick way to compare schedules; A2X's column shows —).
@@ -398,13 +398,14 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
     if args.seeds > 0 {
         println!("Generation: share of images the standard model classifies as the target ({} seeds per class)\n", args.seeds);
         println!("| class | A2X | PGD |\n|---|---|---|");
-        let (mut a2x_total, mut pgd_total) = (0usize, 0usize);
+        let (mut a2x_total, mut pgd_total, mut a2x_iterations) = (0usize, 0usize, 0usize);
         for target in 0..10 {
             let (mut a2x_hits, mut pgd_hits) = (0usize, 0usize);
             for seed in 0..args.seeds as u64 {
                 let settings = settings_for(Task::Generate, &args.settings, seed, target)?;
                 let seed_image = zoo.gaussians[target].sample(1, &mut Rng::new(seed));
-                let (a2x_image, pgd_image, _) = run_one(&zoo, Task::Generate, &settings, seed_image, None, &device, false, args.baseline_only)?;
+                let (a2x_image, pgd_image, iterations) = run_one(&zoo, Task::Generate, &settings, seed_image, None, &device, false, args.baseline_only)?;
+                a2x_iterations += iterations;
                 if let Some(image) = a2x_image {
                     a2x_hits += usize::from(judge(&zoo.standard, &image, target, &device)?.0 == target);
                 }
@@ -418,7 +419,7 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
         let n = 10 * args.seeds;
         let share = |hits: usize| format!("{:.1} %", 100.0 * hits as f64 / n.max(1) as f64);
         println!("| all | {} | {} |\n", if args.baseline_only { "—".to_string() } else { share(a2x_total) }, share(pgd_total));
-        eprintln!("generation: {:.0} s", started.elapsed().as_secs_f64());
+        eprintln!("generation: {:.0} s; A2X took {:.1} iterations on average", started.elapsed().as_secs_f64(), a2x_iterations as f64 / n.max(1) as f64);
     }
     if args.inpaint_images > 0 {
         let split = if args.inpaint_train { Split::Train } else { Split::Test };
@@ -438,9 +439,9 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
             if args.trace && !args.baseline_only {
                 trace_inpainting(&zoo, &settings, &seed, &truth, &hole, &device, k)?;
             }
-            let (a2x_image, pgd_image, _) = run_one(&zoo, Task::Inpaint, &settings, seed.clone(), Some(&hole), &device, false, args.baseline_only)?;
+            let (a2x_image, pgd_image, a2x_iterations) = run_one(&zoo, Task::Inpaint, &settings, seed.clone(), Some(&hole), &device, false, args.baseline_only)?;
             if let Some(image) = &a2x_image {
-                eprintln!("  A2X {}", hole_change(image, &seed, &truth, &hole));
+                eprintln!("  A2X ({a2x_iterations} iterations) {}", hole_change(image, &seed, &truth, &hole));
             }
             eprintln!("  PGD {}", hole_change(&pgd_image, &seed, &truth, &hole));
             mean_fill += hole_mse(&seed, &truth, &hole);
