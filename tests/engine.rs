@@ -460,3 +460,50 @@ fn stop_at_gamma_ends_the_run_where_algorithm_1_says() {
     let (_, unreached) = run_to_end(&model, &device, RunConfig { gamma: 1.5, stop_at_gamma: true, ..config });
     assert_eq!(unreached.len(), full.len());
 }
+
+#[test]
+fn the_loss_check_keeps_the_sign_with_the_lower_eq4_loss() {
+    // Inpainting with Eq. 4's loss in the ± check: at every iteration the kept p_t must have a
+    // loss, mean −ln P(ℓ | D̄ + p) + β‖p ⊙ (1 − F)‖₂, no higher than the rejected 2p_{t−1} − p_t
+    // (η is large, so line 20 never rescales and p_t − p_{t−1} is the signed step). The losses are
+    // recomputed here from the public pieces; the probability alone must have chosen otherwise at
+    // least once, or this test could not tell the two checks apart.
+    let device = device::cpu_device();
+    let size = 16;
+    let model = TinyCnn::random(size, 10, 7, &device);
+    let (seed, samples) = (images(1, size, 1, &device), images(24, size, 2, &device));
+    let mut hole = vec![0f32; size * size];
+    for y in 6..10 {
+        hole[y * size + 6..y * size + 10].fill(1.0);
+    }
+    let weight = 10.0f32;
+    let config = RunConfig {
+        eta: 1e3,
+        iterations: 8,
+        refine_every: 0,
+        step_size: Some(0.5 / 1e3),
+        sign_check: SignCheck::AllSamples,
+        sign_probe: SignProbe::Step,
+        ..short_config(3, 8)
+    };
+    let mut run = Run::new(&model, seed, samples.clone(), config.clone()).unwrap().with_hole_penalty_in_check(&hole, weight).unwrap();
+    let outside = a2x::engine::estimate::outside_of_hole(&hole, [3, size, size], &device);
+    let evaluate = |p: Tensor<4>| -> (f32, f32) {
+        let probabilities = target_probabilities(&model, a2x::engine::estimate::perturb(samples.clone(), p.clone()), config.target, 8);
+        let probability = probabilities.clone().mean().into_data().try_into_vec::<f32>().unwrap()[0];
+        let cross_entropy = probabilities.clamp_min(1e-30).log().neg().mean().into_data().try_into_vec::<f32>().unwrap()[0];
+        let penalty = (p * outside.clone()).square().sum().sqrt().into_data().try_into_vec::<f32>().unwrap()[0];
+        (cross_entropy + weight * penalty, probability)
+    };
+    let mut disagreements = 0;
+    for _ in 0..config.iterations {
+        let previous = run.perturbation();
+        let event = block_on(run.step()).unwrap();
+        let kept = run.perturbation();
+        let rejected = previous * 2.0 - kept.clone();
+        let ((kept_loss, kept_probability), (rejected_loss, rejected_probability)) = (evaluate(kept), evaluate(rejected));
+        assert!(kept_loss <= rejected_loss + 1e-4, "t = {}: kept loss {kept_loss} > rejected {rejected_loss}", event.iteration);
+        disagreements += usize::from(kept_probability < rejected_probability);
+    }
+    assert!(disagreements > 0, "the target probability agreed with Eq. 4's loss at every iteration");
+}

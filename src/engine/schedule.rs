@@ -35,8 +35,9 @@ pub struct Run<'a, C: Classifier> {
 
 /// Inpainting's two ways of keeping p to the hole F.
 enum Hole {
-    /// Eq. 4: 1 − F broadcast to `[1, C, H, W]` (1 outside the hole) and β.
-    Penalty { outside: Tensor<4>, weight: f32 },
+    /// Eq. 4: 1 − F broadcast to `[1, C, H, W]` (1 outside the hole) and β; with `loss_check`
+    /// the ± check compares Eq. 4's loss instead of the target probability.
+    Penalty { outside: Tensor<4>, weight: f32, loss_check: bool },
     /// β → ∞: F broadcast to `[1, C, H, W]` (1 inside the hole).
     StepInside { inside: Tensor<4> },
 }
@@ -132,7 +133,15 @@ impl<'a, C: Classifier> Run<'a, C> {
     /// gradient g of line 7 before the moments, so p grows freely inside the hole and is pulled
     /// back to 0 outside it.
     pub fn with_hole_penalty(mut self, hole: &[f32], weight: f32) -> Result<Self, EngineError> {
-        self.hole = Some(Hole::Penalty { outside: self.outside_of(hole)?, weight });
+        self.hole = Some(Hole::Penalty { outside: self.outside_of(hole)?, weight, loss_check: false });
+        Ok(self)
+    }
+
+    /// As [`Run::with_hole_penalty`], and the ± check (lines 11–19) compares Eq. 4's loss at the
+    /// two probes, mean J(D̄ ⊖ (p_{t−1} ± ρ), ℓ) + β‖(p_{t−1} ± ρ) ⊙ (1 − F)‖₂ (J = −ln P(ℓ)),
+    /// keeping the sign with the lower loss, instead of the target probability alone.
+    pub fn with_hole_penalty_in_check(mut self, hole: &[f32], weight: f32) -> Result<Self, EngineError> {
+        self.hole = Some(Hole::Penalty { outside: self.outside_of(hole)?, weight, loss_check: true });
         Ok(self)
     }
 
@@ -216,7 +225,7 @@ impl<'a, C: Classifier> Run<'a, C> {
         };
         // Inpainting: + ∇ β‖p ⊙ (1 − F)‖₂ at p_{t−1} (see `with_hole_penalty`), or g ⊙ F.
         let fused = match &self.hole {
-            Some(Hole::Penalty { outside, weight }) => {
+            Some(Hole::Penalty { outside, weight, .. }) => {
                 let outside_part = previous.clone() * outside.clone();
                 let norm = per_image_norms(outside_part.clone()).clamp_min(1e-12).reshape([1, 1, 1, 1]).expand(outside_part.dims());
                 fused + outside_part / norm * *weight as f64
@@ -244,15 +253,30 @@ impl<'a, C: Classifier> Run<'a, C> {
             SignProbe::UnitMax => unit_max_norm(step.clone()),
             SignProbe::Step => step.clone(),
         };
-        let plus = target_probabilities(classifier, perturb(check_set.clone(), previous.clone() + probe.clone()), target, chunk).mean();
-        let minus = target_probabilities(classifier, perturb(check_set, previous.clone() - probe), target, chunk).mean();
-        let rho = read(Tensor::cat(vec![plus, minus], 0)).await?;
+        let (p_plus, p_minus) = (previous.clone() + probe.clone(), previous.clone() - probe);
+        let plus = target_probabilities(classifier, perturb(check_set.clone(), p_plus.clone()), target, chunk);
+        let minus = target_probabilities(classifier, perturb(check_set, p_minus.clone()), target, chunk);
+        let mut summary = vec![plus.clone().mean(), minus.clone().mean()];
+        if let Some(Hole::Penalty { outside, weight, loss_check: true }) = &self.hole {
+            // Eq. 4's loss at each probe: mean −ln P(ℓ) + β‖p ⊙ (1 − F)‖₂.
+            let loss = |probabilities: Tensor<1>, p: Tensor<4>| {
+                probabilities.clamp_min(1e-30).log().neg().mean() + per_image_norms(p * outside.clone()) * *weight as f64
+            };
+            summary.push(loss(plus, p_plus));
+            summary.push(loss(minus, p_minus));
+        }
+        let rho = read(Tensor::cat(summary, 0)).await?;
         let (rho_plus, rho_minus) = (rho[0], rho[1]);
         times.sign_check_ms = now_ms() - start;
 
-        // Lines 15–19: keep the direction that raised the target probability more.
+        // Lines 15–19: keep the direction that raised the target probability more (or, with
+        // Eq. 4's loss in the check, lowered that loss more).
         let start = now_ms();
-        let sign: i8 = if rho_plus >= rho_minus { 1 } else { -1 };
+        let plus_wins = match rho.get(2..4) {
+            Some([loss_plus, loss_minus]) => loss_plus <= loss_minus,
+            _ => rho_plus >= rho_minus,
+        };
+        let sign: i8 = if plus_wins { 1 } else { -1 };
         let moved = previous + step * sign as f64;
         // Line 20: projection onto the η-ball.
         self.perturbation = project(moved, config.eta);

@@ -46,8 +46,13 @@
 //!   there (‖p‖ = 3.09 in the hole), and at that length the error grows unless the cosine exceeds
 //!   ‖p‖ / (2‖truth − seed‖) ≈ 0.3. PGD, with the same penalty, ends at ‖p‖ 0.2–0.75 inside
 //!   and 0.02–0.04 outside (cosine −0.15 to +0.72): its step is g / ‖g‖, and β's term (length
-//!   10) dwarfs the class gradient, so it barely moves. The README has the numbers; neither
-//!   setting beats the mean colour yet.
+//!   10) dwarfs the class gradient, so it barely moves. A third option puts Eq. 4's loss into
+//!   the ± check (`HoleConstraint::PenaltyInCheck`: it compares mean J on D̄ + β‖p ⊙ (1 − F)‖ at
+//!   the two probes). That removes the anti-alignment (cosine positive on 7 of 10 training
+//!   images, p outside the hole 0.02–0.04), but, like the confined step, A2X then spends all of η
+//!   in the hole: in-hole error 0.11366 against the mean colour's 0.08725 on those 10 images
+//!   (`--inpaint-train --inpaint-images 10 --sign-check batch`; the confined step 0.11308, the
+//!   penalty 0.08933). The README has the numbers; no setting beats the mean colour yet.
 
 use super::estimate::{outside_of_hole, perturb};
 use super::gaussian::ClassGaussian;
@@ -75,6 +80,9 @@ pub enum HoleConstraint {
     Penalty,
     /// β → ∞: g is multiplied by F before the moments, so p outside the hole stays 0.
     StepInsideHole,
+    /// Eq. 4's penalty as in `Penalty`, and the ± check compares Eq. 4's loss (target
+    /// cross-entropy on D̄ + β‖p ⊙ (1 − F)‖₂) at the two probes instead of the target probability.
+    PenaltyInCheck,
 }
 
 impl HoleConstraint {
@@ -195,6 +203,7 @@ pub fn a2x_run<'a, C: Classifier>(
         Some(hole) => match settings.hole_constraint {
             HoleConstraint::Penalty => run.with_hole_penalty(hole, settings.hole_weight),
             HoleConstraint::StepInsideHole => run.with_step_inside_hole(hole),
+            HoleConstraint::PenaltyInCheck => run.with_hole_penalty_in_check(hole, settings.hole_weight),
         },
         None => Ok(run),
     }

@@ -216,7 +216,11 @@ fn settings_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html
     let onstop = ctx.link().callback(move |e: Event| Msg::Set(task, Field::StopAtGamma, e.target_unchecked_into::<HtmlInputElement>().checked().to_string()));
     let onhole = ctx.link().callback(move |e: Event| Msg::Set(task, Field::HoleConstraint, e.target_unchecked_into::<HtmlSelectElement>().value()));
     let constraint = name_of(c.hole_constraint);
-    let hole_options = [("penalty", "Eq. 4: penalty β‖p ⊙ (1 − F)‖"), ("step-inside-hole", "confined to the hole (β → ∞)")]
+    let hole_options = [
+        ("penalty", "Eq. 4: penalty β‖p ⊙ (1 − F)‖"),
+        ("penalty-in-check", "Eq. 4's penalty, ± check on Eq. 4's loss"),
+        ("step-inside-hole", "confined to the hole (β → ∞)"),
+    ]
         .map(|(v, text)| html! { <option value={v} selected={v == constraint}>{ text }</option> });
     let sign_options = [("all-samples", "all of D̄ (the paper's O2)"), ("batch", "the mini-batch (cheaper)")]
         .map(|(v, text)| html! { <option value={v} selected={v == sign}>{ text }</option> });

@@ -47,7 +47,8 @@ pub struct SettingsArgs {
     /// Override O2 (`all-samples`, the paper's, or `batch`: cheaper).
     #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<SignCheck>(s).map_err(|e| e.to_string()))]
     pub sign_check: Option<SignCheck>,
-    /// Inpainting, A2X: `penalty` (the default: Eq. 4 with β 10) or `step-inside-hole` (β → ∞).
+    /// Inpainting, A2X: `penalty` (the default: Eq. 4 with β 10), `penalty-in-check` (the ± check
+    /// compares Eq. 4's loss) or `step-inside-hole` (β → ∞).
     #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<HoleConstraint>(s).map_err(|e| e.to_string()))]
     pub hole_constraint: Option<HoleConstraint>,
     /// Any other A2X setting, as a field of `RunConfig` = a JSON value or a name, repeatable:
