@@ -33,7 +33,7 @@ pub struct Run<'a, C: Classifier> {
     hole: Option<Hole>,
 }
 
-/// Inpainting's two ways of keeping p to the hole F.
+/// Inpainting's ways of keeping p to the hole F (`tasks::HoleConstraint` names the three).
 enum Hole {
     /// Eq. 4: 1 − F broadcast to `[1, C, H, W]` (1 outside the hole) and β; with `loss_check`
     /// the ± check compares Eq. 4's loss instead of the target probability.
