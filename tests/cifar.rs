@@ -80,10 +80,11 @@ fn shipped_gaussians_sample_around_their_class_means() {
     }
 }
 
-/// Inpainting's two ways of keeping A2X to the hole, on the shipped robust model: with the step
-/// confined to the hole p is exactly 0 outside it (F multiplies g before the moments, so the
-/// moments and ρ are 0 there); with Eq. 4's penalty it is not (the first step, taken while
-/// ‖p ⊙ (1 − F)‖ = 0, goes everywhere).
+/// Inpainting's three ways of keeping A2X to the hole, on the shipped robust model, two
+/// iterations: with the step confined to the hole p is exactly 0 outside it (F multiplies g
+/// before the moments, so the moments and ρ are 0 there); with Eq. 4's penalty it is not (the
+/// first step, taken while ‖p ⊙ (1 − F)‖ = 0, goes everywhere); with Eq. 4's loss in the ± check
+/// as well, the part outside is not 0 but small beside the part inside.
 #[test]
 fn inpainting_keeps_a2x_to_the_hole_as_its_setting_says() {
     use a2x::engine::tasks::{self, HoleConstraint, Task};
@@ -98,7 +99,7 @@ fn inpainting_keeps_a2x_to_the_hole_as_its_setting_says() {
         tasks::hole_mask(32, top, left, height, width)
     };
     let seed = gaussians[3].sample(1, &mut Rng::new(5));
-    for constraint in [HoleConstraint::StepInsideHole, HoleConstraint::Penalty] {
+    for constraint in [HoleConstraint::StepInsideHole, HoleConstraint::Penalty, HoleConstraint::PenaltyInCheck] {
         let mut settings = Task::Inpaint.defaults();
         settings.hole_constraint = constraint;
         settings.run.target = 3;
@@ -122,6 +123,9 @@ fn inpainting_keeps_a2x_to_the_hole_as_its_setting_says() {
         match constraint {
             HoleConstraint::StepInsideHole => assert_eq!(outside, 0.0),
             HoleConstraint::Penalty => assert!(outside.sqrt() > 0.01),
+            // The second step undoes most of the first one's part outside the hole: with Eq. 4's
+            // loss in the check the sign that shrinks ‖p ⊙ (1 − F)‖ wins.
+            HoleConstraint::PenaltyInCheck => assert!(outside > 0.0 && outside.sqrt() < inside.sqrt() / 4.0),
         }
     }
 }
