@@ -50,7 +50,7 @@
 //!   10) dwarfs the class gradient, so it barely moves. A third option puts Eq. 4's loss into
 //!   the ± check (`HoleConstraint::PenaltyInCheck`: it compares mean J on D̄ + β‖p ⊙ (1 − F)‖ at
 //!   the two probes). That removes the anti-alignment (cosine positive on 7 of 10 training
-//!   images, p outside the hole 0.02–0.04), but, like the confined step, A2X then spends all of η
+//!   images, p outside the hole 0.01–0.04), but, like the confined step, A2X then spends all of η
 //!   in the hole: in-hole error 0.11366 against the mean colour's 0.08725 on those 10 images
 //!   (`--inpaint-train --inpaint-images 10 --sign-check batch`; the confined step 0.11308, the
 //!   penalty 0.08933). The README has the numbers; no setting beats the mean colour yet.
