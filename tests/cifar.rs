@@ -102,6 +102,8 @@ fn inpainting_keeps_a2x_to_the_hole_as_its_setting_says() {
     for constraint in [HoleConstraint::StepInsideHole, HoleConstraint::Penalty, HoleConstraint::PenaltyInCheck] {
         let mut settings = Task::Inpaint.defaults();
         settings.hole_constraint = constraint;
+        // Eq. 4's norm: its pull of length β is what keeps p near the hole within two steps.
+        settings.hole_penalty = a2x::engine::pgd::PenaltyForm::Norm;
         settings.run.target = 3;
         settings.run.iterations = 2;
         settings.samples = 16;

@@ -142,6 +142,100 @@ impl ClassGaussian {
     }
 }
 
+/// A class's Gaussian conditioned on some of its values (inpainting's D̄ with
+/// `InpaintSamples::Context`): the unobserved values U given the observed ones O = y follow
+/// N(μ_U + Σ_UO Σ_OO⁻¹ (y − μ_O), Σ_UU − Σ_UO Σ_OO⁻¹ Σ_OU), with Σ + ridge·I throughout.
+#[derive(Clone, Debug)]
+pub struct ConditionalGaussian {
+    /// The whole image at the downsampled resolution: y where observed, the conditional mean elsewhere.
+    mean: Vec<f32>,
+    /// Indices of the unobserved values.
+    unobserved: Vec<usize>,
+    /// Cholesky factor of the conditional covariance (|U| × |U|).
+    factor: Vec<f64>,
+    small: usize,
+}
+
+/// Solves L Lᵀ x = b in place for a Cholesky factor `l` (`n`×`n`).
+fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) {
+    for i in 0..n {
+        let dot: f64 = (0..i).map(|k| l[i * n + k] * b[k]).sum();
+        b[i] = (b[i] - dot) / l[i * n + i];
+    }
+    for i in (0..n).rev() {
+        let dot: f64 = (i + 1..n).map(|k| l[k * n + i] * b[k]).sum();
+        b[i] = (b[i] - dot) / l[i * n + i];
+    }
+}
+
+impl ClassGaussian {
+    /// This Gaussian given `known[i]` wherever `observed[i]` (both CHW at the downsampled size).
+    pub fn conditioned(&self, known: &[f32], observed: &[bool]) -> Result<ConditionalGaussian, String> {
+        let dims = self.mean.len();
+        if known.len() != dims || observed.len() != dims {
+            return Err(format!("conditioning needs {dims} known values and {dims} flags"));
+        }
+        let sigma = |i: usize, j: usize| self.covariance[i * dims + j] as f64 + if i == j { RIDGE } else { 0.0 };
+        let seen: Vec<usize> = (0..dims).filter(|&i| observed[i]).collect();
+        let unobserved: Vec<usize> = (0..dims).filter(|&i| !observed[i]).collect();
+        let (o, u) = (seen.len(), unobserved.len());
+        let mut mean: Vec<f32> = (0..dims).map(|i| if observed[i] { known[i] } else { self.mean[i] }).collect();
+        let mut covariance: Vec<f64> = (0..u * u).map(|k| sigma(unobserved[k / u], unobserved[k % u])).collect();
+        if o > 0 {
+            let sigma_oo: Vec<f64> = (0..o * o).map(|k| sigma(seen[k / o], seen[k % o])).collect();
+            let l_oo = cholesky(&sigma_oo, o)?;
+            let mut residual: Vec<f64> = seen.iter().map(|&i| known[i] as f64 - self.mean[i] as f64).collect();
+            cholesky_solve(&l_oo, o, &mut residual);
+            // Columns of Σ_OO⁻¹ Σ_OU, one per unobserved value.
+            let gains: Vec<Vec<f64>> = unobserved
+                .iter()
+                .map(|&j| {
+                    let mut column: Vec<f64> = seen.iter().map(|&i| sigma(i, j)).collect();
+                    cholesky_solve(&l_oo, o, &mut column);
+                    column
+                })
+                .collect();
+            for (a, &i) in unobserved.iter().enumerate() {
+                let shift: f64 = seen.iter().zip(&residual).map(|(&s, r)| sigma(i, s) * r).sum();
+                mean[i] = (self.mean[i] as f64 + shift) as f32;
+                for b in 0..u {
+                    let reduction: f64 = seen.iter().zip(&gains[b]).map(|(&s, g)| sigma(i, s) * g).sum();
+                    covariance[a * u + b] -= reduction;
+                }
+            }
+            // Symmetrize what rounding left, and keep the ridge so the factor exists.
+            for a in 0..u {
+                for b in 0..a {
+                    let v = 0.5 * (covariance[a * u + b] + covariance[b * u + a]);
+                    covariance[a * u + b] = v;
+                    covariance[b * u + a] = v;
+                }
+                covariance[a * u + a] = covariance[a * u + a].max(RIDGE);
+            }
+        }
+        let factor = cholesky(&covariance, u)?;
+        Ok(ConditionalGaussian { mean, unobserved, factor, small: self.small })
+    }
+}
+
+impl ConditionalGaussian {
+    /// One draw at the downsampled resolution (the observed values as given).
+    pub fn sample_small(&self, rng: &mut Rng) -> Vec<f32> {
+        let u = self.unobserved.len();
+        let z: Vec<f64> = (0..u).map(|_| gaussian(rng) as f64).collect();
+        let mut out = self.mean.clone();
+        for (a, &i) in self.unobserved.iter().enumerate() {
+            out[i] += (0..=a).map(|k| self.factor[a * u + k] * z[k]).sum::<f64>() as f32;
+        }
+        out
+    }
+
+    /// Side of the downsampled image.
+    pub fn small(&self) -> usize {
+        self.small
+    }
+}
+
 /// Architecture name of a Gaussians file (an a2x model file holding, per class k,
 /// `class{k}.mean` `[3, s, s]` and `class{k}.covariance` `[3s², 3s²]`, float32).
 pub const FILE_ARCHITECTURE: &str = "class-gaussians";
@@ -243,5 +337,41 @@ mod tests {
         let bytes = write_file(std::slice::from_ref(&fitted), 4);
         assert_eq!(read_file(&bytes, None).unwrap(), vec![fitted]);
         assert!(read_file(&bytes[..bytes.len() - 1], None).is_err());
+    }
+
+    /// Conditioning against the generating process of the training images: given a = 0.7,
+    /// b = 0.3 + 0.8 (a − 0.5) + 0.05 n is N(0.46, 0.05²) and c keeps N(0.6, 0.07²).
+    #[test]
+    fn conditioning_matches_the_generating_process() {
+        let mut rng = Rng::new(3);
+        let count = 20_000;
+        let mut images = Vec::new();
+        for _ in 0..count {
+            let a = 0.5 + 0.1 * gaussian(&mut rng);
+            let b = 0.3 + 0.8 * (a - 0.5) + 0.05 * gaussian(&mut rng);
+            let c = 0.6 + 0.07 * gaussian(&mut rng);
+            for v in [a, b, c] {
+                images.extend(std::iter::repeat_n(v, 16));
+            }
+        }
+        let fitted = ClassGaussian::fit(&images, count, 1).unwrap();
+        let conditional = fitted.conditioned(&[0.7, 0.0, 0.0], &[true, false, false]).unwrap();
+        let draws = 20_000;
+        let samples: Vec<Vec<f32>> = (0..draws).map(|_| conditional.sample_small(&mut rng)).collect();
+        assert!(samples.iter().all(|s| s[0] == 0.7), "observed values are kept");
+        for (i, mean, variance) in [(1, 0.46, 0.0025 + RIDGE), (2, 0.6, 0.0049 + RIDGE)] {
+            let m = samples.iter().map(|s| s[i] as f64).sum::<f64>() / draws as f64;
+            let v = samples.iter().map(|s| (s[i] as f64 - m).powi(2)).sum::<f64>() / draws as f64;
+            assert!((m - mean).abs() < 0.004, "mean of {i}: {m} vs {mean}");
+            assert!((v / variance - 1.0).abs() < 0.08, "variance of {i}: {v} vs {variance}");
+        }
+        // b and c stay uncorrelated given a.
+        let (m1, m2) = (0.46, 0.6);
+        let cov = samples.iter().map(|s| (s[1] as f64 - m1) * (s[2] as f64 - m2)).sum::<f64>() / draws as f64;
+        assert!(cov.abs() < 0.0003, "cov(b, c | a) = {cov}");
+        // Nothing observed: the class Gaussian itself.
+        let free = fitted.conditioned(&[0.0; 3], &[false; 3]).unwrap();
+        assert_eq!(free.mean, fitted.mean);
+        assert!(fitted.conditioned(&[0.0; 2], &[false; 2]).is_err());
     }
 }

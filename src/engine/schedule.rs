@@ -7,6 +7,7 @@ use super::estimate::{
     fuse_gradients, input_gradients, outside_of_hole, perturb, per_image_norms, project, target_probabilities,
     smooth, unit_max_norm, with_length, Moments,
 };
+use super::pgd::PenaltyForm;
 use super::refine::{refine, Refinement};
 use super::sampling::Rng;
 use super::{read_values as read, Classifier, EngineError, Event, PhaseTimes, RefineStart, Region, RunConfig, SignCheck, SignProbe};
@@ -31,6 +32,8 @@ pub struct Run<'a, C: Classifier> {
     last_refinement: Option<Refinement>,
     /// Inpainting (section 5.2): how g is kept to the hole, if at all.
     hole: Option<Hole>,
+    /// How Eq. 4's penalty measures p outside the hole (β‖·‖₂ unless told otherwise).
+    penalty_form: PenaltyForm,
 }
 
 /// Inpainting's ways of keeping p to the hole F (`tasks::HoleConstraint` names the three).
@@ -124,6 +127,7 @@ impl<'a, C: Classifier> Run<'a, C> {
             gamma_reached: false,
             last_refinement: None,
             hole: None,
+            penalty_form: PenaltyForm::Norm,
         })
     }
 
@@ -143,6 +147,13 @@ impl<'a, C: Classifier> Run<'a, C> {
     pub fn with_hole_penalty_in_check(mut self, hole: &[f32], weight: f32) -> Result<Self, EngineError> {
         self.hole = Some(Hole::Penalty { outside: self.outside_of(hole)?, weight, loss_check: true });
         Ok(self)
+    }
+
+    /// Eq. 4's penalty in another form (see [`PenaltyForm`]): its gradient and, with the loss in
+    /// the ± check, its value follow `form`.
+    pub fn with_penalty_form(mut self, form: PenaltyForm) -> Self {
+        self.penalty_form = form;
+        self
     }
 
     /// Inpainting with β → ∞ in Eq. 4: g is multiplied by F before the moments, so p changes
@@ -223,12 +234,11 @@ impl<'a, C: Classifier> Run<'a, C> {
             Some(sigma) => smooth(fused, sigma),
             None => fused,
         };
-        // Inpainting: + ∇ β‖p ⊙ (1 − F)‖₂ at p_{t−1} (see `with_hole_penalty`), or g ⊙ F.
+        // Inpainting: + ∇ β‖p ⊙ (1 − F)‖₂ at p_{t−1} (see `with_hole_penalty`; or the gradient of
+        // the penalty's other form), or g ⊙ F.
         let fused = match &self.hole {
             Some(Hole::Penalty { outside, weight, .. }) => {
-                let outside_part = previous.clone() * outside.clone();
-                let norm = per_image_norms(outside_part.clone()).clamp_min(1e-12).reshape([1, 1, 1, 1]).expand(outside_part.dims());
-                fused + outside_part / norm * *weight as f64
+                fused + self.penalty_form.gradient(previous.clone() * outside.clone()) * *weight as f64
             }
             Some(Hole::StepInside { inside }) => fused * inside.clone(),
             None => fused,
@@ -258,9 +268,10 @@ impl<'a, C: Classifier> Run<'a, C> {
         let minus = target_probabilities(classifier, perturb(check_set, p_minus.clone()), target, chunk);
         let mut summary = vec![plus.clone().mean(), minus.clone().mean()];
         if let Some(Hole::Penalty { outside, weight, loss_check: true }) = &self.hole {
-            // Eq. 4's loss at each probe: mean −ln P(ℓ) + β‖p ⊙ (1 − F)‖₂.
+            // Eq. 4's loss at each probe: mean −ln P(ℓ) + β‖p ⊙ (1 − F)‖₂ (or the other form).
+            let form = self.penalty_form;
             let loss = |probabilities: Tensor<1>, p: Tensor<4>| {
-                probabilities.clamp_min(1e-30).log().neg().mean() + per_image_norms(p * outside.clone()) * *weight as f64
+                probabilities.clamp_min(1e-30).log().neg().mean() + form.of(p * outside.clone()) * *weight as f64
             };
             summary.push(loss(plus, p_plus));
             summary.push(loss(minus, p_minus));

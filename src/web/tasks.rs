@@ -249,6 +249,8 @@ pub enum Field {
     StopAtGamma,
     HoleWeight,
     HoleConstraint,
+    InpaintSamples,
+    HolePenalty,
     RngSeed,
 }
 
@@ -427,7 +429,10 @@ async fn drive(
     };
     link.send_message(Msg::Started(id, seed.clone(), seed_verdicts));
     // D̄ from the target's Gaussian, drawn with the CLI's stream (`a2x generate` etc. give the same).
-    let samples = tasks::task_samples(&models.gaussians[target], &settings, &device);
+    let samples = match tasks::task_samples(&models.gaussians[target], &settings, hole.as_deref().map(|h| (seed.as_slice(), h)), &device) {
+        Ok(samples) => samples,
+        Err(e) => return fail(e.to_string()),
+    };
     let seed_tensor = Tensor::<4>::from_data(TensorData::new(seed, [1, 3, SIZE, SIZE]), &device);
     let robust = &*models.robust;
     let mut run = match tasks::a2x_run(robust, seed_tensor.clone(), samples, &settings, hole.as_deref()) {
@@ -613,6 +618,8 @@ impl ImageTasks {
                 s.hole_weight = beta;
             }
             Field::HoleConstraint => s.hole_constraint = crate::engine::from_name(value).map_err(|_| format!("unknown option “{value}”"))?,
+            Field::InpaintSamples => s.inpaint_samples = crate::engine::from_name(value).map_err(|_| format!("unknown option “{value}”"))?,
+            Field::HolePenalty => s.hole_penalty = crate::engine::from_name(value).map_err(|_| format!("unknown option “{value}”"))?,
             Field::RngSeed => s.run.rng_seed = parse(value, "RNG seed")?,
         }
         Ok(())

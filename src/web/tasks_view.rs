@@ -222,6 +222,17 @@ fn settings_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html
         ("step-inside-hole", "confined to the hole (β → ∞)"),
     ]
         .map(|(v, text)| html! { <option value={v} selected={v == constraint}>{ text }</option> });
+    let onsamples = ctx.link().callback(move |e: Event| Msg::Set(task, Field::InpaintSamples, e.target_unchecked_into::<HtmlSelectElement>().value()));
+    let drawn = name_of(c.inpaint_samples);
+    let sample_options = [
+        ("class", "whole images of the class's Gaussian"),
+        ("context", "this image, the hole drawn from the Gaussian given the rest"),
+    ]
+        .map(|(v, text)| html! { <option value={v} selected={v == drawn}>{ text }</option> });
+    let onform = ctx.link().callback(move |e: Event| Msg::Set(task, Field::HolePenalty, e.target_unchecked_into::<HtmlSelectElement>().value()));
+    let form = name_of(c.hole_penalty);
+    let form_options = [("norm", "β‖p ⊙ (1 − F)‖ (Eq. 4)"), ("mean-square", "β · mean (p ⊙ (1 − F))² (Santurkar et al.'s code)")]
+        .map(|(v, text)| html! { <option value={v} selected={v == form}>{ text }</option> });
     let sign_options = [("all-samples", "all of D̄ (the paper's O2)"), ("batch", "the mini-batch (cheaper)")]
         .map(|(v, text)| html! { <option value={v} selected={v == sign}>{ text }</option> });
     html! {
@@ -242,6 +253,8 @@ fn settings_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html
           if task == Task::Sketch { { number(Field::RefineEvery, "task-refine-every", "refine every (iterations, Algorithm 2)", c.run.refine_every.to_string(), "1") } }
           if task == Task::Inpaint {
             <label class="field">{ "A2X's step" }<select id="task-hole-constraint" onchange={onhole} disabled={off}>{ for hole_options }</select></label>
+            <label class="field">{ "penalty outside the hole (both)" }<select id="task-hole-penalty" onchange={onform} disabled={off}>{ for form_options }</select></label>
+            <label class="field">{ "A2X's D̄" }<select id="task-inpaint-samples" onchange={onsamples} disabled={off}>{ for sample_options }</select></label>
             { number(Field::HoleWeight, "task-beta", "β: weight of p outside the hole (PGD; A2X with the penalty)", c.hole_weight.to_string(), "any") }
           }
           { number(Field::RngSeed, "task-rng", "RNG seed (D̄, and the generation seed)", c.run.rng_seed.to_string(), "1") }

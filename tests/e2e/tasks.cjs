@@ -181,8 +181,15 @@ async function inpaintScenario(page) {
   check('Inpaint: A2X stops at ℘ ≥ γ by default (Algorithm 1 alone, as the paper runs it here)', await page.isChecked('#task-stop-at-gamma'));
   const constraint = await page.inputValue('#task-hole-constraint');
   check(`Inpaint: A2X keeps to the hole by Eq. 4's penalty by default (${constraint})`, constraint === 'penalty');
+  const form = await page.inputValue('#task-hole-penalty');
+  check(`Inpaint: the penalty outside the hole is Santurkar et al.'s mean of squares by default (${form})`, form === 'mean-square');
+  const drawn = await page.inputValue('#task-inpaint-samples');
+  check(`Inpaint: A2X's D̄ is whole images of the class by default (${drawn})`, drawn === 'class');
   await quickSettings(page);
+  // The run takes D̄ from this image's context (the conditional Gaussian), so the browser covers that path.
+  await page.selectOption('#task-inpaint-samples', 'context');
   const run = await runAndRead(page, 'Inpaint');
+  check('Inpaint: the run used the context samples', run.settings.inpaint_samples === 'context', JSON.stringify(run.settings.inpaint_samples));
   iterationChecks('Inpaint', run, ITERATIONS);
   await page.screenshot({ path: path.join(outDir, 'tasks-inpaint-1280.png'), fullPage: true });
   return run;

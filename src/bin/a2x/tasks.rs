@@ -4,7 +4,8 @@
 use a2x::device::BackendKind;
 use a2x::engine::gaussian::{self, ClassGaussian};
 use a2x::engine::sampling::Rng;
-use a2x::engine::tasks::{self, HoleConstraint, Task, TaskSettings};
+use a2x::engine::tasks::{self, HoleConstraint, InpaintSamples, Task, TaskSettings};
+use a2x::engine::pgd::PenaltyForm;
 use a2x::engine::SignCheck;
 use a2x::models::resnet::{self, CifarResNet, LABELS};
 use a2x::train::data::{Dataset, Split};
@@ -51,6 +52,14 @@ pub struct SettingsArgs {
     /// compares Eq. 4's loss) or `step-inside-hole` (β → ∞).
     #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<HoleConstraint>(s).map_err(|e| e.to_string()))]
     pub hole_constraint: Option<HoleConstraint>,
+    /// Inpainting, A2X's D̄: `class` (the default: whole images of the class's Gaussian) or
+    /// `context` (the seed outside the hole, the Gaussian conditioned on what it shows inside).
+    #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<InpaintSamples>(s).map_err(|e| e.to_string()))]
+    pub inpaint_samples: Option<InpaintSamples>,
+    /// Inpainting, both methods: the penalty on p outside the hole, `norm` (the default: Eq. 4's
+    /// β‖·‖₂) or `mean-square` (Santurkar et al.'s notebook: β · mean of the squares).
+    #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<PenaltyForm>(s).map_err(|e| e.to_string()))]
+    pub hole_penalty: Option<PenaltyForm>,
     /// Any other A2X setting, as a field of `RunConfig` = a JSON value or a name, repeatable:
     /// `--set smoothing=1.0 --set fusion=balanced`.
     #[arg(long = "set", value_name = "FIELD=VALUE")]
@@ -107,6 +116,12 @@ fn settings_for(task: Task, args: &SettingsArgs, rng: u64, target: usize) -> Res
     if let Some(constraint) = args.hole_constraint {
         settings.hole_constraint = constraint;
     }
+    if let Some(samples) = args.inpaint_samples {
+        settings.inpaint_samples = samples;
+    }
+    if let Some(form) = args.hole_penalty {
+        settings.hole_penalty = form;
+    }
     settings.run = apply_overrides(&settings.run, &args.overrides)?;
     Ok(settings)
 }
@@ -159,7 +174,7 @@ fn run_one(
         return Ok((None, values(pgd_result.image)?, 0));
     }
     let target = settings.run.target;
-    let samples = tasks::task_samples(&zoo.gaussians[target], settings, device);
+    let samples = tasks::task_samples(&zoo.gaussians[target], settings, hole.map(|h| (seed_image.as_slice(), h)), device).map_err(|e| e.to_string())?;
     let started = Instant::now();
     let mut on_event = |e: &a2x::engine::Event| {
         if verbose && (e.iteration % 10 == 0 || e.iteration == 1) {
@@ -275,7 +290,7 @@ fn hole_change(image: &[f32], seed: &[f32], truth: &[f32], hole: &[f32]) -> Stri
 /// `--trace`: one A2X inpainting run, printing every 4th iteration's (and the last) ‖p‖, ℘ and in-hole error.
 fn trace_inpainting(zoo: &Zoo, settings: &TaskSettings, seed: &[f32], truth: &[f32], hole: &[f32], device: &Device, index: usize) -> Result<(), String> {
     let target = settings.run.target;
-    let samples = tasks::task_samples(&zoo.gaussians[target], settings, device);
+    let samples = tasks::task_samples(&zoo.gaussians[target], settings, Some((seed, hole)), device).map_err(|e| e.to_string())?;
     let mut run = tasks::a2x_run(&zoo.robust, tensor(seed.to_vec(), device), samples, settings, Some(hole)).map_err(|e| e.to_string())?;
     let mut line = format!("trace {index} ({}): iteration ‖p‖ ℘ error |", LABELS[target]);
     while !run.is_finished() {
