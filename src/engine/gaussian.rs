@@ -153,7 +153,6 @@ pub struct ConditionalGaussian {
     unobserved: Vec<usize>,
     /// Cholesky factor of the conditional covariance (|U| × |U|).
     factor: Vec<f64>,
-    small: usize,
 }
 
 /// Solves L Lᵀ x = b in place for a Cholesky factor `l` (`n`×`n`).
@@ -214,7 +213,7 @@ impl ClassGaussian {
             }
         }
         let factor = cholesky(&covariance, u)?;
-        Ok(ConditionalGaussian { mean, unobserved, factor, small: self.small })
+        Ok(ConditionalGaussian { mean, unobserved, factor })
     }
 }
 
@@ -228,11 +227,6 @@ impl ConditionalGaussian {
             out[i] += (0..=a).map(|k| self.factor[a * u + k] * z[k]).sum::<f64>() as f32;
         }
         out
-    }
-
-    /// Side of the downsampled image.
-    pub fn small(&self) -> usize {
-        self.small
     }
 }
 
@@ -300,23 +294,29 @@ mod tests {
         assert!(up[..16].iter().all(|&v| v == 0.25) && up[16..32].iter().all(|&v| v == 0.0) && up[32..].iter().all(|&v| v == 1.0));
     }
 
+    /// `count` flat 4×4 training images (one block per channel, so 3 dimensions): a = 0.5 +
+    /// 0.1 n, b = 0.3 + 0.8 (a − 0.5) + 0.05 n follows a, c = 0.6 + 0.07 n is independent.
+    fn correlated_images(rng: &mut Rng, count: usize) -> Vec<f32> {
+        let mut images = Vec::new();
+        for _ in 0..count {
+            let a = 0.5 + 0.1 * gaussian(rng);
+            let b = 0.3 + 0.8 * (a - 0.5) + 0.05 * gaussian(rng);
+            let c = 0.6 + 0.07 * gaussian(rng);
+            for v in [a, b, c] {
+                images.extend(std::iter::repeat_n(v, 16));
+            }
+        }
+        images
+    }
+
     /// Samples drawn through the Cholesky factor have the fitted mean and covariance (within the
     /// sampling error of 20 000 draws) — an independent check of fit, factor and sampler together.
     #[test]
     fn samples_reproduce_the_fitted_moments() {
         let mut rng = Rng::new(9);
         let small = 1; // 3 dimensions: one 4×4 block per channel
-        // Correlated training images: channel 1 follows channel 0, channel 2 is independent.
         let count = 4000;
-        let mut images = Vec::new();
-        for _ in 0..count {
-            let a = 0.5 + 0.1 * gaussian(&mut rng);
-            let b = 0.3 + 0.8 * (a - 0.5) + 0.05 * gaussian(&mut rng);
-            let c = 0.6 + 0.07 * gaussian(&mut rng);
-            for v in [a, b, c] {
-                images.extend(std::iter::repeat_n(v, 16));
-            }
-        }
+        let images = correlated_images(&mut rng, count);
         let fitted = ClassGaussian::fit(&images, count, small).unwrap();
         let draws = 20_000;
         let samples: Vec<Vec<f32>> = (0..draws).map(|_| fitted.sample_small(&mut rng)).collect();
@@ -345,15 +345,7 @@ mod tests {
     fn conditioning_matches_the_generating_process() {
         let mut rng = Rng::new(3);
         let count = 20_000;
-        let mut images = Vec::new();
-        for _ in 0..count {
-            let a = 0.5 + 0.1 * gaussian(&mut rng);
-            let b = 0.3 + 0.8 * (a - 0.5) + 0.05 * gaussian(&mut rng);
-            let c = 0.6 + 0.07 * gaussian(&mut rng);
-            for v in [a, b, c] {
-                images.extend(std::iter::repeat_n(v, 16));
-            }
-        }
+        let images = correlated_images(&mut rng, count);
         let fitted = ClassGaussian::fit(&images, count, 1).unwrap();
         let conditional = fitted.conditioned(&[0.7, 0.0, 0.0], &[true, false, false]).unwrap();
         let draws = 20_000;
