@@ -218,6 +218,11 @@ impl ClassGaussian {
 }
 
 impl ConditionalGaussian {
+    /// The conditional mean at the downsampled resolution (the observed values as given).
+    pub fn mean_small(&self) -> &[f32] {
+        &self.mean
+    }
+
     /// One draw at the downsampled resolution (the observed values as given).
     pub fn sample_small(&self, rng: &mut Rng) -> Vec<f32> {
         let u = self.unobserved.len();

@@ -215,8 +215,9 @@ impl Inpainting {
         self.hole.pixels().map(|p| if p[0] > 127 { 1.0 } else { 0.0 }).collect()
     }
 
-    /// The seed: the picture with the hole filled by the mean colour of the rest (the CLI's and
-    /// the evaluation's choice, see `engine::tasks`).
+    /// The picture with the hole filled by the mean colour of the rest: what the mask canvas
+    /// shows, and the seed of a run with `InpaintSeed::MeanColour` (a run fills the hole as its
+    /// settings say, see `engine::tasks::inpaint_seed`).
     pub fn seed(&self) -> Vec<f32> {
         tasks::fill_hole_with_mean(&imaging::to_chw(&self.picture), &self.hole_mask(), SIZE)
     }
@@ -251,6 +252,7 @@ pub enum Field {
     HoleConstraint,
     InpaintSamples,
     HolePenalty,
+    InpaintSeed,
     RngSeed,
 }
 
@@ -423,6 +425,14 @@ async fn drive(
     let fail = |e: String| link.send_message(Msg::Ended(id, Outcome::Failed(e)));
     let target = settings.run.target;
     let models = &models;
+    // Inpainting: fill the hole as the settings say (the mask canvas previews the mean colour).
+    let seed = match &hole {
+        Some(hole) => match tasks::inpaint_seed(&seed, hole, settings.inpaint_seed, &models.gaussians[target]) {
+            Ok(seed) => seed,
+            Err(e) => return fail(e),
+        },
+        None => seed,
+    };
     let seed_verdicts = match judge(models, &seed, target, &device).await {
         Ok(v) => v,
         Err(e) => return fail(e),
@@ -620,6 +630,7 @@ impl ImageTasks {
             Field::HoleConstraint => s.hole_constraint = crate::engine::from_name(value).map_err(|_| format!("unknown option “{value}”"))?,
             Field::InpaintSamples => s.inpaint_samples = crate::engine::from_name(value).map_err(|_| format!("unknown option “{value}”"))?,
             Field::HolePenalty => s.hole_penalty = crate::engine::from_name(value).map_err(|_| format!("unknown option “{value}”"))?,
+            Field::InpaintSeed => s.inpaint_seed = crate::engine::from_name(value).map_err(|_| format!("unknown option “{value}”"))?,
             Field::RngSeed => s.run.rng_seed = parse(value, "RNG seed")?,
         }
         Ok(())

@@ -233,6 +233,10 @@ fn settings_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html
     let form = name_of(c.hole_penalty);
     let form_options = [("norm", "β‖p ⊙ (1 − F)‖ (Eq. 4)"), ("mean-square", "β · mean (p ⊙ (1 − F))² (Santurkar et al.'s code)")]
         .map(|(v, text)| html! { <option value={v} selected={v == form}>{ text }</option> });
+    let onfill = ctx.link().callback(move |e: Event| Msg::Set(task, Field::InpaintSeed, e.target_unchecked_into::<HtmlSelectElement>().value()));
+    let fill = name_of(c.inpaint_seed);
+    let fill_options = [("class-mean", "the class's Gaussian given the rest of the image"), ("mean-colour", "the mean colour of the rest of the image")]
+        .map(|(v, text)| html! { <option value={v} selected={v == fill}>{ text }</option> });
     let sign_options = [("all-samples", "all of D̄ (the paper's O2)"), ("batch", "the mini-batch (cheaper)")]
         .map(|(v, text)| html! { <option value={v} selected={v == sign}>{ text }</option> });
     html! {
@@ -254,6 +258,7 @@ fn settings_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html
           if task == Task::Inpaint {
             <label class="field">{ "A2X's step" }<select id="task-hole-constraint" onchange={onhole} disabled={off}>{ for hole_options }</select></label>
             <label class="field">{ "penalty outside the hole (both)" }<select id="task-hole-penalty" onchange={onform} disabled={off}>{ for form_options }</select></label>
+            <label class="field">{ "hole of the seed filled with (both)" }<select id="task-inpaint-seed" onchange={onfill} disabled={off}>{ for fill_options }</select></label>
             <label class="field">{ "A2X's D̄" }<select id="task-inpaint-samples" onchange={onsamples} disabled={off}>{ for sample_options }</select></label>
             { number(Field::HoleWeight, "task-beta", "β: weight of p outside the hole (PGD; A2X with the penalty)", c.hole_weight.to_string(), "any") }
           }

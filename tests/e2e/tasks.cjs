@@ -183,6 +183,8 @@ async function inpaintScenario(page) {
   check(`Inpaint: A2X keeps to the hole by Eq. 4's penalty by default (${constraint})`, constraint === 'penalty');
   const form = await page.inputValue('#task-hole-penalty');
   check(`Inpaint: the penalty outside the hole is Santurkar et al.'s mean of squares by default (${form})`, form === 'mean-square');
+  const fill = await page.inputValue('#task-inpaint-seed');
+  check(`Inpaint: the seed's hole is filled with the class's Gaussian given the rest by default (${fill})`, fill === 'class-mean');
   const drawn = await page.inputValue('#task-inpaint-samples');
   check(`Inpaint: A2X's D̄ is whole images of the class by default (${drawn})`, drawn === 'class');
   await quickSettings(page);
@@ -190,6 +192,7 @@ async function inpaintScenario(page) {
   await page.selectOption('#task-inpaint-samples', 'context');
   const run = await runAndRead(page, 'Inpaint');
   check('Inpaint: the run used the context samples', run.settings.inpaint_samples === 'context', JSON.stringify(run.settings.inpaint_samples));
+  check('Inpaint: the run started from the class-mean seed', run.settings.inpaint_seed === 'class-mean', JSON.stringify(run.settings.inpaint_seed));
   iterationChecks('Inpaint', run, ITERATIONS);
   await page.screenshot({ path: path.join(outDir, 'tasks-inpaint-1280.png'), fullPage: true });
   return run;

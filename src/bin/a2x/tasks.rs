@@ -4,7 +4,7 @@
 use a2x::device::BackendKind;
 use a2x::engine::gaussian::{self, ClassGaussian};
 use a2x::engine::sampling::Rng;
-use a2x::engine::tasks::{self, HoleConstraint, InpaintSamples, Task, TaskSettings};
+use a2x::engine::tasks::{self, HoleConstraint, InpaintSamples, InpaintSeed, Task, TaskSettings};
 use a2x::engine::pgd::PenaltyForm;
 use a2x::engine::SignCheck;
 use a2x::models::resnet::{self, CifarResNet, LABELS};
@@ -56,10 +56,14 @@ pub struct SettingsArgs {
     /// `context` (the seed outside the hole, the Gaussian conditioned on what it shows inside).
     #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<InpaintSamples>(s).map_err(|e| e.to_string()))]
     pub inpaint_samples: Option<InpaintSamples>,
-    /// Inpainting, both methods: the penalty on p outside the hole, `norm` (the default: Eq. 4's
-    /// β‖·‖₂) or `mean-square` (Santurkar et al.'s notebook: β · mean of the squares).
+    /// Inpainting, both methods: the penalty on p outside the hole, `mean-square` (the default:
+    /// Santurkar et al.'s notebook, β · mean of the squares) or `norm` (Eq. 4's β‖·‖₂).
     #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<PenaltyForm>(s).map_err(|e| e.to_string()))]
     pub hole_penalty: Option<PenaltyForm>,
+    /// Inpainting, both methods: what fills the seed's hole, `class-mean` (the default: the
+    /// target's Gaussian given the blocks around the hole) or `mean-colour` (of the rest of the image).
+    #[arg(long, value_parser = |s: &str| a2x::engine::from_name::<InpaintSeed>(s).map_err(|e| e.to_string()))]
+    pub inpaint_seed: Option<InpaintSeed>,
     /// Any other A2X setting, as a field of `RunConfig` = a JSON value or a name, repeatable:
     /// `--set smoothing=1.0 --set fusion=balanced`.
     #[arg(long = "set", value_name = "FIELD=VALUE")]
@@ -121,6 +125,9 @@ fn settings_for(task: Task, args: &SettingsArgs, rng: u64, target: usize) -> Res
     }
     if let Some(form) = args.hole_penalty {
         settings.hole_penalty = form;
+    }
+    if let Some(fill) = args.inpaint_seed {
+        settings.inpaint_seed = fill;
     }
     settings.run = apply_overrides(&settings.run, &args.overrides)?;
     Ok(settings)
@@ -219,9 +226,10 @@ pub fn run_with_settings(
     let device = crate::explain::open_device(backend)?;
     let zoo = open_zoo(&device)?;
     let target = settings.run.target;
-    let seed_image = match seed_image {
-        Some(image) => image,
-        None => zoo.gaussians[target].sample(1, &mut Rng::new(settings.run.rng_seed)),
+    let seed_image = match (seed_image, &hole) {
+        (Some(image), Some(hole)) => tasks::inpaint_seed(&image, hole, settings.inpaint_seed, &zoo.gaussians[target])?,
+        (Some(image), None) => image,
+        (None, _) => zoo.gaussians[target].sample(1, &mut Rng::new(settings.run.rng_seed)),
     };
     let (a2x_image, pgd_image, iterations) = run_one(&zoo, task, settings, seed_image.clone(), hole.as_deref(), &device, true, false)?;
     let a2x_image = a2x_image.expect("A2X ran");
@@ -397,6 +405,13 @@ pub struct EvalTasksArgs {
     /// Inpainting: print A2X's ‖p‖, ℘ and in-hole error every 4 iterations (an extra A2X run per image).
     #[arg(long)]
     pub trace: bool,
+    /// Inpainting: only part I of N (`I/N`: the images k with k mod N = I), so that N processes
+    /// can share the images; each prints one line per image ("image …") to merge.
+    #[arg(long, default_value = "0/1", value_parser = parse_part)]
+    pub inpaint_part: (usize, usize),
+    /// Inpainting: skip the images k < K (to finish a run that was cut, with the same seeds).
+    #[arg(long, default_value_t = 0)]
+    pub inpaint_from: usize,
     /// Run only the PGD baseline (a quick way to compare schedules; A2X's column shows —).
     #[arg(long)]
     pub baseline_only: bool,
@@ -404,9 +419,18 @@ pub struct EvalTasksArgs {
     pub settings: SettingsArgs,
 }
 
+fn parse_part(text: &str) -> Result<(usize, usize), String> {
+    let parsed = text.split_once('/').and_then(|(i, n)| Some((i.trim().parse::<usize>().ok()?, n.trim().parse::<usize>().ok()?)));
+    match parsed {
+        Some((part, parts)) if part < parts => Ok((part, parts)),
+        _ => Err(format!("{text}: expected I/N with I < N, e.g. 0/4")),
+    }
+}
+
 /// Issue #6's evaluation: per class and overall, how often the standard model classifies A2X's
 /// and PGD's generated images as the target (equal budget), and the in-hole MSE of inpainting
-/// against the true image beside filling the hole with the mean colour.
+/// against the true image beside filling the hole with the mean colour and beside the seed
+/// both methods start from.
 pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
     let device = crate::explain::open_device(args.backend)?;
     let zoo = open_zoo(&device)?;
@@ -444,14 +468,17 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
             let (top, left, height, width) = a2x::bundled::HOLE;
             tasks::hole_mask(32, top, left, height, width)
         };
-        let (mut mean_fill, mut a2x_mse, mut pgd_mse) = (0f64, 0f64, 0f64);
+        let (mut mean_fill, mut seed_fill, mut a2x_mse, mut pgd_mse) = (0f64, 0f64, 0f64, 0f64);
         let count = args.inpaint_images.min(images.len());
         // Spread over the classes: the test set is sorted by class (the training set is not).
         let stride = images.len() / count;
-        for k in 0..count {
+        let (part, parts) = args.inpaint_part;
+        let mine: Vec<usize> = (args.inpaint_from..count).filter(|k| k % parts == part).collect();
+        for (done, &k) in mine.iter().enumerate() {
             let (truth, labels) = images.batch(&[k * stride], None);
-            let seed = tasks::fill_hole_with_mean(&truth, &hole, 32);
+            let mean_colour = tasks::fill_hole_with_mean(&truth, &hole, 32);
             let settings = settings_for(Task::Inpaint, &args.settings, k as u64, labels[0])?;
+            let seed = tasks::inpaint_seed(&truth, &hole, settings.inpaint_seed, &zoo.gaussians[labels[0]])?;
             if args.trace && !args.baseline_only {
                 trace_inpainting(&zoo, &settings, &seed, &truth, &hole, &device, k)?;
             }
@@ -460,16 +487,31 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
                 eprintln!("  A2X ({a2x_iterations} iterations) {}", hole_change(image, &seed, &truth, &hole));
             }
             eprintln!("  PGD {}", hole_change(&pgd_image, &seed, &truth, &hole));
-            mean_fill += hole_mse(&seed, &truth, &hole);
-            a2x_mse += a2x_image.map_or(f64::NAN, |image| hole_mse(&image, &truth, &hole));
-            pgd_mse += hole_mse(&pgd_image, &truth, &hole);
-            let done = (k + 1) as f64;
-            eprintln!("inpainting {}/{count}: running means — mean colour {:.5}, A2X {:.5}, PGD {:.5} ({:.0} s)", k + 1, mean_fill / done, a2x_mse / done, pgd_mse / done, started.elapsed().as_secs_f64());
+            let errors = [hole_mse(&mean_colour, &truth, &hole), hole_mse(&seed, &truth, &hole), a2x_image.map_or(f64::NAN, |image| hole_mse(&image, &truth, &hole)), hole_mse(&pgd_image, &truth, &hole)];
+            // One line per image, for merging runs over parts of the images (`--inpaint-part`).
+            eprintln!("image {} class {}: mean colour {:.6}, seed {:.6}, A2X {:.6}, PGD {:.6}", k * stride, labels[0], errors[0], errors[1], errors[2], errors[3]);
+            mean_fill += errors[0];
+            seed_fill += errors[1];
+            a2x_mse += errors[2];
+            pgd_mse += errors[3];
+            let n = (done + 1) as f64;
+            eprintln!(
+                "inpainting {}/{}: running means — mean colour {:.5}, seed {:.5}, A2X {:.5}, PGD {:.5} ({:.0} s)",
+                done + 1,
+                mine.len(),
+                mean_fill / n,
+                seed_fill / n,
+                a2x_mse / n,
+                pgd_mse / n,
+                started.elapsed().as_secs_f64()
+            );
         }
-        let c = count as f64;
+        let c = mine.len().max(1) as f64;
+        let count = mine.len();
         println!("Inpainting: mean squared error inside a central 10×10 hole, {count} {} images (pixels in [0, 1])\n", if args.inpaint_train { "training" } else { "test" });
         let a2x_cell = if args.baseline_only { "—".to_string() } else { format!("{:.5}", a2x_mse / c) };
-        println!("| mean colour | A2X | PGD |\n|---|---|---|\n| {:.5} | {a2x_cell} | {:.5} |", mean_fill / c, pgd_mse / c);
+        let seed_name = a2x::engine::name_of(args.settings.inpaint_seed.unwrap_or(Task::Inpaint.defaults().inpaint_seed));
+        println!("| mean colour | seed ({seed_name}) | A2X | PGD |\n|---|---|---|---|\n| {:.5} | {:.5} | {a2x_cell} | {:.5} |", mean_fill / c, seed_fill / c, pgd_mse / c);
         eprintln!("all: {:.0} s", started.elapsed().as_secs_f64());
     }
     Ok(())
