@@ -63,6 +63,9 @@ pub struct StudyArgs {
     /// Only runs from these seeds (ids, comma-separated); all when absent.
     #[arg(long, value_delimiter = ',')]
     pub seeds: Vec<String>,
+    /// Only runs for these targets (ImageNet class indices, comma-separated); all when absent.
+    #[arg(long, value_delimiter = ',')]
+    pub targets: Vec<usize>,
     /// Do not run anything: rewrite the tables and the contact sheet from results.jsonl.
     #[arg(long)]
     pub report_only: bool,
@@ -332,6 +335,7 @@ pub fn study(args: StudyArgs) -> Result<(), String> {
         .into_iter()
         .filter(|run| args.only.is_empty() || args.only.contains(&run.setting))
         .filter(|run| args.seeds.is_empty() || args.seeds.contains(&run.seed))
+        .filter(|run| args.targets.is_empty() || args.targets.contains(&run.target))
         .filter(|run| !done.iter().any(|r| &r.spec == run))
         .collect();
     eprintln!("{} runs in results.jsonl, {} to do", done.len(), pending.len());
