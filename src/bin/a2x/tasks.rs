@@ -210,7 +210,8 @@ fn run_task(task: Task, args: TaskArgs, seed_image: Option<Vec<f32>>, hole: Opti
 
 /// One task with `settings` exactly (the task commands, and `a2x replay` of a share link): A2X
 /// and PGD from `seed_image` (a Gaussian sample of the RNG seed, as the page draws it, when
-/// `None`), both judged by both models; writes `{stem}-{seed,a2x,pgd}.png` (8× nearest) and
+/// `None`; with a `hole`, its hole filled as `settings.inpaint_seed` says, whatever it held),
+/// both judged by both models; writes `{stem}-{seed,a2x,pgd}.png` (8× nearest) and
 /// `{stem}.json` into `out` and returns the report.
 #[allow(clippy::too_many_arguments)]
 pub fn run_with_settings(
