@@ -76,7 +76,7 @@ test-native: setup-test wheels
 test-e2e: build-debug
 	mkdir -p target/e2e/reference
 	$(ENV) cargo run --quiet --bin a2x -- probe --reference --json > target/e2e/reference/probe.json
-	$(ENV) for m in lite0 lite1 lite2; do \
+	$(ENV) for m in lite0 lite1 lite2 squeezenet; do \
 	  cargo run --quiet --bin a2x -- classify static/samples/chelsea.png --model $$m --json > target/e2e/reference/classify-$$m.json; done
 	$(ENV) node tests/e2e/app.cjs target/e2e/dist target/e2e/reference target/e2e
 	$(ENV) node tests/e2e/explain.cjs target/e2e/dist target/e2e

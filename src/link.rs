@@ -20,6 +20,7 @@
 //! Nothing in a link is ever turned into markup or fetched by URL: model and sample names are only
 //! looked up among the bundled ones by the page.
 
+use crate::bundled::PhotoSet;
 use crate::drawing::{Edit, POINT_UNITS};
 use crate::engine::tasks::{Task, TaskSettings};
 use crate::engine::{Region, RunConfig};
@@ -70,6 +71,10 @@ pub enum SharedPage {
         /// The visitor's own photos in D̄ cannot travel in a link; how many there were, so the
         /// page can say the result will differ.
         own_photos: usize,
+        /// Which bundled photos D̄ is drawn from. Absent (links made before issue #21): the first
+        /// seven, as they were.
+        #[serde(default, skip_serializing_if = "PhotoSet::is_first")]
+        photos: PhotoSet,
     },
     /// An image task on the robust CIFAR-10 model.
     Task {
@@ -312,6 +317,8 @@ fn check_config(c: &RunConfig, classes: usize, side: usize) -> Result<(), LinkEr
     if let Some(sigma) = c.smoothing {
         positive(sigma, "σ", 64.0)?;
     }
+    check(c.transforms.len() <= 8, || "at most 8 transforms".into())?;
+    c.check_additions().map_err(LinkError::Invalid)?;
     if let Some(Region { top, left, height, width }) = c.region {
         check(height > 0 && width > 0 && top + height <= side && left + width <= side, || format!("the region must lie inside the {side}² image"))?;
     }
@@ -371,7 +378,7 @@ impl SharedState {
     pub fn validate(&self) -> Result<(), LinkError> {
         check_name(&self.backend, "the backend")?;
         match &self.page {
-            SharedPage::Explain { model, weights, config, samples, seed, own_photos } => {
+            SharedPage::Explain { model, weights, config, samples, seed, own_photos, .. } => {
                 check_name(model, "the model")?;
                 check_weights(weights)?;
                 check_config(config, 1000, seed.final_side() as usize)?;
@@ -434,6 +441,7 @@ mod tests {
                 samples: 64,
                 seed: SharedPicture { base: PictureBase::Bundled { id: "coffee".into() }, side: 224, edits: vec![] },
                 own_photos: 0,
+                photos: PhotoSet::Wide,
             },
             backend: "webgpu".into(),
             auto_run: true,

@@ -60,14 +60,18 @@ pub mod estimate;
 pub mod evaluate;
 pub mod gaussian;
 pub mod otsu;
+pub mod param;
 pub mod pgd;
 pub mod refine;
 pub mod sampling;
 pub mod schedule;
 pub mod tasks;
+pub mod transforms;
 
 use burn::tensor::Tensor;
+use param::Parameterisation;
 use serde::{Deserialize, Serialize};
+use transforms::Transform;
 
 /// What the engine needs of a classifier. Images are NCHW in [0, 1]; the classifier applies its
 /// own normalisation. It must be deterministic (eval mode: no dropout, frozen batch norm), and its
@@ -225,10 +229,24 @@ pub struct RunConfig {
     /// alone there.
     #[serde(skip_serializing_if = "is_false")]
     pub stop_at_gamma: bool,
+    /// a2x (issue #21): random geometric changes of p, drawn per image and iteration and composed
+    /// in this order (Lucent's `transforms`; [`transforms`]). Empty: p is added as it is, as
+    /// written. Left out of the JSON when empty, and read as empty when absent, so links and
+    /// study records written before it existed mean what they meant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<Transform>,
+    /// a2x (issue #21): the basis the moments move p in (Lucent's `param`; [`param`]). Pixels
+    /// (as written) is left out of the JSON and read when absent, like `transforms`.
+    #[serde(default = "pixels", skip_serializing_if = "Parameterisation::is_pixels")]
+    pub param: Parameterisation,
 }
 
 fn is_false(value: &bool) -> bool {
     !*value
+}
+
+fn pixels() -> Parameterisation {
+    Parameterisation::Pixels
 }
 
 /// a2x's defaults, chosen from the measurements of `a2x study` (issue #8; README, "Does it
@@ -255,6 +273,16 @@ fn is_false(value: &bool) -> bool {
 ///   the 40 iterations it ran: ℘ equal to 4 digits at iterations 1, 10, …, 40; nail, chelsea).
 impl Default for RunConfig {
     fn default() -> Self {
+        RunConfig::a2x_v1()
+    }
+}
+
+impl RunConfig {
+    /// a2x's first defaults, chosen in issue #8 by the EfficientNet-Lite models' agreement (see
+    /// [`RunConfig::default`] for each choice): η 80, a step size of 0.1·η probed by the ± check,
+    /// ξ balanced, the fused gradient smoothed by σ 2 px, no refinement, 100 iterations, the ±
+    /// check on the mini-batch. Kept as the preset `a2x-v1` so what it gave can be had again.
+    pub fn a2x_v1() -> Self {
         RunConfig {
             eta: 80.0,
             iterations: 100,
@@ -267,9 +295,7 @@ impl Default for RunConfig {
             ..RunConfig::paper()
         }
     }
-}
 
-impl RunConfig {
     /// The paper's settings (section 5.1) with its pseudo-code taken as written: the ± check on
     /// all of D̄, refinement only once ℘ ≥ γ, no step size, the base seeing p on mid-grey. These
     /// values never change: `a2x study` grids and shared links are relative to them.
@@ -296,7 +322,63 @@ impl RunConfig {
             fusion: Fusion::AsWritten,
             smoothing: None,
             stop_at_gamma: false,
+            transforms: Vec::new(),
+            param: Parameterisation::Pixels,
         }
+    }
+
+    /// A configuration whose JSON holds every field: those left out at their default (`region`,
+    /// `stop_at_gamma`, `transforms`, `param`) set to something else. For checking setting names.
+    pub fn with_every_field() -> Self {
+        RunConfig {
+            region: Some(Region { top: 0, left: 0, height: 1, width: 1 }),
+            stop_at_gamma: true,
+            transforms: vec![Transform::Jitter { pixels: 1 }],
+            param: Parameterisation::lucent(),
+            ..RunConfig::paper()
+        }
+    }
+
+    /// a2x's additions to the paper that this configuration switches on, by name, in the order
+    /// they act within an iteration of Algorithm 1 (the rest is the paper as written):
+    /// `transforms` (line 4, and where p meets an image again in lines 13–14 and 21–22), `ξ
+    /// balanced` (line 6), `smoothing σ` (after line 7), the `parameterisation` (around lines 8–10),
+    /// the `step size` (after line 10), the `step probe` (lines 11–12), and the choices of
+    /// where the ± check looks (O2) and when Algorithm 2 runs (O9).
+    pub fn additions(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.transforms.is_empty() {
+            out.push(format!("transforms {}", serde_json::to_string(&self.transforms).unwrap_or_default()));
+        }
+        if self.fusion == Fusion::Balanced {
+            out.push("ξ balanced".into());
+        }
+        if let Some(sigma) = self.smoothing {
+            out.push(format!("smoothing σ {sigma}"));
+        }
+        if !self.param.is_pixels() {
+            out.push(format!("parameterisation {}", serde_json::to_string(&self.param).unwrap_or_default()));
+        }
+        if let Some(size) = self.step_size {
+            out.push(format!("step size {size}·η"));
+        }
+        if self.sign_probe == SignProbe::Step {
+            out.push("± check probes the step".into());
+        }
+        if self.sign_check == SignCheck::Batch {
+            out.push("± check on the mini-batch".into());
+        }
+        if self.refine_start == RefineStart::EveryInterval && self.refine_every > 0 {
+            out.push(format!("refine every {} iterations from the start", self.refine_every));
+        }
+        out
+    }
+
+    /// Every setting within what the engine can run (the ranges `Run::new` also enforces for
+    /// the additions of issue #21).
+    pub fn check_additions(&self) -> Result<(), String> {
+        transforms::check(&self.transforms)?;
+        self.param.check()
     }
 }
 
@@ -308,6 +390,8 @@ pub enum Preset {
     A2x,
     /// The paper's settings with its pseudo-code taken as written ([`RunConfig::paper`]).
     Paper,
+    /// a2x's first defaults, of issue #8 ([`RunConfig::a2x_v1`]).
+    A2xV1,
 }
 
 impl Preset {
@@ -315,6 +399,7 @@ impl Preset {
         match self {
             Preset::A2x => RunConfig::default(),
             Preset::Paper => RunConfig::paper(),
+            Preset::A2xV1 => RunConfig::a2x_v1(),
         }
     }
 }
@@ -398,6 +483,7 @@ mod tests {
         assert_eq!(from_name::<SignCheck>("all").unwrap(), SignCheck::AllSamples, "alias");
         assert_eq!(from_name::<RefineStart>("every-interval").unwrap(), RefineStart::EveryInterval);
         assert_eq!(from_name::<Preset>("a2x").unwrap(), Preset::A2x);
+        assert_eq!(from_name::<Preset>("a2x-v1").unwrap(), Preset::A2xV1);
         assert!(from_name::<Fusion>("sideways").is_err());
         for name in ["unit-max", "step"] {
             assert_eq!(name_of(from_name::<SignProbe>(name).unwrap()), name);

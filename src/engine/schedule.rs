@@ -2,17 +2,33 @@
 //! a refinement after every `refine_every`-th iteration, up to `iterations` in all (O9 decides what
 //! happens when γ is never reached). A [`Run`] advances one iteration per [`Run::step`], so the
 //! caller can show every event, yield to the browser, or cancel between iterations.
+//!
+//! [`Run::step`] is Algorithm 1 as the pseudo-code reads, its line numbers in the comments. a2x's
+//! additions sit around it in the order they act, each a setting of [`RunConfig`] that leaves
+//! the paper's line as written when off (`RunConfig::additions` names the ones a run uses):
+//! 1. transforms — where p lands on each image (lines 4, 13–14, 21–22; [`super::transforms`]);
+//! 2. ξ balanced — line 6 ([`super::Fusion`]);
+//! 3. terms on the fused gradient g — smoothing by σ, then inpainting's hole constraint (Eq. 4);
+//! 4. the parameterisation — the moments of lines 8–10 in another basis ([`super::param`]);
+//! 5. the step size — after line 10 (O10);
+//! 6. the probe of the ± check — lines 11–12 ([`super::SignProbe`]).
 
 use super::estimate::{
     fuse_gradients, input_gradients, outside_of_hole, perturb, per_image_norms, project, target_probabilities,
     smooth, unit_max_norm, with_length, Moments,
 };
+use super::param::Basis;
 use super::pgd::PenaltyForm;
 use super::refine::{refine, Refinement};
 use super::sampling::Rng;
+use super::transforms::Placements;
 use super::{read_values as read, Classifier, EngineError, Event, PhaseTimes, RefineStart, Region, RunConfig, SignCheck, SignProbe};
 use crate::clock::now_ms;
 use burn::tensor::{Int, Tensor, TensorData};
+
+/// The placements' random stream is the run's seed XOR this, apart from the mini-batches', so
+/// that a run with transforms draws the same mini-batches as one without.
+const PLACEMENT_STREAM: u64 = 0x7A2F_0021_0000_0001;
 
 /// One explanation run: the state of Algorithm 1 between iterations.
 pub struct Run<'a, C: Classifier> {
@@ -34,6 +50,10 @@ pub struct Run<'a, C: Classifier> {
     hole: Option<Hole>,
     /// How Eq. 4's penalty measures p outside the hole (β‖·‖₂ unless told otherwise).
     penalty_form: PenaltyForm,
+    /// The parameterisation made concrete (pixels: as written).
+    basis: Basis,
+    /// Where the transforms' draws come from (unused without transforms).
+    placement_rng: Rng,
 }
 
 /// Inpainting's ways of keeping p to the hole F (`tasks::HoleConstraint` names the three).
@@ -104,6 +124,10 @@ impl<'a, C: Classifier> Run<'a, C> {
                 return bad(format!("the smoothing σ = {sigma} px must lie in (0, 32]"));
             }
         }
+        if let Err(m) = config.check_additions() {
+            return bad(m);
+        }
+        let basis = Basis::new(config.param, [c, h, w], &seed.device()).map_err(EngineError::Config)?;
         let (mut seed, mut samples) = (seed.detach(), samples.detach());
         if let Some(region) = config.region {
             if region.height == 0 || region.width == 0 || region.top + region.height > h || region.left + region.width > w {
@@ -119,6 +143,8 @@ impl<'a, C: Classifier> Run<'a, C> {
             classifier,
             moments: Moments::new(zeros.clone(), config.alpha, config.beta, config.epsilon),
             rng: Rng::new(config.rng_seed),
+            placement_rng: Rng::new(config.rng_seed ^ PLACEMENT_STREAM),
+            basis,
             perturbation: zeros,
             seed,
             samples,
@@ -202,6 +228,54 @@ impl<'a, C: Classifier> Run<'a, C> {
         self.last_refinement.as_ref()
     }
 
+    /// Where p lands on `n` images this iteration: `None` without transforms (p as it is, as
+    /// written), otherwise a fresh draw per image.
+    fn draw_placements(&mut self, n: usize) -> Option<Placements> {
+        if self.config.transforms.is_empty() {
+            return None;
+        }
+        let shape = self.classifier.input_shape();
+        Some(Placements::draw(&self.config.transforms, n, &mut self.placement_rng, shape, &self.seed.device()))
+    }
+
+    /// The terms a2x adds to the fused gradient g of line 7, in order: smoothing by σ
+    /// (translation-invariant attacks, Dong et al. 2019), then inpainting's hole constraint —
+    /// + ∇ β‖p ⊙ (1 − F)‖ at p_{t−1} (Eq. 4, see `with_hole_penalty`; or its other form), or g ⊙ F.
+    fn gradient_terms(&self, fused: Tensor<4>, previous: &Tensor<4>) -> Tensor<4> {
+        let fused = match self.config.smoothing {
+            Some(sigma) => smooth(fused, sigma),
+            None => fused,
+        };
+        match &self.hole {
+            Some(Hole::Penalty { outside, weight, .. }) => {
+                fused + self.penalty_form.gradient(previous.clone() * outside.clone()) * *weight as f64
+            }
+            Some(Hole::StepInside { inside }) => fused * inside.clone(),
+            None => fused,
+        }
+    }
+
+    /// P(K(Clip(x + p)) → ℓ) for each image x of `images`, p placed on each as `placements`
+    /// say (as written without), in chunks.
+    fn probabilities(&self, images: Tensor<4>, perturbation: Tensor<4>, placements: Option<&Placements>) -> Tensor<1> {
+        let (target, chunk) = (self.config.target, self.config.chunk);
+        let Some(placements) = placements else {
+            return target_probabilities(self.classifier, perturb(images, perturbation), target, chunk);
+        };
+        let n = images.dims()[0];
+        let device = images.device();
+        let parts: Vec<Tensor<1>> = (0..n)
+            .step_by(chunk)
+            .map(|start| {
+                let end = (start + chunk).min(n);
+                let placed = placements.part(start..end, &device).place(perturbation.clone());
+                let part = (images.clone().slice([start..end]) + placed).clamp(0.0, 1.0);
+                target_probabilities(self.classifier, part, target, chunk)
+            })
+            .collect();
+        Tensor::cat(parts, 0)
+    }
+
     /// One iteration of Algorithm 1 (lines 3–22), then Algorithm 2 when the schedule says so.
     pub async fn step(&mut self) -> Result<Event, EngineError> {
         if self.is_finished() {
@@ -218,33 +292,33 @@ impl<'a, C: Classifier> Run<'a, C> {
         let picks: Vec<i64> = picks.into_iter().map(|i| i as i64).collect();
         let picks = Tensor::<1, Int>::from_data(TensorData::new(picks, [config.batch - 1]), &device);
         let batch_raw = self.samples.clone().select(0, picks);
-        // Line 4: D ← Clip(D ⊖ p), d ← Clip(d̄ ⊖ p) (from d̄, see the module notes).
+        // a2x, transforms: where p lands on d̄ and on each image of D this iteration.
+        let placements = self.draw_placements(config.batch);
+        let sample_placements = placements.as_ref().map(|all| all.part(1..config.batch, &device));
+        // Line 4: d ← Clip(d̄ ⊖ p), D ← Clip(D ⊖ p) (from d̄ and the raw D, see the module notes).
         let previous = self.perturbation.clone();
-        let seed_now = perturb(self.seed.clone(), previous.clone());
-        let batch_now = perturb(batch_raw.clone(), previous.clone());
+        let seed_and_batch = Tensor::cat(vec![self.seed.clone(), batch_raw.clone()], 0);
+        let now = match &placements {
+            None => Tensor::cat(vec![perturb(self.seed.clone(), previous.clone()), perturb(batch_raw.clone(), previous.clone())], 0),
+            Some(placed) => (seed_and_batch.clone() + placed.place(previous.clone())).clamp(0.0, 1.0),
+        };
         // Line 5: t ← t + 1.
         self.iteration += 1;
         let t = self.iteration;
-        // Lines 6–7: per-sample gradients of J(·, ℓ), ξ, the fused gradient.
-        let gradients = input_gradients(classifier, Tensor::cat(vec![seed_now, batch_now], 0), target, chunk);
+        // Lines 6–7: ∇J(·, ℓ) of every image (with transforms, carried back to p through its
+        // placement), ξ, and the fused gradient g.
+        let gradients = input_gradients(classifier, now, target, chunk);
+        let gradients = match &placements {
+            Some(placed) => placed.carry_back(gradients),
+            None => gradients,
+        };
         let seed_gradient = gradients.clone().slice([0..1]);
         let sample_gradients = gradients.slice([1..config.batch]);
         let (fused, xi) = fuse_gradients(seed_gradient, sample_gradients, config.fusion);
-        let fused = match config.smoothing {
-            Some(sigma) => smooth(fused, sigma),
-            None => fused,
-        };
-        // Inpainting: + ∇ β‖p ⊙ (1 − F)‖₂ at p_{t−1} (see `with_hole_penalty`; or the gradient of
-        // the penalty's other form), or g ⊙ F.
-        let fused = match &self.hole {
-            Some(Hole::Penalty { outside, weight, .. }) => {
-                fused + self.penalty_form.gradient(previous.clone() * outside.clone()) * *weight as f64
-            }
-            Some(Hole::StepInside { inside }) => fused * inside.clone(),
-            None => fused,
-        };
-        // Lines 8–10: moments and ρ; O10: with a step size, a move of s·η along ρ.
-        let step = self.moments.update(fused);
+        let fused = self.gradient_terms(fused, &previous);
+        // Lines 8–10: moments and ρ, in the parameterisation's basis (as written: the pixels).
+        let step = self.basis.to_pixels(self.moments.update(self.basis.to_parameters(fused)));
+        // O10: with a step size, a move of s·η along ρ.
         let step = match config.step_size {
             None => step,
             Some(size) => with_length(step, size * config.eta),
@@ -253,19 +327,24 @@ impl<'a, C: Classifier> Run<'a, C> {
         times.gradient_ms = now_ms() - start;
 
         // Lines 11–14: ϱ± on D̄ ⊖ (p_{t−1} ± ρ/‖ρ‖_∞) (O2 picks the set; the probe may instead
-        // be the step itself, see SignProbe).
+        // be the step itself, see SignProbe; with transforms, p lands on each image as in line 4,
+        // or, on all of D̄, as freshly drawn).
         let start = now_ms();
-        let check_set = match config.sign_check {
-            SignCheck::AllSamples => self.samples.clone(),
-            SignCheck::Batch => batch_raw.clone(),
+        let all_placements = match config.sign_check {
+            SignCheck::AllSamples => self.draw_placements(self.samples.dims()[0]),
+            SignCheck::Batch => None,
+        };
+        let (check_set, check_placements) = match config.sign_check {
+            SignCheck::AllSamples => (self.samples.clone(), all_placements.as_ref()),
+            SignCheck::Batch => (batch_raw.clone(), sample_placements.as_ref()),
         };
         let probe = match config.sign_probe {
             SignProbe::UnitMax => unit_max_norm(step.clone()),
             SignProbe::Step => step.clone(),
         };
         let (p_plus, p_minus) = (previous.clone() + probe.clone(), previous.clone() - probe);
-        let plus = target_probabilities(classifier, perturb(check_set.clone(), p_plus.clone()), target, chunk);
-        let minus = target_probabilities(classifier, perturb(check_set, p_minus.clone()), target, chunk);
+        let plus = self.probabilities(check_set.clone(), p_plus.clone(), check_placements);
+        let minus = self.probabilities(check_set, p_minus.clone(), check_placements);
         let mut summary = vec![plus.clone().mean(), minus.clone().mean()];
         if let Some(Hole::Penalty { outside, weight, loss_check: true }) = &self.hole {
             // Eq. 4's loss at each probe: mean −ln P(ℓ) + β‖p ⊙ (1 − F)‖₂ (or the other form).
@@ -291,13 +370,8 @@ impl<'a, C: Classifier> Run<'a, C> {
         let moved = previous + step * sign as f64;
         // Line 20: projection onto the η-ball.
         self.perturbation = project(moved, config.eta);
-        // Lines 21–22: ℘ on Clip({d̄} ∪ D ⊖ p_t).
-        let probabilities = target_probabilities(
-            classifier,
-            perturb(Tensor::cat(vec![self.seed.clone(), batch_raw], 0), self.perturbation.clone()),
-            target,
-            chunk,
-        );
+        // Lines 21–22: ℘ on Clip({d̄} ∪ D ⊖ p_t) (with transforms, placed as in line 4).
+        let probabilities = self.probabilities(seed_and_batch, self.perturbation.clone(), placements.as_ref());
         let probabilities = read(probabilities).await?;
         let target_probability = probabilities.iter().sum::<f32>() / probabilities.len() as f32;
         let samples_probability =

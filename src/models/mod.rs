@@ -1,5 +1,6 @@
 //! Classifiers that implement the engine's [`Classifier`](crate::engine::Classifier) trait, and
-//! the model zoo: EfficientNet-Lite0/1/2 loaded from a2x model files (see `models/README.md`).
+//! the model zoo: EfficientNet-Lite0/1/2 and SqueezeNet 1.1 loaded from a2x model files (see
+//! `models/README.md`).
 
 pub mod efficientnet;
 pub mod format;
@@ -7,11 +8,16 @@ pub mod format;
 pub mod import;
 pub mod labels;
 pub mod manifest;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod pickle;
 pub mod resnet;
+pub mod squeezenet;
 pub mod tiny;
 
-use burn::tensor::Device;
+use crate::engine::Classifier;
+use burn::tensor::{Device, Tensor};
 use efficientnet::{EfficientNetLite, Variant};
+use squeezenet::SqueezeNet;
 
 /// Why a model file could not be used. Every failure of loading is one of these, never a panic.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -38,13 +44,110 @@ pub enum ModelError {
     UnexpectedTensor { architecture: String, name: String },
 }
 
+/// The ids of the ImageNet-1k models of the zoo, in the order the page and the CLI list them.
+pub const IMAGENET_IDS: [&str; 4] = ["lite0", "lite1", "lite2", squeezenet::ID];
+
+/// The input size of the ImageNet model `id` (one of [`IMAGENET_IDS`]).
+pub fn imagenet_input_size(id: &str) -> Option<usize> {
+    match Variant::from_id(id) {
+        Some(variant) => Some(variant.input_size()),
+        None => (id == squeezenet::ID).then_some(squeezenet::INPUT_SIZE),
+    }
+}
+
+/// An ImageNet-1k classifier of the zoo: one of the EfficientNet-Lite family or SqueezeNet 1.1
+/// (another family, trained another way: the judge of the Lite models' explanations).
+pub enum ImageNetModel {
+    Lite(EfficientNetLite),
+    SqueezeNet(SqueezeNet),
+}
+
+impl ImageNetModel {
+    /// The id of the manifest, the CLI and links: `lite0`, …, `squeezenet`.
+    pub fn id(&self) -> &'static str {
+        match self {
+            ImageNetModel::Lite(model) => model.variant().id(),
+            ImageNetModel::SqueezeNet(_) => squeezenet::ID,
+        }
+    }
+
+    pub fn display_name(&self) -> &'static str {
+        match self {
+            ImageNetModel::Lite(model) => model.variant().display_name(),
+            ImageNetModel::SqueezeNet(_) => squeezenet::DISPLAY_NAME,
+        }
+    }
+
+    /// Input side in pixels.
+    pub fn input_size(&self) -> usize {
+        self.input_shape()[1]
+    }
+}
+
+impl Classifier for ImageNetModel {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        match self {
+            ImageNetModel::Lite(model) => model.logits(images),
+            ImageNetModel::SqueezeNet(model) => model.logits(images),
+        }
+    }
+    fn features(&self, images: Tensor<4>) -> Tensor<4> {
+        match self {
+            ImageNetModel::Lite(model) => model.features(images),
+            ImageNetModel::SqueezeNet(model) => model.features(images),
+        }
+    }
+    fn input_shape(&self) -> [usize; 3] {
+        match self {
+            ImageNetModel::Lite(model) => model.input_shape(),
+            ImageNetModel::SqueezeNet(model) => model.input_shape(),
+        }
+    }
+    fn num_classes(&self) -> usize {
+        match self {
+            ImageNetModel::Lite(model) => model.num_classes(),
+            ImageNetModel::SqueezeNet(model) => model.num_classes(),
+        }
+    }
+}
+
+/// Loads any ImageNet model file of the zoo (the architecture is in its header). With
+/// `expected_sha256` (from the manifest) the whole file is checked against it first. Weights are
+/// dequantized to float32 on `device`.
+pub fn load_imagenet(bytes: &[u8], expected_sha256: Option<&str>, device: &Device) -> Result<ImageNetModel, ModelError> {
+    if let Some(expected) = expected_sha256 {
+        format::verify_sha256(bytes, expected)?;
+    }
+    let file = format::read(bytes)?;
+    if file.header.architecture != squeezenet::ARCHITECTURE {
+        return load_efficientnet_file(file, device).map(ImageNetModel::Lite);
+    }
+    let header = &file.header;
+    if header.input_size != squeezenet::INPUT_SIZE || header.classes != squeezenet::CLASSES {
+        return Err(ModelError::Header(format!(
+            "{} takes {}×{} px and {} classes; the header says {} px and {} classes",
+            squeezenet::ARCHITECTURE,
+            squeezenet::INPUT_SIZE,
+            squeezenet::INPUT_SIZE,
+            squeezenet::CLASSES,
+            header.input_size,
+            header.classes
+        )));
+    }
+    let weights = file.tensors.into_iter().map(|(name, shape, values)| (name, (shape, values))).collect();
+    SqueezeNet::from_weights(weights, device).map(ImageNetModel::SqueezeNet)
+}
+
 /// Loads an EfficientNet-Lite model file. With `expected_sha256` (from the manifest) the whole
 /// file is checked against it first. Weights are dequantized to float32 on `device`.
 pub fn load_efficientnet(bytes: &[u8], expected_sha256: Option<&str>, device: &Device) -> Result<EfficientNetLite, ModelError> {
     if let Some(expected) = expected_sha256 {
         format::verify_sha256(bytes, expected)?;
     }
-    let file = format::read(bytes)?;
+    load_efficientnet_file(format::read(bytes)?, device)
+}
+
+fn load_efficientnet_file(file: format::ModelFile, device: &Device) -> Result<EfficientNetLite, ModelError> {
     let header = &file.header;
     let variant = Variant::from_architecture(&header.architecture)
         .ok_or_else(|| ModelError::UnknownArchitecture(header.architecture.clone()))?;

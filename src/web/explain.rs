@@ -9,13 +9,14 @@
 use super::browser::{self, sleep, yield_now};
 use super::now_ms;
 use super::{explain_view, zoo};
+use crate::bundled::PhotoSet;
 use crate::distribution;
 use crate::drawing::{self, Edit};
 use crate::link::{self, PictureBase, SharedPage, SharedPicture, SharedState};
 use crate::engine::schedule::Run;
 use crate::engine::{read_values, Event, RunConfig};
 use crate::imaging;
-use crate::models::efficientnet::EfficientNetLite;
+use crate::models::ImageNetModel;
 use crate::models::manifest::Manifest;
 use crate::models::{self, labels, CrossCheck, Prediction};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -101,14 +102,17 @@ pub fn same_inputs(a: (&Option<ActiveDevice>, &Option<Rc<Manifest>>), b: (&Optio
     device(a.0) == device(b.0) && manifest
 }
 
-/// The bundled photos (CC0 / public domain, static/samples/README.md).
-pub use crate::bundled::PHOTOS as BUNDLED;
+/// The bundled photos of both sets, in order (static/samples/README.md): the seed choices, and
+/// what D̄ is drawn from.
+pub fn bundled() -> Vec<(&'static str, &'static str)> {
+    PhotoSet::Wide.photos()
+}
 
 /// What a model slot holds.
 pub enum ModelSlot {
     Downloading { received: u64, total: u64 },
     Loading,
-    Ready(Rc<EfficientNetLite>, LoadInfo),
+    Ready(Rc<ImageNetModel>, LoadInfo),
     Failed(String),
 }
 
@@ -165,17 +169,19 @@ const PHOTO_SIDE: u32 = 512;
 #[serde(rename_all = "kebab-case")]
 pub enum Preset {
     A2x,
+    A2xV1,
     Paper,
     Preview,
 }
 
 impl Preset {
-    pub const ALL: [Preset; 3] = [Preset::A2x, Preset::Paper, Preset::Preview];
+    pub const ALL: [Preset; 4] = [Preset::A2x, Preset::Paper, Preset::A2xV1, Preset::Preview];
 
     pub fn id(self) -> &'static str {
         match self {
             Preset::A2x => "a2x",
             Preset::Paper => "paper",
+            Preset::A2xV1 => "a2x-v1",
             Preset::Preview => "preview",
         }
     }
@@ -184,6 +190,7 @@ impl Preset {
         match self {
             Preset::A2x => "a2x defaults (measured, see “Does it work?”)",
             Preset::Paper => "the paper as written (η 10, 300 it., ± check on all of D̄)",
+            Preset::A2xV1 => "a2x's first defaults (issue #8: σ 2 smoothing, no transforms)",
             Preset::Preview => "fast preview (b 8, |D̄| 16, 20 it.): a quick look, not the measured setting",
         }
     }
@@ -194,6 +201,7 @@ impl Preset {
         let config = match self {
             Preset::A2x | Preset::Preview => RunConfig::default(),
             Preset::Paper => RunConfig::paper(),
+            Preset::A2xV1 => RunConfig::a2x_v1(),
         };
         match self {
             Preset::Preview => (RunConfig { batch: 8, iterations: 20, chunk: 8, ..config }, 16),
@@ -250,6 +258,8 @@ pub struct RunView {
     pub own_photos: usize,
     pub backend_id: &'static str,
     pub distribution: Vec<String>,
+    /// The set of bundled photos D̄ was drawn from (a link records it).
+    pub photo_set: PhotoSet,
     /// d̄ as the engine used it (region filled), CHW.
     pub seed_values: Vec<f32>,
     pub size: usize,
@@ -319,6 +329,30 @@ pub enum Field {
     RefineInput,
     SignProbe,
     Fusion,
+    Transforms,
+    Param,
+}
+
+/// The named choices of transforms the page offers (a link may carry others: shown as such).
+pub fn transforms_choice(transforms: &[crate::engine::transforms::Transform]) -> &'static str {
+    if transforms.is_empty() {
+        "none"
+    } else if transforms == crate::engine::transforms::Transform::lucent_standard().as_slice() {
+        "lucent"
+    } else {
+        "custom"
+    }
+}
+
+/// The named parameterisations the page offers.
+pub fn param_choice(param: &crate::engine::param::Parameterisation) -> &'static str {
+    use crate::engine::param::{Parameterisation, Spectrum};
+    match param {
+        Parameterisation::Pixels => "pixels",
+        p if *p == Parameterisation::lucent() => "fourier",
+        Parameterisation::Fourier { spectrum: Spectrum::Natural, decorrelate: true } => "natural",
+        _ => "custom",
+    }
 }
 
 pub enum Msg {
@@ -326,7 +360,7 @@ pub enum Msg {
     SelectModel(String),
     LoadModel,
     ModelProgress(u32, String, u64, u64),
-    ModelLoaded(u32, String, Result<(Rc<EfficientNetLite>, LoadInfo), String>),
+    ModelLoaded(u32, String, Result<(Rc<ImageNetModel>, LoadInfo), String>),
     SeedTop5(u32, Result<Vec<Prediction>, String>),
     ClassQuery(String),
     SetTarget(usize),
@@ -411,6 +445,9 @@ pub struct Explain {
     pub query: String,
     pub target: usize,
     pub bundled: Option<Result<Vec<(String, RgbImage)>, String>>,
+    /// Which bundled photos D̄ is drawn from: the wide set, or the first seven for a link made
+    /// with them.
+    pub photo_set: PhotoSet,
     pub seed: Option<Seed>,
     pub seed_error: Option<String>,
     pub tool: Tool,
@@ -449,7 +486,7 @@ async fn load_model(
     entry: crate::models::manifest::ModelEntry,
     device: Device,
     progress: impl Fn(u64, u64),
-) -> Result<(Rc<EfficientNetLite>, LoadInfo), String> {
+) -> Result<(Rc<ImageNetModel>, LoadInfo), String> {
     let url = format!("models/{}", entry.file);
     let start = now_ms();
     let (model, from_cache, bytes, download_ms) = match zoo::cached_model(&url, &entry, &device).await {
@@ -457,7 +494,7 @@ async fn load_model(
         None => {
             let bytes = browser::fetch_with_progress(&url, entry.file_bytes as u64, progress).await?;
             let download_ms = now_ms() - start;
-            let model = models::load_efficientnet(&bytes, Some(&entry.sha256), &device).map_err(|e| format!("{}: {e}", entry.name))?;
+            let model = models::load_imagenet(&bytes, Some(&entry.sha256), &device).map_err(|e| format!("{}: {e}", entry.name))?;
             if let Err(e) = browser::store_in_cache(&url, &bytes).await {
                 web_sys::console::warn_1(&format!("not kept for the next visit: {e}").into());
             }
@@ -476,7 +513,7 @@ async fn load_model(
 /// Drives one run: an iteration, a message to the page, a turn of the event loop; again.
 #[allow(clippy::too_many_arguments)]
 async fn drive(
-    model: Rc<EfficientNetLite>,
+    model: Rc<ImageNetModel>,
     device: Device,
     seed: Vec<f32>,
     samples: Vec<f32>,
@@ -535,7 +572,7 @@ impl Explain {
         self.entry(&self.model_id).map(|e| e.input_size).unwrap_or(224)
     }
 
-    pub fn ready_model(&self, id: &str) -> Option<Rc<EfficientNetLite>> {
+    pub fn ready_model(&self, id: &str) -> Option<Rc<ImageNetModel>> {
         match self.models.get(id) {
             Some(ModelSlot::Ready(model, _)) => Some(model.clone()),
             _ => None,
@@ -676,9 +713,13 @@ impl Explain {
             Some(Ok(bundled)) => bundled.as_slice(),
             _ => &[],
         };
-        bundled
-            .iter()
-            .filter(|(name, _)| *name != seed_name)
+        // The photo set's photos, in its order, but the seed (and, with the wide set, those that
+        // show the target), then the visitor's.
+        self.photo_set
+            .photos()
+            .into_iter()
+            .filter(|(id, _)| self.photo_set.in_distribution(id, &seed_name, self.target))
+            .filter_map(|(id, _)| bundled.iter().find(|(name, _)| name == id))
             .map(|(name, photo)| (name.as_str(), photo))
             .chain(self.own_photos.iter().map(|(name, photo, _)| (name.as_str(), photo)))
             .collect()
@@ -709,6 +750,20 @@ impl Explain {
             Field::RefineInput => c.refine_input = engine_name(value)?,
             Field::SignProbe => c.sign_probe = engine_name(value)?,
             Field::Fusion => c.fusion = engine_name(value)?,
+            Field::Transforms => match value {
+                "none" => c.transforms = Vec::new(),
+                "lucent" => c.transforms = crate::engine::transforms::Transform::lucent_standard(),
+                _ => {}
+            },
+            Field::Param => {
+                use crate::engine::param::{Parameterisation, Spectrum};
+                match value {
+                    "pixels" => c.param = Parameterisation::Pixels,
+                    "fourier" => c.param = Parameterisation::lucent(),
+                    "natural" => c.param = Parameterisation::Fourier { spectrum: Spectrum::Natural, decorrelate: true },
+                    _ => {}
+                }
+            }
         }
         Ok(())
     }
@@ -749,6 +804,7 @@ impl Explain {
             own_photos: self.own_photos.len(),
             backend_id: backend_id(&device),
             distribution: photo_names,
+            photo_set: self.photo_set,
             seed_values: seed_values.clone(),
             size,
             events: Vec::new(),
@@ -812,7 +868,7 @@ impl Explain {
         let (Some(picture), Some(perturbed), Some(device)) = (run.perturbation_image(), run.perturbed_seed_image(), self.device.clone()) else {
             return;
         };
-        let zoo: Vec<(String, Rc<EfficientNetLite>)> =
+        let zoo: Vec<(String, Rc<ImageNetModel>)> =
             ids.iter().filter_map(|id| self.models.get(id).and_then(|s| if let ModelSlot::Ready(m, _) = s { Some((id.clone(), m.clone())) } else { None })).collect();
         let (id, target, own) = (run.id, run.config.target, run.model_id.clone());
         ctx.link().send_future(async move {
@@ -846,6 +902,7 @@ impl Explain {
                 samples: run.num_samples,
                 seed: run.seed_recipe.clone(),
                 own_photos: run.own_photos,
+                photos: run.photo_set,
             },
             backend: run.backend_id.into(),
             auto_run: self.share_auto_run,
@@ -865,7 +922,8 @@ impl Explain {
             None => return,
         };
         self.link_pending = None;
-        let SharedPage::Explain { model, weights, config, samples, seed, own_photos } = &state.page else { return };
+        let SharedPage::Explain { model, weights, config, samples, seed, own_photos, photos: photo_set } = &state.page else { return };
+        self.photo_set = *photo_set;
         if let Some(run) = self.run.as_mut().filter(|r| r.state.active()) {
             run.control.cancelled.set(true);
         }
@@ -990,7 +1048,7 @@ impl Component for Explain {
     fn create(ctx: &Context<Self>) -> Self {
         ctx.link().send_future(async {
             let mut photos = Vec::new();
-            for (name, url) in BUNDLED {
+            for (name, url) in bundled() {
                 match browser::fetch_image(url).await {
                     Ok(image) => photos.push((name.to_string(), image)),
                     Err(e) => return Msg::SamplesLoaded(Err(e)),
@@ -1009,6 +1067,7 @@ impl Component for Explain {
             query: String::new(),
             target: 1,
             bundled: None,
+            photo_set: PhotoSet::Wide,
             seed: None,
             seed_error: None,
             tool: Tool::Brush,

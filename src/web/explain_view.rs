@@ -1,6 +1,6 @@
 //! What the explanation page shows (the state and its updates are in `explain.rs`).
 
-use super::explain::{fingerprint, Explain, Field, ModelSlot, Msg, Preset, RunState, RunView, Tool, BUNDLED};
+use super::explain::{bundled, fingerprint, param_choice, transforms_choice, Explain, Field, ModelSlot, Msg, Preset, RunState, RunView, Tool};
 use super::plot;
 use crate::engine::name_of;
 use crate::models::labels;
@@ -170,9 +170,9 @@ fn class_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
 fn seed_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let link = ctx.link();
     let size = s.input_size();
-    let samples = BUNDLED.iter().enumerate().map(|(i, (name, url))| {
+    let samples = bundled().into_iter().enumerate().map(|(i, (name, url))| {
         let onclick = link.callback(move |_| Msg::PickSample(i));
-        html! { <button class="thumb" id={format!("sample-{name}")} title={*name} {onclick}><img src={*url} alt={*name} /></button> }
+        html! { <button class="thumb" id={format!("sample-{name}")} title={name} {onclick}><img src={url} alt={name} /></button> }
     });
     let tool_button = |tool: Tool, id: &str, label: &str| {
         let onclick = link.callback(move |_| Msg::SetTool(tool));
@@ -259,13 +259,17 @@ fn seed_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
 fn distribution_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let photos = s.distribution_photos();
     let onchange = ctx.link().callback(|e: Event| Msg::AddPhotos(files_of(e.target_unchecked_into::<HtmlInputElement>().files())));
-    let seed_name = s.seed.as_ref().map(|seed| seed.name()).unwrap_or_default();
-    let thumbs = BUNDLED.iter().filter(|(name, _)| *name != seed_name.as_str()).map(|(name, url)| html! { <img class="mini" src={*url} alt={*name} title={*name} /> });
+    let urls = bundled();
+    let thumbs = photos
+        .iter()
+        .filter_map(|(name, _)| urls.iter().find(|(id, _)| id == name))
+        .map(|(name, url)| html! { <img class="mini" src={*url} alt={*name} title={*name} /> });
     html! {
       <div id="distribution" class="panel">
         <h3>{ "4 · Images D̄ the perturbation must work on" }</h3>
         <p><span id="distribution-count">{ format!("{} photos ({} yours)", photos.len(), s.own_photos.len()) }</span>
-          { format!(" → |D̄| = {} samples: the photos themselves, then random square crops (40–100% of the shorter side, anywhere in the photo) with random mirror flips, drawn from the RNG seed. With so few photos p also learns the photos; add your own to spread it.", s.num_samples) }</p>
+          { format!(" → |D̄| = {} samples: the photos themselves, then random square crops (40–100% of the shorter side, anywhere in the photo) with random mirror flips, drawn from the RNG seed. {}The paper draws 256 photos; with fewer, p also learns the photos: add your own to spread it.", s.num_samples,
+              if s.photo_set == crate::bundled::PhotoSet::First { "This link's D̄ is the first seven bundled photos, as when it was made. " } else { "A bundled photo that shows the target class is left out, as the paper leaves the target out. " }) }</p>
         <div class="row">
           { for thumbs }
           { for s.own_photos.iter().take(48).map(|(name, _, url)| html! { <img class="mini own" src={url.clone()} alt={name.clone()} title={name.clone()} /> }) }
@@ -332,6 +336,10 @@ fn settings_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
               &[("after-gamma", "℘ ≥ γ (as written)"), ("every-interval", "every interval")], off) }
           { select(ctx, Field::RefineInput, "set-refine-input", "refinement sees (O6)", &name_of(c.refine_input),
               &[("mid-grey", "p on mid-grey"), ("visualized", "p visualised")], off) }
+          { select(ctx, Field::Transforms, "set-transforms", "p placed on each image", transforms_choice(&c.transforms),
+              &[("none", "as it is (as written)"), ("lucent", "shifted, scaled, rotated at random (Lucent)"), ("custom", "as the link says")], off) }
+          { select(ctx, Field::Param, "set-param", "p moved as", param_choice(&c.param),
+              &[("pixels", "pixels (as written)"), ("fourier", "a 1/f spectrum, decorrelated colour (Lucent)"), ("natural", "the photos' spectrum, decorrelated colour"), ("custom", "as the link says")], off) }
         </div>
         if let Some(e) = &s.form_error { <p class="error" id="form-error">{ e }</p> }
       </div>

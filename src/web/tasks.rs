@@ -5,7 +5,8 @@
 //! the view in `tasks_view.rs`; the algorithms are the engine's (`engine::tasks`), as in the CLI.
 
 use super::browser::{self, yield_now};
-use super::explain::{backend_id, backend_notice, fingerprint, same_inputs, same_link, ActiveDevice, Share, BUNDLED};
+use super::explain::{backend_id, backend_notice, fingerprint, same_inputs, same_link, ActiveDevice, Share};
+use crate::bundled::PHOTOS as BUNDLED;
 use crate::bundled::{self, CENTRAL_HOLE, STARTING_SKETCH};
 use crate::drawing::Edit;
 use crate::link::{self, PictureBase, SharedPage, SharedPicture, SharedState};

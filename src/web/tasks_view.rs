@@ -1,6 +1,6 @@
 //! What the image-task pages show (state and updates in `tasks.rs`).
 
-use super::explain::BUNDLED;
+use crate::bundled::PHOTOS as BUNDLED;
 use super::explain_view::{canvas_point, files_of, link_notices, mb, seconds, share_panel};
 use super::tasks::{Field, ImageTasks, Loading, Msg, RunState, TaskRun, Verdicts, SIZE, SKETCH_SCALE};
 use crate::engine::name_of;

@@ -6,7 +6,7 @@ use super::now_ms;
 use crate::imaging;
 use crate::models::{self, labels, manifest::Manifest, Prediction};
 use super::browser::{self, fetch_bytes};
-use crate::models::efficientnet::EfficientNetLite;
+use crate::models::ImageNetModel;
 use crate::models::manifest::ModelEntry;
 use burn::tensor::Device;
 use serde::Serialize;
@@ -17,9 +17,9 @@ pub const SAMPLE_PHOTO: &str = "samples/chelsea.png";
 
 /// The model at `url` from this browser's Cache Storage, if it is there and still matches the
 /// manifest's sha256 (a damaged or outdated copy is deleted, and the caller downloads again).
-pub async fn cached_model(url: &str, entry: &ModelEntry, device: &Device) -> Option<(EfficientNetLite, usize)> {
+pub async fn cached_model(url: &str, entry: &ModelEntry, device: &Device) -> Option<(ImageNetModel, usize)> {
     let bytes = browser::cached(url).await?;
-    match models::load_efficientnet(&bytes, Some(&entry.sha256), device) {
+    match models::load_imagenet(&bytes, Some(&entry.sha256), device) {
         Ok(model) => Some((model, bytes.len())),
         Err(e) => {
             web_sys::console::warn_1(&format!("{url}: the cached copy is not usable ({e}); downloading again").into());
@@ -55,7 +55,7 @@ pub async fn classify_sample(manifest: Manifest, id: String, device: Device, bac
     let photo = fetch_bytes(SAMPLE_PHOTO).await?;
     let download_ms = now_ms() - start;
     let start = now_ms();
-    let model = models::load_efficientnet(&bytes, Some(&entry.sha256), &device).map_err(|e| format!("{}: {e}", entry.name))?;
+    let model = models::load_imagenet(&bytes, Some(&entry.sha256), &device).map_err(|e| format!("{}: {e}", entry.name))?;
     let values = imaging::decode_for_model(&photo, entry.input_size).map_err(|e| format!("{SAMPLE_PHOTO}: {e}"))?;
     let load_ms = now_ms() - start;
     let start = now_ms();

@@ -15,7 +15,7 @@ const { CHROMIUM, check, withBrowser, finish } = require('./lib.cjs');
 
 const [dist, referenceDir, outDir] = process.argv.slice(2);
 const reference = JSON.parse(fs.readFileSync(path.join(referenceDir, 'probe.json'), 'utf8'));
-const MODELS = ['lite0', 'lite1', 'lite2'];
+const MODELS = ['lite0', 'lite1', 'lite2', 'squeezenet'];
 const nativeTop = Object.fromEntries(MODELS.map((id) => {
   const report = JSON.parse(fs.readFileSync(path.join(referenceDir, `classify-${id}.json`), 'utf8'));
   return [id, report[0].top];

@@ -31,7 +31,8 @@ pub struct EngineArgs {
     #[arg(long, default_value = "ndarray")]
     pub backend: BackendKind,
     /// Where every setting below starts: `a2x` (the defaults chosen by `a2x study`, see the
-    /// README's "Does it work?") or `paper` (the paper's settings, its pseudo-code as written).
+    /// README's "Does it work?"), `paper` (the paper's settings, its pseudo-code as written) or
+    /// `a2x-v1` (a2x's first defaults, of issue #8).
     #[arg(long, default_value = "a2x", value_parser = engine_name::<Preset>)]
     pub preset: Preset,
     /// η: bound on ‖p‖₂, images in [0, 1].
@@ -83,6 +84,37 @@ pub struct EngineArgs {
     /// σ in pixels of the Gaussian that smooths the fused gradient (Dong et al. 2019); 0: none.
     #[arg(long)]
     pub smoothing: Option<f32>,
+    /// Random geometric transforms of p per image (issue #21): `none`, `lucent` (jitter 8,
+    /// scale 0.9–1.1, rotate ±10°, jitter 4) or a JSON list as in a study grid.
+    #[arg(long, value_parser = parse_transforms)]
+    pub transforms: Option<Vec<a2x::engine::transforms::Transform>>,
+    /// The basis the moments move p in (issue #21): `pixels` (as written), `fourier` (a 1/f
+    /// spectrum in decorrelated colour, Lucent's), `natural` (the bundled photos' spectrum, in
+    /// decorrelated colour) or a JSON object as in a study grid.
+    #[arg(long, value_parser = parse_param)]
+    pub param: Option<a2x::engine::param::Parameterisation>,
+}
+
+fn parse_transforms(s: &str) -> Result<Vec<a2x::engine::transforms::Transform>, String> {
+    let transforms = match s {
+        "none" => Vec::new(),
+        "lucent" => a2x::engine::transforms::Transform::lucent_standard(),
+        json => serde_json::from_str(json).map_err(|e| format!("`{json}`: {e}"))?,
+    };
+    a2x::engine::transforms::check(&transforms)?;
+    Ok(transforms)
+}
+
+fn parse_param(s: &str) -> Result<a2x::engine::param::Parameterisation, String> {
+    use a2x::engine::param::{Parameterisation, Spectrum};
+    let param = match s {
+        "pixels" => Parameterisation::Pixels,
+        "fourier" => Parameterisation::lucent(),
+        "natural" => Parameterisation::Fourier { spectrum: Spectrum::Natural, decorrelate: true },
+        json => serde_json::from_str(json).map_err(|e| format!("`{json}`: {e}"))?,
+    };
+    param.check()?;
+    Ok(param)
 }
 
 impl EngineArgs {
@@ -115,6 +147,8 @@ impl EngineArgs {
                 None => base.smoothing,
             },
             region,
+            transforms: self.transforms.clone().unwrap_or(base.transforms.clone()),
+            param: self.param.unwrap_or(base.param),
             ..base
         }
     }
@@ -268,6 +302,16 @@ pub struct BenchArgs {
     /// Backends to compare, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "ndarray,wgpu")]
     pub backends: Vec<BackendKind>,
+    /// Measure these settings of a study grid (`--grid`) side by side, each over the paper's as
+    /// in the study, instead of the engine flags: one row per setting and backend, in one run.
+    #[arg(long, value_delimiter = ',')]
+    pub settings: Vec<String>,
+    /// The study grid `--settings` names settings of.
+    #[arg(long, default_value = "static/judged/grid.json")]
+    pub grid: PathBuf,
+    /// Iterations timed per setting (after one warm-up) when measuring grid settings.
+    #[arg(long, default_value_t = 5)]
+    pub timed: usize,
 }
 
 /// Peak resident memory of this process (Linux), in MiB.
@@ -279,6 +323,9 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 pub fn bench(args: BenchArgs) -> Result<(), String> {
+    if !args.settings.is_empty() {
+        return bench_settings(&args);
+    }
     println!("| backend | model | b | size of D̄ | sign check | iterations | gradient ms | ± check ms | ℘ ms | refine ms | total ms/it | peak RSS MiB |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &backend in &args.backends {
@@ -332,6 +379,59 @@ pub fn bench(args: BenchArgs) -> Result<(), String> {
             args.engine.model, config.batch, args.num_samples, config.sign_check,
             mean(totals[0]), mean(totals[1]), mean(totals[2]), refine, mean(totals[3])
         );
+    }
+    Ok(())
+}
+
+/// `a2x bench --settings`: the cost per iteration of study settings, side by side in one run
+/// (each after one warm-up iteration), interleaved round by round so that a slower moment of the
+/// machine falls on every setting alike.
+fn bench_settings(args: &BenchArgs) -> Result<(), String> {
+    let grid = crate::study::grid::read_grid(&args.grid)?;
+    let mut configs = Vec::new();
+    for name in &args.settings {
+        let setting = grid.settings.iter().find(|s| &s.name == name).ok_or_else(|| format!("{}: no setting `{name}`", args.grid.display()))?;
+        let mut config = crate::study::grid::config_of(setting, 0, 0)?;
+        config.iterations = args.timed + 1;
+        configs.push((name.clone(), config));
+    }
+    println!("| backend | model | setting | b | iterations timed | gradient ms | ± check ms | ℘ ms | total ms/it | ratio to the first |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for &backend in &args.backends {
+        let device = open_device(backend)?;
+        let model = open_model(&args.engine, &device)?;
+        let [c, h, w] = model.input_shape();
+        let mut rng = Rng::new(1);
+        let mut values = |n: usize| -> Tensor<4> {
+            let v: Vec<f32> = (0..n * c * h * w).map(|_| rng.unit() as f32).collect();
+            Tensor::from_data(TensorData::new(v, [n, c, h, w]), &device)
+        };
+        let seed = values(1);
+        let samples = values(args.num_samples);
+        let mut runs = Vec::new();
+        for (_, config) in &configs {
+            let mut run = Run::new(&model, seed.clone(), samples.clone(), config.clone()).map_err(|e| e.to_string())?;
+            pollster::block_on(run.step()).map_err(|e| e.to_string())?;
+            runs.push((run, [0f64; 4]));
+        }
+        for _ in 0..args.timed {
+            for (run, totals) in runs.iter_mut() {
+                let start = now_ms();
+                let event = pollster::block_on(run.step()).map_err(|e| e.to_string())?;
+                totals[0] += event.times.gradient_ms;
+                totals[1] += event.times.sign_check_ms;
+                totals[2] += event.times.probability_ms;
+                totals[3] += now_ms() - start;
+            }
+        }
+        let n = args.timed.max(1) as f64;
+        let first = runs.first().map(|(_, t)| t[3] / n).unwrap_or(f64::NAN);
+        for ((name, config), (_, totals)) in configs.iter().zip(&runs) {
+            println!(
+                "| {backend} | {} {h}×{w} | {name} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} |",
+                args.engine.model, config.batch, args.timed, totals[0] / n, totals[1] / n, totals[2] / n, totals[3] / n, totals[3] / n / first
+            );
+        }
     }
     Ok(())
 }

@@ -59,6 +59,7 @@ fn cards() -> Result<Vec<(Card, SharedState)>, String> {
                     samples: 256,
                     seed: SharedPicture { base: PictureBase::Bundled { id: seed.into() }, side: lite0.input_size as u32, edits: Vec::new() },
                     own_photos: 0,
+                    photos: a2x::bundled::PhotoSet::Wide,
                 },
                 backend: "webgpu".into(),
                 auto_run: true,

@@ -19,7 +19,7 @@ mod images;
 #[cfg(not(target_arch = "wasm32"))]
 mod replay;
 #[cfg(not(target_arch = "wasm32"))]
-mod sheet;
+mod spectrum;
 #[cfg(not(target_arch = "wasm32"))]
 mod study;
 #[cfg(not(target_arch = "wasm32"))]
@@ -96,6 +96,9 @@ mod cli {
         /// Write the gallery page of ready-made share links, with thumbnails computed from the
         /// same links (`a2x replay`); resumable.
         Gallery(crate::gallery::GalleryArgs),
+        /// Measure the mean amplitude spectrum of the bundled photos: the table of the engine's
+        /// natural-spectrum parameterisation (src/engine/natural_spectrum.txt).
+        NaturalSpectrum(crate::spectrum::SpectrumArgs),
     }
 
     pub fn main() -> ExitCode {
@@ -116,6 +119,7 @@ mod cli {
             Command::EvalTasks(args) => report(crate::tasks::eval_tasks(args)),
             Command::Replay(args) => report(crate::replay::replay(args)),
             Command::Gallery(args) => report(crate::gallery::gallery(args)),
+            Command::NaturalSpectrum(args) => report(crate::spectrum::natural_spectrum(args)),
         }
     }
 

@@ -60,10 +60,10 @@ fn read_photo(path: &Path) -> Result<RgbImage, String> {
     imaging::decode(&bytes).map(|i| i.to_rgb8()).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The bundled photos, in the page's order.
+/// The bundled photos of both sets, in the page's order.
 fn bundled_photos() -> Result<Vec<(String, RgbImage)>, String> {
     let dir = static_dir();
-    bundled::PHOTOS.iter().map(|(id, path)| Ok((id.to_string(), read_photo(&dir.join(path))?))).collect()
+    bundled::PhotoSet::Wide.photos().iter().map(|(id, path)| Ok((id.to_string(), read_photo(&dir.join(path))?))).collect()
 }
 
 /// A link's picture, made as the page makes it: the start (a bundled photo, an embedded or a
@@ -114,7 +114,7 @@ pub fn replay(args: ReplayArgs) -> Result<(), String> {
 }
 
 fn explain(state: &SharedState, photos: &[(String, RgbImage)], args: &ReplayArgs) -> Result<(), String> {
-    let SharedPage::Explain { model, weights, config, samples, seed, own_photos } = &state.page else { unreachable!() };
+    let SharedPage::Explain { model, weights, config, samples, seed, own_photos, photos: photo_set } = &state.page else { unreachable!() };
     let models_dir = crate::zoo::default_models_dir();
     let manifest = crate::zoo::read_manifest(&models_dir)?;
     let entry = manifest.model(model).ok_or(format!("models/manifest.json has no model `{model}`"))?;
@@ -135,9 +135,15 @@ fn explain(state: &SharedState, photos: &[(String, RgbImage)], args: &ReplayArgs
     if seed_image.width() as usize != size {
         seed_image = imageops::resize(&seed_image, size as u32, size as u32, imageops::FilterType::CatmullRom);
     }
-    // D̄ as the page draws it: the bundled photos but the unedited seed's own, stretched.
+    // D̄ as the page draws it: the link's set of bundled photos but the unedited seed's own (and,
+    // with the wide set, those showing the target), stretched.
     let seed_name = seed.name();
-    let images: Vec<RgbImage> = photos.iter().filter(|(name, _)| *name != seed_name).map(|(_, photo)| photo.clone()).collect();
+    let images: Vec<RgbImage> = photo_set
+        .photos()
+        .iter()
+        .filter(|(id, _)| photo_set.in_distribution(id, &seed_name, config.target))
+        .map(|(id, _)| photos.iter().find(|(name, _)| name == id).map(|(_, photo)| photo.clone()).ok_or(format!("no bundled photo `{id}`")))
+        .collect::<Result<_, _>>()?;
     let sample_values = a2x::distribution::stretch(&images, *samples, size, config.rng_seed)?;
     let seed_values = imaging::to_chw(&seed_image);
     let seed_tensor = Tensor::<4>::from_data(TensorData::new(seed_values.clone(), [1, 3, size, size]), &device);
@@ -193,6 +199,7 @@ mod tests {
                 samples: 64,
                 seed: SharedPicture { base: PictureBase::Bundled { id: "coffee".into() }, side: 224, edits: vec![] },
                 own_photos: 0,
+                photos: bundled::PhotoSet::First,
             },
             backend: "webgpu".into(),
             auto_run: true,

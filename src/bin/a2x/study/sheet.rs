@@ -1,9 +1,9 @@
 //! The study's contact sheet: one row per (setting, model), one column per target, each cell the
-//! visualised perturbations of the target's seeds stacked, framed by the cross-model check (green:
-//! every other model ranks the target in its top 5; amber: some do; grey: none). Labels are drawn
-//! with a 5×7 bitmap font, so no font file is needed.
+//! visualised perturbations of the target's seeds stacked, framed by the judge of another family
+//! (green: it ranks the target in its top 5, p resized to its input; amber: in its top 20; grey:
+//! lower, or not judged). Labels are drawn with a 5×7 bitmap font, so no font file is needed.
 
-use crate::study::{Grid, Row, TOP_K};
+use super::grid::{Grid, Row, TOP_K};
 use a2x::models::labels;
 use image::{Rgb, RgbImage};
 use std::path::Path;
@@ -154,6 +154,9 @@ pub fn contact_sheet(grid: &Grid, rows: &[Row], out: &Path, cell: u32) -> RgbIma
         let y = header_h + i as u32 * row_h;
         let mut label = wrap(&format!("#{} {}", i + 1, row.setting.name), label_chars);
         label.push(row.model.clone());
+        if row.setting.distribution == super::grid::Distribution::Bundled {
+            label.push("bundled D".into());
+        }
         for (k, line) in label.iter().enumerate() {
             draw_text(&mut sheet, line, GAP, y + k as u32 * LINE_H, INK);
         }
@@ -161,11 +164,10 @@ pub fn contact_sheet(grid: &Grid, rows: &[Row], out: &Path, cell: u32) -> RgbIma
             let x = label_w + j as u32 * column_w;
             for (s, seed) in grid.seeds.iter().enumerate() {
                 let Some(run) = row.runs.iter().find(|r| r.spec.target == target && r.spec.seed == seed.id) else { continue };
-                let passing = run.others().filter(|c| c.rank <= TOP_K).count();
-                let frame = match (passing, run.others().count()) {
-                    (p, n) if p == n && n > 0 => PASS,
-                    (0, _) => NONE,
-                    _ => SOME,
+                let frame = match run.judge().map(|c| c.resized_rank) {
+                    Some(rank) if (1..=TOP_K).contains(&rank) => PASS,
+                    Some(rank) if (1..=20).contains(&rank) => SOME,
+                    _ => NONE,
                 };
                 let cy = y + s as u32 * (cell + 2 * FRAME + 2);
                 fill(&mut sheet, x, cy, cell + 2 * FRAME, cell + 2 * FRAME, frame);
