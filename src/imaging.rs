@@ -85,6 +85,26 @@ pub fn visualize_perturbation(p: &[f32]) -> Vec<f32> {
     p.iter().map(|v| 0.5 + v / (2.0 * max)).collect()
 }
 
+/// The share of p's values a stretched view leaves unclipped (issue #21).
+pub const STRETCH_QUANTILE: f32 = 0.995;
+
+/// The visualisation with its contrast stretched: 0.5 + p / (2·q), clipped to [0, 1], where q is
+/// the [`STRETCH_QUANTILE`] quantile of |p| (so 0.5% of the values saturate). The paper's scaling
+/// by max|p| lets a few extreme pixels decide the contrast of all the others: a perturbation
+/// moved in a Fourier basis concentrates its largest values in a few spots, and scaled by them
+/// the rest of the picture is a nearly uniform grey.
+pub fn visualize_stretched(p: &[f32]) -> Vec<f32> {
+    let mut magnitudes: Vec<f32> = p.iter().map(|v| v.abs()).collect();
+    let q = if magnitudes.is_empty() {
+        1.0
+    } else {
+        let at = ((magnitudes.len() - 1) as f32 * STRETCH_QUANTILE).round() as usize;
+        *magnitudes.select_nth_unstable_by(at, f32::total_cmp).1
+    };
+    let q = q.max(1e-12);
+    p.iter().map(|v| (0.5 + v / (2.0 * q)).clamp(0.0, 1.0)).collect()
+}
+
 /// A CHW `size`² image in [0, 1] as a PNG enlarged `factor`× with nearest-neighbour scaling
 /// (each pixel a `factor`² block: a 32×32 result stays legible).
 pub fn enlarged_png(values: &[f32], size: usize, factor: u32) -> Result<Vec<u8>, String> {
@@ -98,4 +118,24 @@ pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, String> {
     let mut out = Cursor::new(Vec::new());
     image.write_to(&mut out, image::ImageFormat::Png).map_err(|e| format!("cannot encode PNG: {e}"))?;
     Ok(out.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn visualisations_by_hand() {
+        // The paper's: max|p| = 2 → 0.5 + p/4.
+        assert_eq!(visualize_perturbation(&[2.0, -1.0, 0.0]), [1.0, 0.25, 0.5]);
+        // Stretched: 1000 values −0.999 … 0 …, |p| sorted, the 99.5% quantile is the value at
+        // index round(999 · 0.995) = 994 of the sorted magnitudes, 0.994; larger values clip.
+        let p: Vec<f32> = (0..1000).map(|i| -(i as f32) / 1000.0).collect();
+        let v = visualize_stretched(&p);
+        assert!((v[497] - (0.5 - 0.497 / (2.0 * 0.994))).abs() < 1e-6);
+        assert_eq!(v[994], 0.0);
+        assert_eq!(v[999], 0.0, "clipped");
+        assert_eq!(v[0], 0.5);
+        assert_eq!(visualize_stretched(&[0.0; 4]), [0.5; 4], "p = 0 stays mid-grey");
+    }
 }

@@ -140,6 +140,19 @@ pub struct RunResult {
     /// visualised p (absent from records written before issue #21: `--recheck` adds them).
     #[serde(default)]
     pub robust: Vec<RobustCheck>,
+    /// The same two checks of the stretched view of p (`imaging::visualize_stretched`, saved
+    /// beside the paper's as `…-stretched.png`), for runs that saved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stretched: Option<View>,
+}
+
+/// What the models say of one view of p.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct View {
+    /// The picture, relative to the output folder.
+    pub image: String,
+    pub cross: Vec<CrossCheck>,
+    pub robust: Vec<RobustCheck>,
 }
 
 impl RunResult {
@@ -156,6 +169,20 @@ impl RunResult {
     pub fn judge_robust(&self) -> Option<&RobustCheck> {
         let judge = judge_of(&self.spec.model);
         self.robust.iter().find(|c| c.model == judge)
+    }
+    /// The judge's check of the stretched view, if it was made.
+    pub fn judge_stretched(&self) -> Option<&CrossCheck> {
+        let judge = judge_of(&self.spec.model);
+        self.stretched.as_ref().and_then(|v| v.cross.iter().find(|c| c.model == judge))
+    }
+    /// Whether the judge ranks the target in its top [`TOP_K`] in the stretched view.
+    pub fn judge_stretched_pass(&self) -> bool {
+        self.judge_stretched().is_some_and(|c| c.resized_rank >= 1 && c.resized_rank <= TOP_K)
+    }
+    /// The judge's robust check of the stretched view.
+    pub fn judge_stretched_robust(&self) -> Option<&RobustCheck> {
+        let judge = judge_of(&self.spec.model);
+        self.stretched.as_ref().and_then(|v| v.robust.iter().find(|c| c.model == judge))
     }
     /// The computing model's siblings (the same family: the other EfficientNet-Lite models).
     pub fn siblings(&self) -> impl Iterator<Item = &CrossCheck> {

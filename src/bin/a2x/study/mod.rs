@@ -29,7 +29,7 @@ use a2x::models::labels;
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use a2x::bundled::PhotoSet;
-use grid::{expand, read_grid, read_results, split_photos, Distribution, RunResult, RunSpec, LAST_ITERATIONS};
+use grid::{expand, read_grid, read_results, split_photos, Distribution, RunResult, RunSpec, View, LAST_ITERATIONS};
 use judge::{cross_checks, load_zoo, robust_checks};
 use report::report;
 use std::fs::OpenOptions;
@@ -304,6 +304,18 @@ fn run_one(args: &StudyArgs, spec: RunSpec) -> Result<(), String> {
     picture.save(&image_path).map_err(|e| format!("{}: {e}", image_path.display()))?;
     let cross = cross_checks(&zoo, &picture, spec.target, &device)?;
     let robust = robust_checks(&zoo, &picture, spec.target, spec.config.rng_seed, &device)?;
+    // p itself, for views decided later (not committed: 0.6 MB a run).
+    let raw_path = args.out.join(format!("runs/{}/{}.p32", spec.setting, spec.stem()));
+    std::fs::write(&raw_path, p.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).map_err(|e| format!("{}: {e}", raw_path.display()))?;
+    let stretched_picture = imaging::from_chw(&imaging::visualize_stretched(&p), [size, size]);
+    let stretched_image = format!("runs/{}/{}-stretched.png", spec.setting, spec.stem());
+    let stretched_path = args.out.join(&stretched_image);
+    stretched_picture.save(&stretched_path).map_err(|e| format!("{}: {e}", stretched_path.display()))?;
+    let stretched = View {
+        image: stretched_image,
+        cross: cross_checks(&zoo, &stretched_picture, spec.target, &device)?,
+        robust: robust_checks(&zoo, &stretched_picture, spec.target, spec.config.rng_seed, &device)?,
+    };
     let tail = curve.len().saturating_sub(LAST_ITERATIONS);
     let result = RunResult {
         target_name: label.name().into(),
@@ -322,6 +334,7 @@ fn run_one(args: &StudyArgs, spec: RunSpec) -> Result<(), String> {
         held_out: held_out_transfer,
         cross,
         robust,
+        stretched: Some(stretched),
         curve: curve.iter().map(|v| (v * 1e5).round() / 1e5).collect(),
         image,
         spec,
@@ -345,6 +358,12 @@ fn recheck(args: &StudyArgs) -> Result<(), String> {
             let picture = image::open(&png).map_err(|e| format!("{}: {e}", png.display()))?.to_rgb8();
             r.cross = cross_checks(&zoo, &picture, r.spec.target, &device)?;
             r.robust = robust_checks(&zoo, &picture, r.spec.target, r.spec.config.rng_seed, &device)?;
+            if let Some(view) = r.stretched.as_mut() {
+                let png = args.out.join(&view.image);
+                let picture = image::open(&png).map_err(|e| format!("{}: {e}", png.display()))?.to_rgb8();
+                view.cross = cross_checks(&zoo, &picture, r.spec.target, &device)?;
+                view.robust = robust_checks(&zoo, &picture, r.spec.target, r.spec.config.rng_seed, &device)?;
+            }
             eprintln!("{} {} {} {}: {:?}", r.spec.setting, r.spec.model, r.spec.target, r.spec.seed, r.cross.iter().map(|c| (c.rank, c.resized_rank)).collect::<Vec<_>>());
         }
         let text: String = results.iter().map(|r| serde_json::to_string(r).expect("serialisable") + "\n").collect();

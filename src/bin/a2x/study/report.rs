@@ -53,7 +53,7 @@ pub fn report(grid: &Grid, results: &[RunResult], args: &StudyArgs) -> Result<()
 pub fn markdown(grid: &Grid, rows: &[Row]) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "| # | setting | model | D̄ | runs | judge | judge: runs with the target top-{TOP_K} | judge: targets, all seeds / any seed | judge: target rank (median) | judge, p moved: variants top-{TOP_K} | held-out + p: target prob. | held-out top-1 = target | ℘ batch w/o seed (last {LAST_ITERATIONS} it.) | siblings: runs both top-{TOP_K} (issue #8) | own model: rank (median) | s/iteration |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| # | setting | model | D̄ | runs | judge | judge: runs with the target top-{TOP_K} | judge: targets, all seeds / any seed | judge: target rank (median) | judge, p moved: variants top-{TOP_K} | stretched view: judge top-{TOP_K} runs / rank (median) / moved variants top-{TOP_K} | held-out + p: target prob. | held-out top-1 = target | ℘ batch w/o seed (last {LAST_ITERATIONS} it.) | siblings: runs both top-{TOP_K} (issue #8) | own model: rank (median) | s/iteration |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     ));
     for (i, row) in rows.iter().enumerate() {
         let runs = &row.runs;
@@ -68,6 +68,18 @@ pub fn markdown(grid: &Grid, rows: &[Row]) -> String {
             .filter_map(|r| r.judge_robust())
             .fold((0, 0), |(t, a), c| (t + c.ranks.iter().filter(|&&k| k <= TOP_K).count(), a + c.ranks.len()));
         let robust = if robust_all > 0 { format!("{:.0}% of {robust_all}", 100.0 * robust_top as f64 / robust_all as f64) } else { "—".into() };
+        let stretched_runs = runs.iter().filter(|r| r.judge_stretched().is_some()).count();
+        let stretched = if stretched_runs == 0 {
+            "—".into()
+        } else {
+            let pass = runs.iter().filter(|r| r.judge_stretched_pass()).count();
+            let ranks: Vec<usize> = runs.iter().filter_map(|r| r.judge_stretched().map(|c| c.resized_rank)).collect();
+            let (top, all) = runs
+                .iter()
+                .filter_map(|r| r.judge_stretched_robust())
+                .fold((0, 0), |(t, a), c| (t + c.ranks.iter().filter(|&&k| k <= TOP_K).count(), a + c.ranks.len()));
+            format!("{pass}/{stretched_runs} / {} / {:.0}%", median(ranks), 100.0 * top as f64 / all.max(1) as f64)
+        };
         let with_siblings: Vec<&&RunResult> = runs.iter().filter(|r| r.siblings().count() > 0).collect();
         let siblings = if with_siblings.is_empty() {
             "—".into()
@@ -77,7 +89,7 @@ pub fn markdown(grid: &Grid, rows: &[Row]) -> String {
         let own: Vec<usize> = runs.iter().flat_map(|r| r.cross.iter().filter(|c| c.model == r.spec.model).map(|c| c.rank)).collect();
         let per_iteration = mean(runs.iter().map(|r| r.seconds / r.curve.len().max(1) as f64));
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {passing}/{judged} | {all}/{targets} / {any}/{targets} | {} | {robust} | {:.3} | {:.1}% | {:.3} | {siblings} | {} | {:.1} |\n",
+            "| {} | {} | {} | {} | {} | {} | {passing}/{judged} | {all}/{targets} / {any}/{targets} | {} | {robust} | {stretched} | {:.3} | {:.1}% | {:.3} | {siblings} | {} | {:.1} |\n",
             i + 1, row.setting.name, row.model, super::grid::distribution_name(row.setting.distribution), runs.len(),
             judges.into_iter().collect::<Vec<_>>().join(", "), median(judge_ranks),
             m(&|r| r.held_out.target_probability), 100.0 * m(&|r| r.held_out.top1_rate), m(&|r| r.batch_probability),
@@ -101,7 +113,7 @@ pub fn csv(rows: &[Row]) -> String {
     for id in ids {
         out.push_str(&format!(",rank_{id},probability_{id},resized_rank_{id},robust_top5_{id}"));
     }
-    out.push_str(",judge,judge_top5,siblings_top5,signs_plus,mask_coverage,clipped_fraction,image\n");
+    out.push_str(",judge,judge_top5,judge_stretched_rank,judge_stretched_top5,siblings_top5,signs_plus,mask_coverage,clipped_fraction,image\n");
     for row in rows {
         for r in &row.runs {
             let optional = |v: Option<f32>| v.map_or(String::new(), |v| format!("{v:.4}"));
@@ -124,8 +136,10 @@ pub fn csv(rows: &[Row]) -> String {
                 ));
             }
             out.push_str(&format!(
-                ",{},{},{},{},{},{},{}\n",
-                r.judge().map_or(String::new(), |c| c.model.clone()), r.judge_pass(), r.siblings_pass(), r.signs.matches('+').count(),
+                ",{},{},{},{},{},{},{},{},{}\n",
+                r.judge().map_or(String::new(), |c| c.model.clone()), r.judge_pass(),
+                r.judge_stretched().map_or(String::new(), |c| c.resized_rank.to_string()), r.judge_stretched_pass(),
+                r.siblings_pass(), r.signs.matches('+').count(),
                 optional(r.mask_coverage), optional(r.clipped_fraction), r.image,
             ));
         }

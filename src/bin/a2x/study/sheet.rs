@@ -1,7 +1,7 @@
 //! The study's contact sheet: one row per (setting, model), one column per target, each cell the
-//! visualised perturbations of the target's seeds stacked, framed by the judge of another family
-//! (green: it ranks the target in its top 5, p resized to its input; amber: in its top 20; grey:
-//! lower, or not judged). Labels are drawn with a 5×7 bitmap font, so no font file is needed.
+//! visualised perturbations of the target's seeds stacked (the stretched view where a run saved
+//! one), framed by the judge of another family's verdict on the picture shown (green: it ranks the
+//! target in its top 5, p resized to its input; amber: in its top 20; grey: lower, or not judged). Labels are drawn with a 5×7 bitmap font, so no font file is needed.
 
 use super::grid::{Grid, Row, TOP_K};
 use a2x::models::labels;
@@ -164,7 +164,13 @@ pub fn contact_sheet(grid: &Grid, rows: &[Row], out: &Path, cell: u32) -> RgbIma
             let x = label_w + j as u32 * column_w;
             for (s, seed) in grid.seeds.iter().enumerate() {
                 let Some(run) = row.runs.iter().find(|r| r.spec.target == target && r.spec.seed == seed.id) else { continue };
-                let frame = match run.judge().map(|c| c.resized_rank) {
+                // The stretched view where the run saved one (what a person reads best), framed
+                // by the judge's verdict on the view shown.
+                let (image, judged) = match &run.stretched {
+                    Some(view) => (&view.image, run.judge_stretched()),
+                    None => (&run.image, run.judge()),
+                };
+                let frame = match judged.map(|c| c.resized_rank) {
                     Some(rank) if (1..=TOP_K).contains(&rank) => PASS,
                     Some(rank) if (1..=20).contains(&rank) => SOME,
                     _ => NONE,
@@ -172,7 +178,7 @@ pub fn contact_sheet(grid: &Grid, rows: &[Row], out: &Path, cell: u32) -> RgbIma
                 let cy = y + s as u32 * (cell + 2 * FRAME + 2);
                 fill(&mut sheet, x, cy, cell + 2 * FRAME, cell + 2 * FRAME, frame);
                 // A run's PNG may be absent (only some are committed): its cell stays blank.
-                match image::open(out.join(&run.image)) {
+                match image::open(out.join(image)) {
                     Ok(picture) => {
                         let small = image::imageops::resize(&picture.to_rgb8(), cell, cell, image::imageops::FilterType::Triangle);
                         image::imageops::replace(&mut sheet, &small, (x + FRAME) as i64, (cy + FRAME) as i64);
