@@ -85,6 +85,43 @@ pub fn visualize_perturbation(p: &[f32]) -> Vec<f32> {
     p.iter().map(|v| 0.5 + v / (2.0 * max)).collect()
 }
 
+/// How a perturbation is shown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PerturbationView {
+    /// [`visualize_stretched`]: the contrast set by the 99.5% quantile of |p|.
+    #[default]
+    Stretched,
+    /// [`visualize_perturbation`]: the paper's, scaled by max|p|.
+    MaxAbs,
+}
+
+impl PerturbationView {
+    pub const ALL: [PerturbationView; 2] = [PerturbationView::Stretched, PerturbationView::MaxAbs];
+
+    /// p (CHW) as an image in [0, 1].
+    pub fn render(self, p: &[f32]) -> Vec<f32> {
+        match self {
+            PerturbationView::Stretched => visualize_stretched(p),
+            PerturbationView::MaxAbs => visualize_perturbation(p),
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            PerturbationView::Stretched => "stretched",
+            PerturbationView::MaxAbs => "max-abs",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PerturbationView::Stretched => "½ + p / 2q, q the 99.5% quantile of |p| (0.5% of values clip)",
+            PerturbationView::MaxAbs => "½ + p / 2 max|p| (the paper's)",
+        }
+    }
+}
+
 /// The share of p's values a stretched view leaves unclipped (issue #21).
 pub const STRETCH_QUANTILE: f32 = 0.995;
 

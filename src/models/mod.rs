@@ -55,6 +55,13 @@ pub fn imagenet_input_size(id: &str) -> Option<usize> {
     }
 }
 
+/// The judge of an explanation computed on `model`: a model of another family. The EfficientNet-
+/// Lite models are one family trained one way, so their agreement rewards what the family shares;
+/// SqueezeNet 1.1 (Caffe, no depthwise convolutions) judges them, and Lite0 judges SqueezeNet.
+pub fn judge_of(model: &str) -> &'static str {
+    if model == squeezenet::ID { "lite0" } else { squeezenet::ID }
+}
+
 /// An ImageNet-1k classifier of the zoo: one of the EfficientNet-Lite family or SqueezeNet 1.1
 /// (another family, trained another way: the judge of the Lite models' explanations).
 pub enum ImageNetModel {

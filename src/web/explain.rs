@@ -296,9 +296,11 @@ impl RunView {
         (done > 0 && self.state.active()).then(|| self.elapsed_ms() / done as f64 * (self.config.iterations - done) as f64)
     }
 
-    pub fn perturbation_image(&self) -> Option<RgbImage> {
+    /// p as the page shows it (`view`), the picture the cross-model check classifies and the
+    /// PNG export holds.
+    pub fn perturbation_image(&self, view: imaging::PerturbationView) -> Option<RgbImage> {
         let p = self.perturbation.as_ref()?;
-        Some(imaging::from_chw(&imaging::visualize_perturbation(p), [self.size, self.size]))
+        Some(imaging::from_chw(&view.render(p), [self.size, self.size]))
     }
 
     pub fn perturbed_seed_image(&self) -> Option<RgbImage> {
@@ -356,6 +358,7 @@ pub fn param_choice(param: &crate::engine::param::Parameterisation) -> &'static 
 }
 
 pub enum Msg {
+    SetView(imaging::PerturbationView),
     SamplesLoaded(Result<Vec<(String, RgbImage)>, String>),
     SelectModel(String),
     LoadModel,
@@ -448,6 +451,8 @@ pub struct Explain {
     /// Which bundled photos D̄ is drawn from: the wide set, or the first seven for a link made
     /// with them.
     pub photo_set: PhotoSet,
+    /// How p is shown (and checked and exported).
+    pub view: imaging::PerturbationView,
     pub seed: Option<Seed>,
     pub seed_error: Option<String>,
     pub tool: Tool,
@@ -865,7 +870,7 @@ impl Explain {
         if !missing.is_empty() {
             return; // ModelLoaded calls this again once every model is there.
         }
-        let (Some(picture), Some(perturbed), Some(device)) = (run.perturbation_image(), run.perturbed_seed_image(), self.device.clone()) else {
+        let (Some(picture), Some(perturbed), Some(device)) = (run.perturbation_image(self.view), run.perturbed_seed_image(), self.device.clone()) else {
             return;
         };
         let zoo: Vec<(String, Rc<ImageNetModel>)> =
@@ -1068,6 +1073,7 @@ impl Component for Explain {
             target: 1,
             bundled: None,
             photo_set: PhotoSet::Wide,
+            view: imaging::PerturbationView::default(),
             seed: None,
             seed_error: None,
             tool: Tool::Brush,
@@ -1211,6 +1217,13 @@ impl Component for Explain {
             Msg::RandomClass => {
                 if !self.busy() {
                     self.target = ((browser::random() * 1000.0) as usize).min(999);
+                }
+            }
+            Msg::SetView(view) => {
+                self.view = view;
+                // The check classified the other view: drop it, a click checks this one.
+                if let Some(run) = self.run.as_mut() {
+                    run.cross = None;
                 }
             }
             Msg::PickSample(index) => {
@@ -1452,7 +1465,7 @@ impl Component for Explain {
             Msg::ExportPerturbation | Msg::ExportPerturbedSeed => {
                 let Some(run) = self.run.as_ref() else { return false };
                 let (picture, what) = if matches!(msg, Msg::ExportPerturbation) {
-                    (run.perturbation_image(), "perturbation")
+                    (run.perturbation_image(self.view), "perturbation")
                 } else {
                     (run.perturbed_seed_image(), "seed-plus-p")
                 };
@@ -1490,7 +1503,7 @@ impl Component for Explain {
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
         browser::draw_on(&self.seed_canvas, self.seed.as_ref().map(|s| &s.image));
-        browser::draw_on(&self.p_canvas, self.run.as_ref().and_then(RunView::perturbation_image).as_ref());
+        browser::draw_on(&self.p_canvas, self.run.as_ref().and_then(|run| run.perturbation_image(self.view)).as_ref());
         browser::draw_on(&self.perturbed_canvas, self.run.as_ref().and_then(RunView::perturbed_seed_image).as_ref());
     }
 }

@@ -406,7 +406,13 @@ fn view_run(s: &Explain, run: &RunView, ctx: &Context<Explain>) -> Html {
         { plot::view(&run.events, run.config.iterations, run.config.gamma) }
         <div class="pictures">
           <figure><canvas id="p-canvas" class="big" ref={s.p_canvas.clone()}></canvas>
-            <figcaption>{ format!("p, visualised (½ + p / 2 max|p|), for “{}”", labels::imagenet()[target].name()) }</figcaption></figure>
+            <figcaption>{ format!("p for “{}”, shown as ", labels::imagenet()[target].name()) }
+              <select id="p-view" onchange={link.callback(|e: Event| {
+                  let value = e.target_unchecked_into::<HtmlSelectElement>().value();
+                  Msg::SetView(crate::imaging::PerturbationView::ALL.into_iter().find(|v| v.id() == value).unwrap_or_default())
+              })}>
+                { for crate::imaging::PerturbationView::ALL.iter().map(|v| html! { <option value={v.id()} selected={*v == s.view}>{ v.label() }</option> }) }
+              </select></figcaption></figure>
           <figure><canvas id="perturbed-canvas" ref={s.perturbed_canvas.clone()}></canvas>
             <figcaption>{ "seed + p" }</figcaption></figure>
         </div>
@@ -428,7 +434,7 @@ fn view_run(s: &Explain, run: &RunView, ctx: &Context<Explain>) -> Html {
                     <tr><th>{ "model" }</th><td>{ "target's rank in p (prob.)" }</td><td>{ "resized to its input" }</td><td>{ "in seed + p" }</td></tr>
                     { for rows.iter().map(|r| html! {
                       <tr class={if r.computed_p { "own" } else { "" }}>
-                        <th>{ format!("{}{}", r.model, if r.computed_p { " (computed p)" } else { "" }) }</th>
+                        <th>{ format!("{}{}", r.model, if r.computed_p { " (computed p)" } else if r.model == crate::models::judge_of(&run.model_id) { " (another family: the judge)" } else { "" }) }</th>
                         <td>{ format!("{} ({:.3})", r.perturbation.rank, r.perturbation.probability) }</td>
                         <td>{ format!("{} ({:.3})", r.perturbation.resized_rank, r.perturbation.resized_probability) }</td>
                         <td>{ format!("{} ({:.3})", r.perturbed_seed.rank, r.perturbed_seed.probability) }</td>

@@ -205,7 +205,7 @@ pub struct ExplainArgs {
     /// `TOP,LEFT,HEIGHT,WIDTH`, in input pixels.
     #[arg(long, value_parser = parse_region)]
     pub region: Option<Region>,
-    /// The visualised perturbation (mid-grey centred).
+    /// The visualised perturbation (mid-grey centred, contrast set by the 99.5% quantile of |p|).
     #[arg(long, default_value = "p.png")]
     pub out: PathBuf,
     /// The perturbed seed Clip(d + p).
@@ -278,7 +278,7 @@ pub fn explain(args: ExplainArgs) -> Result<(), String> {
         }
     }
     let p = read_back(run.perturbation())?;
-    a2x::imaging::from_chw(&a2x::imaging::visualize_perturbation(&p), [h, w])
+    a2x::imaging::from_chw(&a2x::imaging::PerturbationView::default().render(&p), [h, w])
         .save(&args.out)
         .map_err(|e| format!("{}: {e}", args.out.display()))?;
     let perturbed: Vec<f32> = read_back(run.seed())?.iter().zip(&p).map(|(s, p)| s + p).collect();

@@ -164,7 +164,7 @@ fn explain(state: &SharedState, photos: &[(String, RgbImage)], args: &ReplayArgs
         image.save(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(path)
     };
-    let p_path = save("p", imaging::from_chw(&imaging::visualize_perturbation(&p), [size, size]))?;
+    let p_path = save("p", imaging::from_chw(&imaging::PerturbationView::default().render(&p), [size, size]))?;
     let perturbed: Vec<f32> = seed_values.iter().zip(&p).map(|(s, p)| (s + p).clamp(0.0, 1.0)).collect();
     let seed_p_path = save("seed-p", imaging::from_chw(&perturbed, [size, size]))?;
     let top5 = {

@@ -5,7 +5,8 @@
 use super::StudyArgs;
 use crate::zoo::{load_model, ModelArgs};
 use a2x::engine::sampling::Rng;
-use a2x::models::{self, squeezenet, CrossCheck, ImageNetModel, IMAGENET_IDS};
+pub use a2x::models::judge_of;
+use a2x::models::{self, CrossCheck, ImageNetModel, IMAGENET_IDS};
 use burn::tensor::Device;
 use image::{Rgb, RgbImage};
 use serde::{Deserialize, Serialize};
@@ -28,13 +29,6 @@ pub fn load_zoo(args: &StudyArgs, device: &Device) -> Result<Vec<ImageNetModel>,
         .collect()
 }
 
-
-/// The judge of a run: a model of another family than the one that computed p. The EfficientNet-
-/// Lite models are one family trained one way, so their agreement rewards what the family shares;
-/// SqueezeNet 1.1 (Caffe, no depthwise convolutions) judges them, and Lite0 judges SqueezeNet.
-pub fn judge_of(model: &str) -> &'static str {
-    if model == squeezenet::ID { "lite0" } else { squeezenet::ID }
-}
 
 /// How many moved copies of the picture the robust check classifies.
 pub const VARIANTS: usize = 8;
