@@ -320,7 +320,9 @@ fn check_config(c: &RunConfig, classes: usize, side: usize) -> Result<(), LinkEr
     check(c.transforms.len() <= 8, || "at most 8 transforms".into())?;
     c.check_additions().map_err(LinkError::Invalid)?;
     if let Some(Region { top, left, height, width }) = c.region {
-        check(height > 0 && width > 0 && top + height <= side && left + width <= side, || format!("the region must lie inside the {side}² image"))?;
+        // Checked sums: a corner near usize::MAX must not wrap around into the image.
+        let fits = |start: usize, extent: usize| start.checked_add(extent).is_some_and(|end| end <= side);
+        check(height > 0 && width > 0 && fits(top, height) && fits(left, width), || format!("the region must lie inside the {side}² image"))?;
     }
     Ok(())
 }
@@ -615,6 +617,44 @@ mod tests {
         let bomb = format!("a2x=1.{}", base64().encode(miniz_oxide::deflate::compress_to_vec(&vec![b' '; 4 * MAX_JSON], 9)));
         assert!(bomb.len() < MAX_FRAGMENT);
         assert!(matches!(decode(&bomb), Err(LinkError::Damaged(_))));
+    }
+
+    #[test]
+    fn links_made_before_issue_21_open_as_they_did() {
+        // The gallery's twelve links as issue #7 made them (tests/data/gallery-v1-links.json, a
+        // copy of static/gallery/links.json before issue #21): each still decodes, writes back to
+        // the very same link, and an explanation keeps the first photo set and no transforms or
+        // parameterisation — the D̄ and the Algorithm 1 they were made with.
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gallery-v1-links.json")).unwrap();
+        let cards: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        assert_eq!(cards.len(), 12);
+        let mut explanations = 0;
+        for card in cards {
+            let link = card["link"].as_str().unwrap();
+            let state = decode(link).unwrap_or_else(|e| panic!("{}: {e}", card["name"]));
+            assert_eq!(encode(&state), link, "{}", card["name"]);
+            if let SharedPage::Explain { config, photos, .. } = &state.page {
+                explanations += 1;
+                assert_eq!(*photos, PhotoSet::First);
+                assert!(config.transforms.is_empty() && config.param.is_pixels());
+                assert_eq!(*config, RunConfig { target: config.target, rng_seed: config.rng_seed, chunk: config.chunk, ..RunConfig::a2x_v1() });
+            }
+        }
+        assert_eq!(explanations, 6);
+    }
+
+    #[test]
+    fn a_region_whose_end_wraps_around_is_refused() {
+        // `left + width` past usize::MAX (on wasm32, 4294967295 + 1) once passed the check and
+        // then panicked while filling the region: it is a named error now.
+        for (top, left) in [(0, usize::MAX), (usize::MAX, 0), (0, u32::MAX as usize)] {
+            let mut state = explain_state();
+            if let SharedPage::Explain { config, .. } = &mut state.page {
+                config.region = Some(Region { top, left, height: 1, width: 1 });
+            }
+            let decoded = decode(&encode(&state));
+            assert!(matches!(&decoded, Err(LinkError::Invalid(m)) if m.contains("region")), "{top}, {left}: {decoded:?}");
+        }
     }
 
     fn explain_with_edits(edits: Vec<Edit>) -> SharedState {

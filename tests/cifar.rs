@@ -57,26 +57,64 @@ fn shipped_cifar_models_match_their_manifest_and_recorded_accuracy() {
 }
 
 #[test]
-fn shipped_gaussians_sample_around_their_class_means() {
+fn shipped_gaussians_sample_their_covariance_and_the_class_means() {
     let manifest = manifest();
     let file = manifest.trained("cifar-robust").unwrap().gaussians.clone().expect("the robust model names its Gaussians");
     let bytes = std::fs::read(root().join("models").join(&file.file)).unwrap();
     let gaussians = gaussian::read_file(&bytes, Some(&file.sha256)).unwrap();
     assert_eq!(gaussians.len(), 10);
     let mut rng = Rng::new(3);
-    for g in &gaussians {
-        // 2,000 samples at 8×8×3: their mean lies within a few sd/√n of μ (before clipping).
-        let n = 2000;
-        let mut mean = vec![0f64; g.mean.len()];
-        for _ in 0..n {
-            for (m, v) in mean.iter_mut().zip(g.sample_small(&mut rng)) {
-                *m += v as f64 / n as f64;
+    for (class, g) in gaussians.iter().enumerate().take(3) {
+        // 4,000 samples at 8×8×3: their mean lies within a few sd/√n of μ, and their covariance
+        // within a few standard errors of Σ + ridge·I — a wrong Cholesky factor L (any L gives the
+        // right mean) would fail the second.
+        let (n, dims) = (4000, g.mean.len());
+        let samples: Vec<Vec<f32>> = (0..n).map(|_| g.sample_small(&mut rng)).collect();
+        let mean: Vec<f64> = (0..dims).map(|i| samples.iter().map(|s| s[i] as f64).sum::<f64>() / n as f64).collect();
+        let sigma = |i: usize, j: usize| g.covariance[i * dims + j] as f64 + if i == j { gaussian::RIDGE } else { 0.0 };
+        for i in 0..dims {
+            assert!((mean[i] - g.mean[i] as f64).abs() <= 5.0 * (sigma(i, i) / n as f64).sqrt(), "class {class} dimension {i}: mean {} vs μ {}", mean[i], g.mean[i]);
+        }
+        let mut worst = 0f64;
+        for i in (0..dims).step_by(7) {
+            for j in (0..dims).step_by(5) {
+                let c = samples.iter().map(|s| (s[i] as f64 - mean[i]) * (s[j] as f64 - mean[j])).sum::<f64>() / (n - 1) as f64;
+                // The sample covariance's standard error for Gaussian data.
+                let se = ((sigma(i, i) * sigma(j, j) + sigma(i, j).powi(2)) / n as f64).sqrt();
+                worst = worst.max((c - sigma(i, j)).abs() / se);
             }
         }
-        for (i, (m, mu)) in mean.iter().zip(&g.mean).enumerate() {
-            let sd = (g.covariance[i * g.mean.len() + i] as f64 + gaussian::RIDGE).sqrt();
-            assert!((m - *mu as f64).abs() <= 5.0 * sd / (n as f64).sqrt(), "dimension {i}: {m} vs μ {mu}");
+        eprintln!("class {class}: sample covariance within {worst:.1} standard errors of Σ");
+        assert!(worst < 5.5, "class {class}: the sample covariance is {worst:.1} standard errors from Σ");
+    }
+    // μ against the class means of the real training images (box-averaged 4×4, computed here).
+    let data = root().join("../shared/data/cifar10");
+    if !data.is_dir() {
+        eprintln!("skipped the class means against CIFAR-10: ../shared/data/cifar10 is absent");
+        return;
+    }
+    let train = Dataset::load(&data, Split::Train).unwrap();
+    for class in [0u8, 6, 9] {
+        let indices: Vec<usize> = (0..train.labels.len()).filter(|&i| train.labels[i] == class).take(1000).collect();
+        let (values, _) = train.batch(&indices, None);
+        let g = &gaussians[class as usize];
+        let mut mean = vec![0f64; g.mean.len()];
+        for image in values.chunks(3 * 32 * 32) {
+            for c in 0..3 {
+                for y in 0..8 {
+                    for x in 0..8 {
+                        let block: f64 = (0..16).map(|k| image[(c * 32 + y * 4 + k / 4) * 32 + x * 4 + k % 4] as f64).sum::<f64>() / 16.0;
+                        mean[(c * 8 + y) * 8 + x] += block / indices.len() as f64;
+                    }
+                }
+            }
         }
+        let dims = g.mean.len();
+        let worst = (0..dims)
+            .map(|i| (mean[i] - g.mean[i] as f64).abs() / (g.covariance[i * dims + i] as f64 / indices.len() as f64).sqrt())
+            .fold(0.0, f64::max);
+        eprintln!("class {class}: μ within {worst:.1} standard errors of the mean of 1,000 training images");
+        assert!(worst < 5.5, "class {class}: μ is {worst:.1} standard errors from the training images' mean");
     }
 }
 

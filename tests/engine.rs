@@ -271,21 +271,43 @@ fn region_and_batch_sign_check_run() {
     };
     let size = 16;
     let samples = images(24, size, 2, &device);
-    let run = Run::new(&model, images(1, size, 1, &device), samples.clone(), config).unwrap();
-    // The region holds the samples' mean pixel, per channel.
+    let mut run = Run::new(&model, images(1, size, 1, &device), samples.clone(), config.clone()).unwrap();
+    // The region holds the samples' mean pixel, per channel, in the seed and in every sample;
+    // outside it the images are as they were.
     let mean = samples.clone().mean_dims(&[0, 2, 3]).into_data().try_into_vec::<f32>().unwrap();
-    let seed = values(run.seed());
+    let inside = |y: usize, x: usize| (4..12).contains(&y) && (4..12).contains(&x);
+    let (seed, filled, raw) = (values(run.seed()), values(run.samples()), values(samples.clone()));
     for c in 0..3 {
-        for y in 4..12 {
-            for x in 4..12 {
-                assert!((seed[(c * size + y) * size + x] - mean[c]).abs() < 1e-6);
+        for y in 0..size {
+            for x in 0..size {
+                let at = (c * size + y) * size + x;
+                if inside(y, x) {
+                    assert!((seed[at] - mean[c]).abs() < 1e-6);
+                }
+                for i in 0..24 {
+                    let j = i * 3 * size * size + at;
+                    let expected = if inside(y, x) { mean[c] } else { raw[j] };
+                    assert!((filled[j] - expected).abs() < 1e-6, "sample {i} ({c}, {y}, {x})");
+                }
             }
         }
     }
-    let (_, events) = run_to_end(&model, &device, short_config(1, 8));
+    // The region run itself runs to the end with the batch check, and differs from the run
+    // without a region.
+    let mut events = Vec::new();
+    while !run.is_finished() {
+        events.push(block_on(run.step()).unwrap());
+    }
     assert_eq!(events.len(), 6);
-    let bad = Run::new(&model, images(1, size, 1, &device), samples, RunConfig { target: 10, ..short_config(1, 8) });
+    assert!(events.iter().all(|e| e.target_probability.is_finite() && e.perturbation_norm <= config.eta + 1e-3));
+    let (without, _) = run_to_end(&model, &device, RunConfig { region: None, ..config });
+    let moved = values(run.perturbation()).iter().zip(&without).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(moved > 1e-4, "the region should change the run ({moved})");
+    let bad = Run::new(&model, images(1, size, 1, &device), samples.clone(), RunConfig { target: 10, ..short_config(1, 8) });
     assert!(bad.is_err());
+    // A region whose end wraps around usize is an error, not a panic while filling it.
+    let wraps = RunConfig { region: Some(Region { top: 0, left: usize::MAX, height: 1, width: 1 }), ..short_config(1, 8) };
+    assert!(Run::new(&model, images(1, size, 1, &device), samples, wraps).is_err());
 }
 
 #[test]
@@ -652,4 +674,105 @@ fn lucent_transforms_and_fourier_raise_the_target_within_eta() {
         say!("{param:?}: ℘ on the samples {first:.4} → {last:.4}, ‖p‖ {norm:.2}");
         assert!(last > first, "{param:?}: ℘ {first} → {last}");
     }
+}
+
+/// Keys' cubic convolution (a = −0.5), written out in 2-D as a check of the separable version.
+fn keys(x: f64) -> f64 {
+    let (a, x) = (-0.5, x.abs());
+    if x <= 1.0 {
+        (a + 2.0) * x.powi(3) - (a + 3.0) * x * x + 1.0
+    } else if x < 2.0 {
+        a * x.powi(3) - 5.0 * a * x * x + 8.0 * a * x - 4.0 * a
+    } else {
+        0.0
+    }
+}
+
+#[test]
+fn algorithm_2_recomputed_by_hand() {
+    // Every line of Algorithm 2 on the tiny model, recomputed here in f64 from the base's feature
+    // maps: the channel mean (line 3), Otsu's split by brute force over every cut of the sorted
+    // values (line 4), the mask (line 5), Keys' bicubic in 2-D (line 6), the product, the clip to
+    // [−1, 1] and the projection (line 7, O5).
+    let device = device::cpu_device();
+    let size = 16;
+    let model = TinyCnn::random(size, 10, 7, &device);
+    let p = (images(1, size, 4, &device) - 0.5) * 1.5;
+    let (lambda, eta) = (5.0f32, 9.0f32);
+    let (refined, refinement) = block_on(a2x::engine::refine::refine(&model, p.clone(), lambda, eta, RefineInput::MidGrey)).unwrap();
+    // Line 2 (O6 mid-grey): the base sees Clip(p + ½).
+    let features = model.features((p.clone() + 0.5).clamp(0.0, 1.0));
+    let [_, channels, mh, mw] = features.dims();
+    let maps = values(features);
+    let mean: Vec<f64> = (0..mh * mw).map(|i| (0..channels).map(|c| maps[c * mh * mw + i] as f64).sum::<f64>() / channels as f64).collect();
+    for (ours, engine) in mean.iter().zip(&refinement.activation) {
+        assert!((ours - *engine as f64).abs() < 1e-5, "line 3: {ours} vs {engine}");
+    }
+    // Line 4: the cut of the sorted values with the largest between-class variance.
+    let mut sorted = mean.clone();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len() as f64;
+    let best = (1..sorted.len())
+        .filter(|&k| sorted[k] > sorted[k - 1])
+        .max_by(|&a, &b| {
+            let variance = |k: usize| {
+                let (m0, m1) = (sorted[..k].iter().sum::<f64>() / k as f64, sorted[k..].iter().sum::<f64>() / (n - k as f64));
+                (k as f64 / n) * (1.0 - k as f64 / n) * (m0 - m1).powi(2)
+            };
+            variance(a).total_cmp(&variance(b))
+        })
+        .unwrap();
+    let cut = sorted[best - 1];
+    // Line 5: λ above the cut, 0 below.
+    let mask: Vec<f32> = mean.iter().map(|&v| if v > cut { lambda } else { 0.0 }).collect();
+    assert_eq!(refinement.mask, mask, "line 5");
+    assert!(mask.iter().any(|&m| m == 0.0) && mask.iter().any(|&m| m == lambda), "a real split");
+    // Line 6: bicubic, pixel centres aligned, the map's border repeated.
+    let f: Vec<f64> = (0..size * size)
+        .map(|i| {
+            let (y, x) = ((i / size) as f64, (i % size) as f64);
+            let (sy, sx) = ((y + 0.5) * mh as f64 / size as f64 - 0.5, (x + 0.5) * mw as f64 / size as f64 - 0.5);
+            let mut total = 0.0;
+            for yi in (sy.floor() as i64 - 1)..=(sy.floor() as i64 + 2) {
+                for xi in (sx.floor() as i64 - 1)..=(sx.floor() as i64 + 2) {
+                    let (cy, cx) = (yi.clamp(0, mh as i64 - 1) as usize, xi.clamp(0, mw as i64 - 1) as usize);
+                    total += keys(sy - yi as f64) * keys(sx - xi as f64) * mask[cy * mw + cx] as f64;
+                }
+            }
+            total
+        })
+        .collect();
+    // Line 7: p ⊙ f, clipped to [−1, 1], then onto the η-ball.
+    let pv = values(p);
+    let clipped: Vec<f64> = pv.iter().enumerate().map(|(i, &v)| (v as f64 * f[i % (size * size)]).clamp(-1.0, 1.0)).collect();
+    let norm = clipped.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let scale = (eta as f64 / norm).min(1.0);
+    let expected: Vec<f64> = clipped.iter().map(|v| v * scale).collect();
+    assert!(norm > eta as f64, "the test should exercise the projection ({norm})");
+    let got = values(refined);
+    let worst = got.iter().zip(&expected).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);
+    assert!(worst < 1e-5, "the refined p differs from the hand computation by {worst}");
+}
+
+#[test]
+fn after_gamma_refines_at_the_first_gamma_then_every_interval() {
+    let device = device::cpu_device();
+    let model = TinyCnn::random(16, 10, 7, &device);
+    let config = |gamma: f32| RunConfig { gamma, iterations: 7, refine_every: 3, refine_start: RefineStart::AfterGamma, ..short_config(42, 8) };
+    let refined_at = |events: &[a2x::engine::Event]| events.iter().filter(|e| e.refined).map(|e| e.iteration).collect::<Vec<_>>();
+    // γ 0: reached at iteration 1, refined there, then at 3 and 6.
+    let (_, events) = run_to_end(&model, &device, config(0.0));
+    assert_eq!(refined_at(&events), [1, 3, 6]);
+    // γ above 1: never reached, never refined (the paper's rule, O9).
+    let (_, events) = run_to_end(&model, &device, config(1.01));
+    assert!(refined_at(&events).is_empty());
+    // γ first reached later: until its first refinement the run is the unrefined one, so take
+    // as γ a ℘ of that run higher than every ℘ before it; the first refinement comes there.
+    let (_, probe) = run_to_end(&model, &device, config(1.01));
+    let curve: Vec<f32> = probe.iter().map(|e| e.target_probability).collect();
+    let k = (1..curve.len()).find(|&k| curve[..k].iter().all(|&c| c < curve[k])).expect("℘ rises above its start at some iteration");
+    let (_, events) = run_to_end(&model, &device, config(curve[k]));
+    let at = refined_at(&events);
+    assert_eq!(at.first(), Some(&(k + 1)), "{at:?} (℘ {curve:?})");
+    assert!(at[1..].iter().all(|t| t % 3 == 0 && *t > k + 1), "{at:?}");
 }

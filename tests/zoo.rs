@@ -386,3 +386,65 @@ fn every_shipped_model_classifies_a_photo_on_the_cpu() {
         assert_eq!(model.input_shape(), [3, size, size]);
     }
 }
+
+/// The float32 model of `id`, imported here from its PyPI source (None when the source is absent).
+fn float32_model(id: &str, device: &Device) -> Option<ImageNetModel> {
+    let bytes = match Variant::from_id(id) {
+        Some(variant) => {
+            let folded = import::fold(variant, &import::read_state_dict(&wheel_pth(variant)?).unwrap()).unwrap();
+            format::write(variant.architecture(), variant.input_size(), 1000, Precision::Float32, &folded)
+        }
+        None => {
+            let pickle = std::fs::read(wheels_dir().join("pkl/squeezenet_weights.pkl")).ok()?;
+            format::write(squeezenet::ARCHITECTURE, squeezenet::INPUT_SIZE, 1000, Precision::Float32, &import::squeezenet_tensors(&pickle).unwrap())
+        }
+    };
+    Some(models::load_imagenet(&bytes, None, device).unwrap())
+}
+
+#[test]
+fn int8_files_classify_photos_as_their_float32_models_do() {
+    // Measured, not read from the manifest: on the first 60 of the shared photos (every 8th, sorted
+    // by name), the shipped int8 file and the float32 model give the same top-1 on all but a few
+    // photos, their top-1 accuracies differ by at most 3 photos, and both lie within 3 binomial
+    // standard deviations of the accuracy recorded for all 500.
+    let Some(photos) = shared("data/imagenet-samples") else {
+        say!("skipped: ../shared/data is absent");
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&photos).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let files: Vec<PathBuf> = files.into_iter().step_by(8).take(60).collect();
+    let truth: Vec<usize> = files
+        .iter()
+        .map(|f| a2x::models::labels::imagenet_index(f.file_name().unwrap().to_str().unwrap().split('_').next().unwrap()).unwrap())
+        .collect();
+    let device = device::cpu_device();
+    let manifest = manifest();
+    for id in models::IMAGENET_IDS {
+        let Some(float) = float32_model(id, &device) else {
+            say!("skipped {id}: its PyPI source is not in {} (run scripts/wheels.sh)", wheels_dir().display());
+            continue;
+        };
+        let int8 = shipped(id, &device);
+        let size = models::imagenet_input_size(id).unwrap();
+        let (mut agree, mut right_int8, mut right_float) = (0, 0, 0);
+        for (chunk, classes) in files.chunks(10).zip(truth.chunks(10)) {
+            let values: Vec<f32> = chunk.iter().flat_map(|f| a2x::imaging::decode_for_model(&std::fs::read(f).unwrap(), size).unwrap()).collect();
+            let (a, b) = (logits_of(&int8, values.clone(), &device), logits_of(&float, values, &device));
+            for ((a, b), &class) in a.iter().zip(&b).zip(classes) {
+                let (ta, tb) = (models::top_k(a, 1)[0].class, models::top_k(b, 1)[0].class);
+                agree += usize::from(ta == tb);
+                right_int8 += usize::from(ta == class);
+                right_float += usize::from(tb == class);
+            }
+        }
+        let n = files.len();
+        let recorded = manifest.model(id).unwrap().accuracy.as_ref().expect("recorded by eval-imagenet").top1 / 100.0;
+        let sd = (recorded * (1.0 - recorded) / n as f64).sqrt();
+        say!("{id}: int8 and float32 agree on the top-1 of {agree}/{n} photos; top-1 {right_int8}/{n} (int8), {right_float}/{n} (float32); recorded on 500: {:.1}%", 100.0 * recorded);
+        assert!(agree + 4 >= n, "{id}: int8 changes the top-1 of {} photos of {n}", n - agree);
+        assert!(right_int8.abs_diff(right_float) <= 3, "{id}: int8 {right_int8} vs float32 {right_float} right");
+        assert!((right_int8 as f64 / n as f64 - recorded).abs() <= 3.0 * sd + 0.5 / n as f64, "{id}: {right_int8}/{n} against the recorded {recorded}");
+    }
+}

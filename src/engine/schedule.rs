@@ -130,7 +130,8 @@ impl<'a, C: Classifier> Run<'a, C> {
         let basis = Basis::new(config.param, [c, h, w], &seed.device()).map_err(EngineError::Config)?;
         let (mut seed, mut samples) = (seed.detach(), samples.detach());
         if let Some(region) = config.region {
-            if region.height == 0 || region.width == 0 || region.top + region.height > h || region.left + region.width > w {
+            let fits = |start: usize, extent: usize, side: usize| start.checked_add(extent).is_some_and(|end| end <= side);
+            if region.height == 0 || region.width == 0 || !fits(region.top, region.height, h) || !fits(region.left, region.width, w) {
                 return bad(format!("the region {region:?} does not fit in {h}×{w}"));
             }
             let mean_pixel = samples.clone().mean_dims(&[0, 2, 3]); // [1, C, 1, 1]
@@ -211,6 +212,11 @@ impl<'a, C: Classifier> Run<'a, C> {
     /// d̄ as the engine uses it (with the region filled, if one is set).
     pub fn seed(&self) -> Tensor<4> {
         self.seed.clone()
+    }
+
+    /// D̄ as the engine uses it (with the region filled, if one is set).
+    pub fn samples(&self) -> Tensor<4> {
+        self.samples.clone()
     }
 
     /// t: iterations done so far.

@@ -52,13 +52,17 @@ async function throttle(page, context) {
 // photos (a real one and a broken one, which must be refused with a message).
 async function editorChecks(page, label) {
   const samples = path.join(__dirname, '../../static/samples');
-  await page.setInputFiles('#seed-file', path.join(samples, 'rocket.jpg'));
-  await page.waitForFunction(() => document.querySelector('#seed h3 + p')?.textContent.includes('rocket.jpg'));
-  check(`${label}: an image file became the seed`, true);
   const pixels = () => page.evaluate(() => {
     const canvas = document.querySelector('#seed-canvas');
     return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
   });
+  const previous = await pixels();
+  await page.setInputFiles('#seed-file', path.join(samples, 'rocket.jpg'));
+  await page.waitForFunction(() => document.querySelector('#seed h3 + p')?.textContent.includes('rocket.jpg'));
+  const fromFile = await pixels();
+  const differing = fromFile.filter((v, i) => v !== previous[i]).length;
+  check(`${label}: an image file became the seed (named on the page, ${differing} of ${fromFile.length} canvas values changed)`,
+    (await page.textContent('#seed h3 + p')).includes('rocket.jpg') && fromFile.length === previous.length && differing > fromFile.length / 4);
   // Pixels that differ between two RGBA arrays, and whether all of them became `rgb`.
   const changed = (a, b, rgb) => {
     let n = 0; let all = true;

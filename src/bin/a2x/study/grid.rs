@@ -56,6 +56,9 @@ pub enum Distribution {
     /// What the page draws: the bundled photos of the wide set but the seed and those showing the
     /// target, stretched to 256 samples by the run's RNG seed (`distribution::stretch`).
     Bundled,
+    /// What the page drew before issue #21: the first seven bundled photos but the seed, stretched
+    /// the same way (how much D̄'s breadth matters).
+    BundledFirst,
 }
 
 impl Distribution {
@@ -69,6 +72,7 @@ pub fn distribution_name(distribution: Distribution) -> &'static str {
     match distribution {
         Distribution::Imagenet => "ImageNet half",
         Distribution::Bundled => "bundled photos",
+        Distribution::BundledFirst => "first 7 bundled photos",
     }
 }
 

@@ -211,12 +211,12 @@ fn load_photos(files: &[PathBuf], size: usize, device: &Device) -> Result<Tensor
 pub const PAGE_SAMPLES: usize = 256;
 
 /// D̄ as the page draws it (issue #21: what a visitor gets is what is measured): the bundled
-/// photos of the wide set but the seed and the photos that show the target, stretched to
-/// [`PAGE_SAMPLES`] samples by the run's RNG seed.
-fn page_samples(spec: &RunSpec, size: usize, device: &Device) -> Result<Tensor<4>, String> {
+/// photos of `set` but the seed (and, with the wide set, the photos that show the target),
+/// stretched to [`PAGE_SAMPLES`] samples by the run's RNG seed.
+fn page_samples(spec: &RunSpec, set: PhotoSet, size: usize, device: &Device) -> Result<Tensor<4>, String> {
     let static_dir = PathBuf::from("static");
     let mut photos = Vec::new();
-    for (_, path) in PhotoSet::Wide.distribution(&spec.seed, spec.target) {
+    for (_, path) in set.distribution(&spec.seed, spec.target) {
         let bytes = images::read_image_file(&static_dir.join(path))?;
         photos.push(imaging::decode(&bytes).map_err(|e| format!("{path}: {e}"))?.to_rgb8());
     }
@@ -256,7 +256,8 @@ fn run_one(args: &StudyArgs, spec: RunSpec) -> Result<(), String> {
     let seed = chw_tensor(images::load_for_model(&spec.seed_file, size)?, 1, size, &device);
     let samples = match spec.distribution {
         Distribution::Imagenet => load_photos(&sample_files, size, &device)?,
-        Distribution::Bundled => page_samples(&spec, size, &device)?,
+        Distribution::Bundled => page_samples(&spec, PhotoSet::Wide, size, &device)?,
+        Distribution::BundledFirst => page_samples(&spec, PhotoSet::First, size, &device)?,
     };
     let held_out = load_photos(&held_out_files, size, &device)?;
 

@@ -154,8 +154,10 @@ pub fn contact_sheet(grid: &Grid, rows: &[Row], out: &Path, cell: u32) -> RgbIma
         let y = header_h + i as u32 * row_h;
         let mut label = wrap(&format!("#{} {}", i + 1, row.setting.name), label_chars);
         label.push(row.model.clone());
-        if row.setting.distribution == super::grid::Distribution::Bundled {
-            label.push("bundled D".into());
+        match row.setting.distribution {
+            super::grid::Distribution::Bundled => label.push("bundled D".into()),
+            super::grid::Distribution::BundledFirst => label.push("first 7 photos".into()),
+            super::grid::Distribution::Imagenet => {}
         }
         for (k, line) in label.iter().enumerate() {
             draw_text(&mut sheet, line, GAP, y + k as u32 * LINE_H, INK);
