@@ -776,3 +776,30 @@ fn after_gamma_refines_at_the_first_gamma_then_every_interval() {
     assert_eq!(at.first(), Some(&(k + 1)), "{at:?} (℘ {curve:?})");
     assert!(at[1..].iter().all(|t| t % 3 == 0 && *t > k + 1), "{at:?}");
 }
+
+#[test]
+fn transfer_matches_a_per_image_computation() {
+    // evaluate::transfer in chunks of 3 over 7 images against each image classified alone, with
+    // the softmax done here in f64 and the top-1 by argmax.
+    let device = device::cpu_device();
+    let size = 16;
+    let model = TinyCnn::random(size, 10, 7, &device);
+    let photos = images(7, size, 6, &device);
+    let p = (images(1, size, 8, &device) - 0.5) * 0.6;
+    for target in [0, 3, 9] {
+        let measured = block_on(a2x::engine::evaluate::transfer(&model, photos.clone(), p.clone(), target, 3)).unwrap();
+        let (mut probability, mut hits) = (0f64, 0);
+        for i in 0..7 {
+            let x = (photos.clone().slice([i..i + 1]) + p.clone()).clamp(0.0, 1.0);
+            let logits = model.logits(x).into_data().try_into_vec::<f32>().unwrap();
+            let max = logits.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
+            let total: f64 = logits.iter().map(|&v| (v as f64 - max).exp()).sum();
+            probability += (logits[target] as f64 - max).exp() / total / 7.0;
+            hits += usize::from(logits.iter().all(|&v| v <= logits[target]));
+        }
+        assert_eq!(measured.images, 7);
+        assert!((measured.target_probability as f64 - probability).abs() < 1e-5, "target {target}: {} vs {probability}", measured.target_probability);
+        assert_eq!(measured.top1_rate, hits as f32 / 7.0, "target {target}");
+    }
+    assert!(block_on(a2x::engine::evaluate::transfer(&model, photos, p, 10, 3)).is_err(), "a target the model lacks");
+}

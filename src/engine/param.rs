@@ -121,11 +121,15 @@ fn natural_amplitude(fy: f64, fx: f64) -> f64 {
 }
 
 /// The table [`NATURAL_SPECTRUM`] holds, measured from `photos` (`SPECTRUM_SIDE`² luminance
-/// images, row-major, any range): the mean DFT amplitude of each photo minus its mean, over the
-/// photos and the four sign pairs (±k_y, ±k_x), relative to |f| = 1/side (the mean of (0, 1) and
-/// (1, 0)); the DC, which a photo minus its mean lacks, set to that same value.
+/// images, row-major, any range): the mean DFT amplitude of each photo minus its mean, under a 2-D
+/// Hann window, over the photos and the four sign pairs (±k_y, ±k_x), relative to |f| = 1/side
+/// (the mean of (0, 1) and (1, 0)); the DC, which a photo minus its mean lacks, set to that same
+/// value. The window is the usual one for measuring natural images' spectra: without it the jump
+/// between a photo's opposite edges (the DFT treats the photo as periodic) adds power along the
+/// two frequency axes, and p moved with that spectrum shows horizontal and vertical streaks.
 pub fn measure_spectrum(photos: &[Vec<f32>]) -> Vec<f64> {
     let n = SPECTRUM_SIDE;
+    let hann: Vec<f64> = (0..n).map(|i| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / n as f64).cos()).collect();
     let (cos, sin): (Vec<f64>, Vec<f64>) = (0..n * n)
         .map(|i| {
             let angle = 2.0 * std::f64::consts::PI * ((i / n * (i % n)) % n) as f64 / n as f64;
@@ -142,7 +146,7 @@ pub fn measure_spectrum(photos: &[Vec<f32>]) -> Vec<f64> {
             for k in 0..n {
                 let (mut re, mut im) = (0.0, 0.0);
                 for x in 0..n {
-                    let v = photo[y * n + x] as f64 - mean;
+                    let v = (photo[y * n + x] as f64 - mean) * hann[y] * hann[x];
                     re += v * cos[k * n + x];
                     im -= v * sin[k * n + x];
                 }

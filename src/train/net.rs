@@ -298,4 +298,90 @@ mod tests {
         }
         }
     }
+
+    /// SGD with Nesterov momentum and weight decay, two steps by hand, on every kind of
+    /// parameter (a decaying conv weight, a non-decaying batch-norm γ); then batch norm's
+    /// running statistics after one update, by hand (unbiased variance, momentum 0.1).
+    #[test]
+    fn sgd_step_and_running_statistics_by_hand() {
+        let device = crate::device::cpu_device();
+        let mut net = TrainingNet::init(2, &device);
+        let values = |t: &Tensor<1>| t.clone().into_data().try_to_vec::<f32>().unwrap();
+        let (conv0, gamma0) = (values(&net.parameters[0].value), values(&net.parameters[1].value));
+        let (lr, mu, wd) = (0.1f32, 0.9f32, 0.01f32);
+        let gradients = |k: f32| -> Vec<Tensor<1>> {
+            net_shapes(&net).iter().map(|&n| tensor((0..n).map(|i| k * (i % 7) as f32 - 1.0).collect(), &device)).collect()
+        };
+        fn net_shapes(net: &TrainingNet) -> Vec<usize> {
+            net.parameters.iter().map(|p| p.shape.iter().product()).collect()
+        }
+        let g1 = gradients(0.5);
+        let g2 = gradients(-0.25);
+        let (g1_conv, g1_gamma) = (values(&g1[0]), values(&g1[1]));
+        let (g2_conv, g2_gamma) = (values(&g2[0]), values(&g2[1]));
+        net.sgd_step(g1, lr, mu, wd);
+        net.sgd_step(g2, lr, mu, wd);
+        // By hand: g ← ∇ + λw (weights only); v ← μv + g; w ← w − lr (g + μv).
+        let by_hand = |w0: f32, d1: f32, d2: f32, decays: bool| {
+            let decay = if decays { wd } else { 0.0 };
+            let g = d1 + decay * w0;
+            let v = g;
+            let w1 = w0 - lr * (g + mu * v);
+            let g = d2 + decay * w1;
+            let v = mu * v + g;
+            w1 - lr * (g + mu * v)
+        };
+        let (conv2, gamma2) = (values(&net.parameters[0].value), values(&net.parameters[1].value));
+        for i in [0usize, 5, 26] {
+            let expected = by_hand(conv0[i], g1_conv[i], g2_conv[i], true);
+            assert!((conv2[i] - expected).abs() < 1e-6, "conv weight {i}: {} vs {expected}", conv2[i]);
+        }
+        for i in [0usize, 3] {
+            let expected = by_hand(gamma0[i], g1_gamma[i], g2_gamma[i], false);
+            assert!((gamma2[i] - expected).abs() < 1e-6, "γ {i}: {} vs {expected}", gamma2[i]);
+        }
+        // Running statistics: mean ← 0.9·0 + 0.1·m; variance ← 0.9·1 + 0.1·v·n/(n − 1).
+        let channels = net.running[0].mean.dims()[0];
+        let batch_mean: Vec<f32> = (0..channels).map(|c| c as f32 * 0.1).collect();
+        let batch_var: Vec<f32> = (0..channels).map(|c| 1.0 + c as f32 * 0.01).collect();
+        let count = 8;
+        let mut stats = vec![BatchStatistics { mean: tensor(batch_mean.clone(), &device), variance: tensor(batch_var.clone(), &device), count }];
+        for i in 1..net.running.len() {
+            let n = net.running[i].mean.dims()[0];
+            stats.push(BatchStatistics { mean: tensor(vec![0.0; n], &device), variance: tensor(vec![1.0; n], &device), count });
+        }
+        net.update_running(stats);
+        let (mean, variance) = (values(&net.running[0].mean), values(&net.running[0].variance));
+        for c in [0usize, 7] {
+            assert!((mean[c] - 0.1 * batch_mean[c]).abs() < 1e-6);
+            let expected = 0.9 + 0.1 * batch_var[c] * 8.0 / 7.0;
+            assert!((variance[c] - expected).abs() < 1e-6, "{} vs {expected}", variance[c]);
+        }
+    }
+
+    /// Training moves the loss down: five SGD steps on one small batch lower its cross-entropy.
+    #[test]
+    fn sgd_lowers_the_loss_on_a_batch() {
+        let device = crate::device::cpu_device();
+        let mut net = TrainingNet::init(4, &device);
+        let mut rng = Rng::new(9);
+        let images: Vec<f32> = (0..8 * 3 * 32 * 32).map(|_| rng.unit() as f32).collect();
+        let images = Tensor::<4>::from_data(TensorData::new(images, [8, 3, 32, 32]), &device);
+        let labels = [0usize, 1, 2, 3, 4, 5, 6, 7];
+        let loss_of = |net: &TrainingNet| {
+            let (logits, _) = net.forward(&net.values(), images.clone(), Mode::Train);
+            crate::engine::pgd::cross_entropy_sum(logits, &labels).into_data().try_to_vec::<f32>().unwrap()[0]
+        };
+        let before = loss_of(&net);
+        for _ in 0..5 {
+            let tracked = net.tracked_values();
+            let (logits, statistics) = net.forward(&tracked, images.clone(), Mode::Train);
+            let grads = crate::engine::pgd::cross_entropy_sum(logits, &labels).backward();
+            let gradients = tracked.iter().map(|t| t.grad(&grads).unwrap()).collect();
+            net.sgd_step(gradients, 0.01, 0.9, 5e-4);
+            net.update_running(statistics);
+        }
+        let after = loss_of(&net);
+        assert!(after < 0.9 * before, "the loss went from {before} to {after}");
+    }
 }

@@ -187,3 +187,30 @@ backend, so the details of the pictures may differ a little, not their kind.</p>
 "#
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_text_on_the_page_is_escaped() {
+        // A title, caption, name, picture label and link holding markup appear as text: no tag,
+        // no attribute can be opened by them.
+        let card = Card {
+            name: "x\"><script>alert(1)</script>".into(),
+            title: "<img src=x onerror=alert(2)>".into(),
+            caption: "a & b <b>bold</b>".into(),
+            link: "a2x=1.\"onmouseover=\"alert(3)".into(),
+            pictures: vec![("p\".png".into(), "<i>label</i>".into())],
+        };
+        let html = page(&[&card]);
+        let body = &html[html.find("<ul>").unwrap()..];
+        for raw in ["<script", "<img src=x", "<b>", "<i>", "\"onmouseover=\"", "\"><script"] {
+            assert!(!body.contains(raw), "{raw} reached the page unescaped");
+        }
+        assert!(body.contains("&lt;img src=x onerror=alert(2)&gt;"));
+        assert!(body.contains("a &amp; b &lt;b&gt;bold&lt;/b&gt;"));
+        assert!(body.contains("&quot;onmouseover=&quot;alert(3)"));
+        assert_eq!(escape("<&>\""), "&lt;&amp;&gt;&quot;");
+    }
+}
