@@ -359,7 +359,8 @@ pub fn param_choice(param: &crate::engine::param::Parameterisation) -> &'static 
 
 pub enum Msg {
     SetView(imaging::PerturbationView),
-    SamplesLoaded(Result<Vec<(String, RgbImage)>, String>),
+    /// Bundled photo `index` (of `bundled()`) fetched and decoded, or why not.
+    SampleLoaded(usize, Result<RgbImage, String>),
     SelectModel(String),
     LoadModel,
     ModelProgress(u32, String, u64, u64),
@@ -447,7 +448,12 @@ pub struct Explain {
     pub seed_top5: Option<Result<Vec<Prediction>, String>>,
     pub query: String,
     pub target: usize,
+    /// Every bundled photo, once all have arrived (or why one could not).
     pub bundled: Option<Result<Vec<(String, RgbImage)>, String>>,
+    /// The bundled photos that arrived so far, by index of `bundled()` (they load in parallel).
+    pub bundled_arrived: Vec<Option<RgbImage>>,
+    /// A sample the visitor picked before its photo arrived: it becomes the seed on arrival.
+    pub pending_pick: Option<usize>,
     /// Which bundled photos D̄ is drawn from: the wide set, or the first seven for a link made
     /// with them.
     pub photo_set: PhotoSet,
@@ -777,6 +783,14 @@ impl Explain {
         let device = self.device.clone().ok_or("the backend is still starting")?;
         let model = self.ready_model(&self.model_id).ok_or("the model is not loaded yet")?;
         let seed = self.seed.as_ref().ok_or("choose a seed first")?;
+        match &self.bundled {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(format!("the bundled photos of D̄ did not load ({e}); reload the page")),
+            None => {
+                let arrived = self.bundled_arrived.iter().filter(|p| p.is_some()).count();
+                return Err(format!("the bundled photos of D̄ are still loading ({arrived} of {})", self.bundled_arrived.len()));
+            }
+        }
         let (photo_names, images): (Vec<String>, Vec<RgbImage>) =
             self.distribution_photos().into_iter().map(|(name, photo)| (name.to_string(), photo.clone())).unzip();
         if images.is_empty() {
@@ -1051,16 +1065,11 @@ impl Component for Explain {
     type Properties = Props;
 
     fn create(ctx: &Context<Self>) -> Self {
-        ctx.link().send_future(async {
-            let mut photos = Vec::new();
-            for (name, url) in bundled() {
-                match browser::fetch_image(url).await {
-                    Ok(image) => photos.push((name.to_string(), image)),
-                    Err(e) => return Msg::SamplesLoaded(Err(e)),
-                }
-            }
-            Msg::SamplesLoaded(Ok(photos))
-        });
+        // All photos are requested at once; each is decoded as it arrives, so the page answers
+        // between them and a sample can be picked before the last one is there.
+        for (index, (_, url)) in bundled().into_iter().enumerate() {
+            ctx.link().send_future(async move { Msg::SampleLoaded(index, browser::fetch_image(url).await) });
+        }
         let (config, num_samples) = Preset::A2x.settings();
         let props = ctx.props();
         let mut explain = Explain {
@@ -1072,6 +1081,8 @@ impl Component for Explain {
             query: String::new(),
             target: 1,
             bundled: None,
+            bundled_arrived: vec![None; bundled().len()],
+            pending_pick: None,
             photo_set: PhotoSet::Wide,
             view: imaging::PerturbationView::default(),
             seed: None,
@@ -1138,16 +1149,33 @@ impl Component for Explain {
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
-            Msg::SamplesLoaded(result) => {
-                if let Ok(photos) = &result {
-                    if self.seed.is_none() {
-                        let (name, photo) = photos[0].clone();
-                        self.set_seed_from_photo(name, photo, true);
-                        self.classify_seed(ctx);
-                    }
+            Msg::SampleLoaded(index, result) => {
+                if matches!(self.bundled, Some(Err(_))) {
+                    return false;
                 }
-                self.bundled = Some(result);
-                self.apply_link(ctx);
+                let photo = match result {
+                    Ok(photo) => photo,
+                    Err(e) => {
+                        self.bundled = Some(Err(e));
+                        self.pending_pick = None;
+                        self.apply_link(ctx);
+                        return true;
+                    }
+                };
+                let name = bundled()[index].0.to_string();
+                // The first photo is the seed until the visitor (or a link) picks another.
+                let pick = self.pending_pick == Some(index) || (index == 0 && self.seed.is_none());
+                if pick {
+                    self.pending_pick = None;
+                    self.set_seed_from_photo(name, photo.clone(), true);
+                    self.classify_seed(ctx);
+                }
+                self.bundled_arrived[index] = Some(photo);
+                if self.bundled_arrived.iter().all(Option::is_some) {
+                    let names = bundled().into_iter().map(|(name, _)| name.to_string());
+                    self.bundled = Some(Ok(names.zip(self.bundled_arrived.drain(..).flatten()).collect()));
+                    self.apply_link(ctx);
+                }
             }
             Msg::SelectModel(id) => {
                 if self.busy() || id == self.model_id {
@@ -1227,11 +1255,20 @@ impl Component for Explain {
                 }
             }
             Msg::PickSample(index) => {
-                if let Some(Ok(photos)) = &self.bundled {
-                    if let Some((name, photo)) = photos.get(index).cloned() {
+                let arrived = match &self.bundled {
+                    Some(Ok(photos)) => photos.get(index).cloned(),
+                    Some(Err(_)) => None,
+                    None => self.bundled_arrived.get(index).cloned().flatten().map(|photo| (bundled()[index].0.to_string(), photo)),
+                };
+                match arrived {
+                    Some((name, photo)) => {
+                        self.pending_pick = None;
                         self.set_seed_from_photo(name, photo, true);
                         self.classify_seed(ctx);
                     }
+                    // Not there yet: it becomes the seed when it arrives.
+                    None if self.bundled.is_none() => self.pending_pick = Some(index),
+                    None => {}
                 }
             }
             Msg::SeedFiles(files) => {

@@ -172,7 +172,9 @@ fn seed_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let size = s.input_size();
     let samples = bundled().into_iter().enumerate().map(|(i, (name, url))| {
         let onclick = link.callback(move |_| Msg::PickSample(i));
-        html! { <button class="thumb" id={format!("sample-{name}")} title={name} {onclick}><img src={url} alt={name} /></button> }
+        // Picked before its photo arrived: it becomes the seed when it does.
+        let class = if s.pending_pick == Some(i) { "thumb pending" } else { "thumb" };
+        html! { <button {class} id={format!("sample-{name}")} title={name} {onclick}><img src={url} alt={name} /></button> }
     });
     let tool_button = |tool: Tool, id: &str, label: &str| {
         let onclick = link.callback(move |_| Msg::SetTool(tool));
@@ -217,7 +219,7 @@ fn seed_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
         <h3>{ "3 · Seed d̄" }</h3>
         <p class="muted">{ format!("“{name}” at the model's input, {size}×{size} px (a photo is resized so its shorter side is {} px and the centre {size}×{size} is kept). Drop or paste an image here, pick a sample, or draw.", (size as f64 / 0.875).round()) }</p>
         <div class="row">
-          { for samples }
+          <div class="strip" id="samples">{ for samples }</div>
           <label class="file">{ "Open image…" }<input id="seed-file" type="file" accept="image/*" onchange={onchange_file} /></label>
         </div>
         if let Some(e) = &s.seed_error { <p class="error" id="seed-error">{ e }</p> }
@@ -349,7 +351,9 @@ fn settings_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
 fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let link = ctx.link();
     let state = s.run.as_ref().map(|r| r.state.name()).unwrap_or("idle");
-    let ready = s.ready_model(&s.model_id).is_some() && s.seed.is_some();
+    let photos_in = s.bundled_arrived.iter().filter(|p| p.is_some()).count();
+    let photos_ready = matches!(s.bundled, Some(Ok(_)));
+    let ready = s.ready_model(&s.model_id).is_some() && s.seed.is_some() && photos_ready;
     let active = s.run.as_ref().is_some_and(|r| r.state.active());
     let paused = s.run.as_ref().is_some_and(|r| r.state == RunState::Paused);
     let cpu_notice = s.device.as_ref().filter(|d| d.is_cpu).map(|_| html! {
@@ -372,7 +376,10 @@ fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
           <button id="cancel" onclick={link.callback(|_| Msg::Cancel)} disabled={!active}>{ "Cancel" }</button>
         </div>
         { match &s.run { Some(run) => view_run(s, run, ctx), None => html! {
-            <p class="muted">{ if ready { "Ready. Run starts Algorithm 1 with the settings on the left." } else { "Waiting for the model and the seed…" } }</p> } } }
+            <p class="muted">{ if ready { "Ready. Run starts Algorithm 1 with the settings on the left.".to_string() }
+                else if s.bundled.is_none() { format!("Waiting for the model, the seed and D̄'s photos ({photos_in} of {} loaded)…", s.bundled_arrived.len()) }
+                else if !photos_ready { "D̄'s bundled photos did not load: reload the page.".to_string() }
+                else { "Waiting for the model and the seed…".to_string() } }</p> } } }
       </div>
     }
 }
