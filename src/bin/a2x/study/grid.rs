@@ -148,6 +148,17 @@ pub struct RunResult {
     /// beside the paper's as `…-stretched.png`), for runs that saved it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stretched: Option<View>,
+    /// The judge's rank of the target in the stretched view of p part of the way
+    /// (`study::EARLY_LOOKS`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub early: Vec<EarlyLook>,
+}
+
+/// The judge's rank of the target in the stretched view of p after `iteration` iterations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EarlyLook {
+    pub iteration: usize,
+    pub judge_rank: usize,
 }
 
 /// What the models say of one view of p.

@@ -29,8 +29,8 @@ use a2x::models::labels;
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
 use a2x::bundled::PhotoSet;
-use grid::{expand, read_grid, read_results, split_photos, Distribution, RunResult, RunSpec, View, LAST_ITERATIONS};
-use judge::{cross_checks, load_zoo, robust_checks};
+use grid::{expand, read_grid, read_results, split_photos, Distribution, EarlyLook, RunResult, RunSpec, View, LAST_ITERATIONS};
+use judge::{cross_checks, judge_of, load_zoo, robust_checks};
 use report::report;
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -207,6 +207,9 @@ fn load_photos(files: &[PathBuf], size: usize, device: &Device) -> Result<Tensor
     Ok(chw_tensor(values, files.len(), size, device))
 }
 
+/// The iterations at which a run also asks its judge about the stretched view of p so far.
+pub const EARLY_LOOKS: [usize; 3] = [25, 50, 75];
+
 /// |D̄| of the page: what it stretches its photos to.
 pub const PAGE_SAMPLES: usize = 256;
 
@@ -265,6 +268,7 @@ fn run_one(args: &StudyArgs, spec: RunSpec) -> Result<(), String> {
     let mut run = Run::new(model, seed.clone(), samples.clone(), config.clone()).map_err(|e| e.to_string())?;
     let start = now_ms();
     let mut curve = Vec::new();
+    let mut early = Vec::new();
     let (mut gamma_reached_at, mut refinements, mut last) = (None, 0, None);
     let (mut signs, mut coverage, mut clipped) = (String::new(), Vec::new(), Vec::new());
     while !run.is_finished() {
@@ -284,6 +288,14 @@ fn run_one(args: &StudyArgs, spec: RunSpec) -> Result<(), String> {
         }
         if event.iteration % 10 == 0 || event.iteration == 1 || event.refined {
             eprintln!("t {:>4}  ℘ {:.4} (samples {:.4}, seed {:.4})  ‖p‖ {:.2}{}", event.iteration, event.target_probability, event.samples_probability, event.seed_probability, event.perturbation_norm, if event.refined { "  refined" } else { "" });
+        }
+        // How the judge sees p part of the way (how many iterations a setting needs).
+        if EARLY_LOOKS.contains(&event.iteration) && !run.is_finished() {
+            let p = pollster::block_on(read_values(run.perturbation())).map_err(|e| e.to_string())?;
+            let picture = imaging::from_chw(&imaging::visualize_stretched(&p), [size, size]);
+            let judge = zoo.iter().find(|m| m.id() == judge_of(&spec.model)).ok_or("the judge is not in the zoo")?;
+            let check = pollster::block_on(a2x::models::cross_check(judge, judge.id(), &picture, spec.target, &device)).map_err(|e| e.to_string())?;
+            early.push(EarlyLook { iteration: event.iteration, judge_rank: check.resized_rank });
         }
         last = Some(event);
     }
@@ -336,6 +348,7 @@ fn run_one(args: &StudyArgs, spec: RunSpec) -> Result<(), String> {
         cross,
         robust,
         stretched: Some(stretched),
+        early,
         curve: curve.iter().map(|v| (v * 1e5).round() / 1e5).collect(),
         image,
         spec,

@@ -53,7 +53,7 @@ pub fn report(grid: &Grid, results: &[RunResult], args: &StudyArgs) -> Result<()
 pub fn markdown(grid: &Grid, rows: &[Row]) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "| # | setting | model | D̄ | runs | judge | judge: runs with the target top-{TOP_K} | judge: targets, all seeds / any seed | judge: target rank (median) | judge, p moved: variants top-{TOP_K} | stretched view: judge top-{TOP_K} runs / rank (median) / moved variants top-{TOP_K} | held-out + p: target prob. | held-out top-1 = target | ℘ batch w/o seed (last {LAST_ITERATIONS} it.) | siblings: runs both top-{TOP_K} (issue #8) | own model: rank (median) | s/iteration |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| # | setting | model | D̄ | runs | judge | judge: runs with the target top-{TOP_K} | judge: targets, all seeds / any seed | judge: target rank (median) | judge, p moved: variants top-{TOP_K} | stretched view: judge top-{TOP_K} runs / rank (median) / moved variants top-{TOP_K} | stretched, part of the way: judge top-{TOP_K} runs at 25 / 50 / 75 it. | held-out + p: target prob. | held-out top-1 = target | ℘ batch w/o seed (last {LAST_ITERATIONS} it.) | siblings: runs both top-{TOP_K} (issue #8) | own model: rank (median) | s/iteration |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     ));
     for (i, row) in rows.iter().enumerate() {
         let runs = &row.runs;
@@ -80,6 +80,18 @@ pub fn markdown(grid: &Grid, rows: &[Row]) -> String {
                 .fold((0, 0), |(t, a), c| (t + c.ranks.iter().filter(|&&k| k <= TOP_K).count(), a + c.ranks.len()));
             format!("{pass}/{stretched_runs} / {} / {:.0}%", median(ranks), 100.0 * top as f64 / all.max(1) as f64)
         };
+        let early = if runs.iter().any(|r| !r.early.is_empty()) {
+            super::EARLY_LOOKS
+                .iter()
+                .map(|&t| {
+                    let looks: Vec<usize> = runs.iter().filter_map(|r| r.early.iter().find(|e| e.iteration == t).map(|e| e.judge_rank)).collect();
+                    format!("{}/{}", looks.iter().filter(|&&k| (1..=TOP_K).contains(&k)).count(), looks.len())
+                })
+                .collect::<Vec<_>>()
+                .join(" / ")
+        } else {
+            "—".into()
+        };
         let with_siblings: Vec<&&RunResult> = runs.iter().filter(|r| r.siblings().count() > 0).collect();
         let siblings = if with_siblings.is_empty() {
             "—".into()
@@ -89,7 +101,7 @@ pub fn markdown(grid: &Grid, rows: &[Row]) -> String {
         let own: Vec<usize> = runs.iter().flat_map(|r| r.cross.iter().filter(|c| c.model == r.spec.model).map(|c| c.rank)).collect();
         let per_iteration = mean(runs.iter().map(|r| r.seconds / r.curve.len().max(1) as f64));
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {passing}/{judged} | {all}/{targets} / {any}/{targets} | {} | {robust} | {stretched} | {:.3} | {:.1}% | {:.3} | {siblings} | {} | {:.1} |\n",
+            "| {} | {} | {} | {} | {} | {} | {passing}/{judged} | {all}/{targets} / {any}/{targets} | {} | {robust} | {stretched} | {early} | {:.3} | {:.1}% | {:.3} | {siblings} | {} | {:.1} |\n",
             i + 1, row.setting.name, row.model, super::grid::distribution_name(row.setting.distribution), runs.len(),
             judges.into_iter().collect::<Vec<_>>().join(", "), median(judge_ranks),
             m(&|r| r.held_out.target_probability), 100.0 * m(&|r| r.held_out.top1_rate), m(&|r| r.batch_probability),
