@@ -78,6 +78,7 @@ test-e2e: build-debug
 	$(ENV) cargo run --quiet --bin a2x -- probe --reference --json > target/e2e/reference/probe.json
 	$(ENV) for m in lite0 lite1 lite2 squeezenet; do \
 	  cargo run --quiet --bin a2x -- classify static/samples/chelsea.png --model $$m --json > target/e2e/reference/classify-$$m.json; done
+	$(ENV) node tests/e2e/serve.cjs
 	$(ENV) node tests/e2e/app.cjs target/e2e/dist target/e2e/reference target/e2e
 	$(ENV) node tests/e2e/explain.cjs target/e2e/dist target/e2e
 	$(ENV) node tests/e2e/tasks.cjs target/e2e/dist target/e2e

@@ -1,11 +1,14 @@
 // A small static file server for the built app (dist/): the right MIME type for .wasm, no caching
-// surprises, bound to the loopback address only. Used by `make serve` and the end-to-end tests.
+// surprises, bound to the loopback address only, and the security headers a deployer should copy
+// (issue #23 item 5). Used by `make serve` and the end-to-end tests, which run under its policy.
 //
 //   node scripts/serve.cjs DIR [PORT]        (PORT 0 picks a free port; the URL is printed)
+//   node scripts/serve.cjs --policy DIR      prints the Content-Security-Policy for DIR/index.html
 'use strict';
 const http = require('http');
 const fs = require('fs');
 const path = require('path');
+const crypto = require('crypto');
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
@@ -15,34 +18,81 @@ const TYPES = {
   '.bin': 'application/octet-stream', '.ico': 'image/x-icon',
 };
 
+// The sha256 of every inline <script> of an HTML page, as CSP source expressions. Trunk writes one
+// inline module script (the wasm loader) whose text names the hashed file names of each build, so
+// the policy is computed from the file served rather than written by hand.
+function inlineScriptHashes(html) {
+  const hashes = [];
+  for (const [, attributes, body] of html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script\s*>/gi)) {
+    if (/\bsrc\s*=/i.test(attributes)) continue;
+    hashes.push(`'sha256-${crypto.createHash('sha256').update(body, 'utf8').digest('base64')}'`);
+  }
+  return hashes;
+}
+
+// The page's policy: its own origin only; wasm compiled ('wasm-unsafe-eval', not 'unsafe-eval');
+// no inline script but the loader (by hash); inline style attributes (yew sets a few, e.g. the
+// region box); photos as blob:/data: URLs (the visitor's own, decoded in the page); no plugins,
+// no framing, no <base>, no form posts.
+function contentSecurityPolicy(html) {
+  return [
+    "default-src 'self'",
+    `script-src 'self' 'wasm-unsafe-eval' ${inlineScriptHashes(html).join(' ')}`.trim(),
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' blob: data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
 function serve(root, port, host = '127.0.0.1') {
-  root = path.resolve(root);
+  root = fs.realpathSync(path.resolve(root));
+  const inside = (file) => file === root || file.startsWith(root + path.sep);
+  const refuse = (res, status, text) => res.writeHead(status, { 'content-type': 'text/plain', ...SECURITY_HEADERS }).end(text);
   const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'method not allowed');
     let pathname;
     try {
       pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     } catch {
-      res.writeHead(400).end('bad request');
-      return;
+      return refuse(res, 400, 'bad request');
     }
-    let file = path.join(root, pathname);
-    if (!file.startsWith(root)) {
-      res.writeHead(403).end('forbidden');
-      return;
-    }
+    // A NUL makes Node's file functions throw; a decoded "/" or "\" can smuggle "..".
+    if (pathname.includes('\0') || pathname.split(/[\\/]/).includes('..')) return refuse(res, 400, 'bad request');
+    let file = path.resolve(root, '.' + pathname);
+    if (!inside(file)) return refuse(res, 403, 'forbidden');
     if (pathname.endsWith('/')) file = path.join(file, 'index.html');
-    fs.stat(file, (err, stat) => {
-      if (err || !stat.isFile()) {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-        return;
-      }
-      res.writeHead(200, {
-        'content-type': TYPES[path.extname(file).toLowerCase()] || 'application/octet-stream',
-        'content-length': stat.size,
-        'cache-control': 'no-cache',
+    // Links are resolved and must stay inside the served folder.
+    fs.realpath(file, (err, real) => {
+      if (err) return refuse(res, 404, 'not found');
+      if (!inside(real)) return refuse(res, 403, 'forbidden');
+      fs.stat(real, (err, stat) => {
+        if (err || !stat.isFile()) return refuse(res, 404, 'not found');
+        const type = TYPES[path.extname(real).toLowerCase()] || 'application/octet-stream';
+        const headers = { 'content-type': type, 'cache-control': 'no-cache', ...SECURITY_HEADERS };
+        if (type.startsWith('text/html')) {
+          fs.readFile(real, 'utf8', (err, html) => {
+            if (err) return refuse(res, 500, 'cannot read');
+            const body = Buffer.from(html, 'utf8');
+            res.writeHead(200, { ...headers, 'content-security-policy': contentSecurityPolicy(html), 'content-length': body.length });
+            res.end(req.method === 'HEAD' ? undefined : body);
+          });
+          return;
+        }
+        res.writeHead(200, { ...headers, 'content-length': stat.size });
+        if (req.method === 'HEAD') return res.end();
+        fs.createReadStream(real).on('error', () => res.destroy()).pipe(res);
       });
-      if (req.method === 'HEAD') return res.end();
-      fs.createReadStream(file).pipe(res);
     });
   });
   return new Promise((resolve, reject) => {
@@ -51,10 +101,15 @@ function serve(root, port, host = '127.0.0.1') {
   });
 }
 
-module.exports = { serve };
+module.exports = { serve, contentSecurityPolicy, inlineScriptHashes, SECURITY_HEADERS };
 
 if (require.main === module) {
-  const [dir = 'dist', port = '8080'] = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  if (args[0] === '--policy') {
+    console.log(contentSecurityPolicy(fs.readFileSync(path.join(args[1] || 'dist', 'index.html'), 'utf8')));
+    process.exit(0);
+  }
+  const [dir = 'dist', port = '8080'] = args;
   serve(dir, Number(port)).then((server) => {
     const { port } = server.address();
     console.log(`a2x: serving ${path.resolve(dir)} on http://127.0.0.1:${port}/ (Ctrl-C stops)`);

@@ -30,6 +30,9 @@ async function withBrowser(flags, url, body, { viewport = { width: 1280, height:
   });
   const errors = [];
   try {
+    // The pages run under scripts/serve.cjs's Content-Security-Policy: a violation is an error.
+    await context.addInitScript(() => document.addEventListener('securitypolicyviolation',
+      (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`)));
     if (init) await context.addInitScript(init);
     const page = context.pages()[0] || await context.newPage();
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
