@@ -114,12 +114,7 @@ impl Edit {
 /// segment of length zero. Returns how many pixels were painted.
 pub fn stroke(image: &mut RgbImage, from: (f32, f32), to: (f32, f32), radius: f32, color: [u8; 3]) -> usize {
     let (w, h) = image.dimensions();
-    if w == 0 || h == 0 || !(radius > 0.0) || ![from.0, from.1, to.0, to.1].iter().all(|v| v.is_finite()) {
-        return 0;
-    }
-    let clamp = |v: f32, hi: u32| (v.max(0.0) as u32).min(hi - 1);
-    let (x0, x1) = (clamp(from.0.min(to.0) - radius, w), clamp(from.0.max(to.0) + radius, w));
-    let (y0, y1) = (clamp(from.1.min(to.1) - radius, h), clamp(from.1.max(to.1) + radius, h));
+    let Some((x0, x1, y0, y1)) = segment_box(w, h, from, to, radius) else { return 0 };
     let (dx, dy) = (to.0 - from.0, to.1 - from.1);
     let length_sq = dx * dx + dy * dy;
     let mut painted = 0;
@@ -136,6 +131,32 @@ pub fn stroke(image: &mut RgbImage, from: (f32, f32), to: (f32, f32), radius: f3
         }
     }
     painted
+}
+
+/// The pixels [`stroke`] tests for one segment: the segment's bounding box grown by the radius and
+/// clipped to the `w`×`h` canvas, as inclusive `(x0, x1, y0, y1)`; `None` when nothing is painted.
+fn segment_box(w: u32, h: u32, from: (f32, f32), to: (f32, f32), radius: f32) -> Option<(u32, u32, u32, u32)> {
+    if w == 0 || h == 0 || !(radius > 0.0) || ![from.0, from.1, to.0, to.1].iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let clamp = |v: f32, hi: u32| (v.max(0.0) as u32).min(hi - 1);
+    let (x0, x1) = (clamp(from.0.min(to.0) - radius, w), clamp(from.0.max(to.0) + radius, w));
+    let (y0, y1) = (clamp(from.1.min(to.1) - radius, h), clamp(from.1.max(to.1) + radius, h));
+    Some((x0, x1, y0, y1))
+}
+
+/// How many pixel tests replaying `edit` on a `side`² canvas costs (a stroke: one box per dot and
+/// segment, as [`stroke`] paints them), so a link can be refused before it is painted.
+pub fn replay_cost(edit: &Edit, side: u32) -> u64 {
+    let area = |from, to, radius| segment_box(side, side, from, to, radius).map_or(0, |(x0, x1, y0, y1)| (x1 - x0 + 1) as u64 * (y1 - y0 + 1) as u64);
+    match edit {
+        Edit::Stroke { radius, .. } => {
+            let points = edit.stroke_points();
+            let dot = points.first().map_or(0, |&p| area(p, p, *radius));
+            dot + points.windows(2).map(|pair| area(pair[0], pair[1], *radius)).sum::<u64>()
+        }
+        Edit::Fill { .. } | Edit::Clear { .. } | Edit::Resize { .. } => side as u64 * side as u64,
+    }
 }
 
 /// The image shrunk by an integer `factor` with a box filter: each output pixel is the rounded
@@ -228,6 +249,20 @@ mod tests {
         assert_eq!(small.dimensions(), (2, 1));
         assert_eq!(small.get_pixel(0, 0).0, [15, 240, 7]);
         assert_eq!(small.get_pixel(1, 0).0, [191, 64, 7]);
+    }
+
+    #[test]
+    fn replay_cost_counts_the_pixels_stroke_tests() {
+        // A dot of radius 1 at (5, 5): columns and rows 4..=6, 9 tests; a move from (5, 5) to
+        // (8, 5) adds columns 4..=9 by rows 4..=6, 18; a fill or a clear of 10² costs 100.
+        let mut edit = Edit::stroke_at([0, 0, 0], 1.0, (5.0, 5.0), 10);
+        assert_eq!(replay_cost(&edit, 10), 9);
+        edit.extend((8.0, 5.0), 10);
+        assert_eq!(replay_cost(&edit, 10), 9 + 18);
+        assert_eq!(replay_cost(&Edit::Fill { colour: [0, 0, 0], at: [1, 1] }, 10), 100);
+        // A brush larger than the canvas tests the whole canvas, once per dot and segment.
+        let huge = Edit::Stroke { colour: [0, 0, 0], radius: 64.0, points: vec![[0, 0]; 5] };
+        assert_eq!(replay_cost(&huge, 10), 5 * 100);
     }
 
     #[test]

@@ -10,6 +10,12 @@ pub const MAX_SIDE: u32 = 16_384;
 /// Largest decoded allocation accepted, in bytes.
 pub const MAX_ALLOC: u64 = 1 << 30;
 
+/// An encoded image's width and height read from its header alone (no pixels decoded), when it
+/// is a format the `image` crate knows.
+pub fn header_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    ImageReader::new(Cursor::new(bytes)).with_guessed_format().ok()?.into_dimensions().ok()
+}
+
 /// Decodes an encoded image (PNG or JPEG, format guessed from the bytes), refusing images
 /// larger than [`MAX_SIDE`] on a side before decoding their pixels.
 pub fn decode(bytes: &[u8]) -> Result<DynamicImage, String> {
@@ -160,6 +166,45 @@ pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PNG claiming `w`×`h` RGB pixels whose data holds a single row's worth: the header, one
+    /// short IDAT and IEND (CRCs by the bitwise definition of CRC-32, not by a library).
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        let crc32 = |bytes: &[u8]| {
+            !bytes.iter().fold(!0u32, |mut c, &b| {
+                c ^= b as u32;
+                for _ in 0..8 {
+                    c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+                }
+                c
+            })
+        };
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = w.to_be_bytes().to_vec();
+        ihdr.extend(h.to_be_bytes());
+        ihdr.extend([8, 2, 0, 0, 0]);
+        let row = miniz_oxide::deflate::compress_to_vec_zlib(&[0u8; 64], 6);
+        for (kind, data) in [(b"IHDR", ihdr), (b"IDAT", row), (b"IEND", Vec::new())] {
+            let mut chunk = kind.to_vec();
+            chunk.extend(&data);
+            png.extend((data.len() as u32).to_be_bytes());
+            png.extend(&chunk);
+            png.extend(crc32(&chunk).to_be_bytes());
+        }
+        png
+    }
+
+    #[test]
+    fn header_dimensions_reads_the_size_without_the_pixels() {
+        // A real 3×2 PNG, a header claiming 20000×20000 (1.6 GB of pixels that are not there),
+        // and bytes that are no image.
+        let mut encoded = Vec::new();
+        DynamicImage::ImageRgb8(RgbImage::new(3, 2)).write_to(&mut Cursor::new(&mut encoded), image::ImageFormat::Png).unwrap();
+        assert_eq!(header_dimensions(&encoded), Some((3, 2)));
+        assert_eq!(header_dimensions(&png_header(20_000, 20_000)), Some((20_000, 20_000)));
+        assert!(decode(&png_header(20_000, 20_000)).unwrap_err().contains("20000"));
+        assert_eq!(header_dimensions(b"this is not an image"), None);
+    }
 
     #[test]
     fn visualisations_by_hand() {

@@ -40,6 +40,39 @@ pub const MAX_EDITS: usize = 2_000;
 pub const MAX_POINTS: usize = 50_000;
 pub const MAX_IMAGE_SIDE: u32 = 512;
 pub const MAX_IMAGE_BYTES: usize = 32 * 1024;
+/// Most pixel tests replaying a picture's edits may cost (issue #23: a brush as large as the canvas
+/// over 50,000 points was 10¹⁰ tests, minutes of a frozen page on load). 3·10⁸ is about a second
+/// in the browser and far above what drawing by hand makes (a 48 px brush over 1,000 points of a
+/// 512² canvas costs about 10⁷).
+pub const MAX_PAINT_TESTS: u64 = 300_000_000;
+/// Largest buffer of D̄'s samples a link or the page's form may ask for: |D̄| × 3 × side² f32
+/// values. The samples live in one allocation, and wasm32's memory is at most 4 GiB in all: at
+/// 224² this allows |D̄| ≤ 1,783 (the paper draws 256; above ≈ 3,500 the allocation failed).
+pub const MAX_SAMPLE_BYTES: u64 = 1 << 30;
+/// The work (forward-pass equivalents, [`run_work`]) up to which a link runs by itself when it
+/// asks to: a little above the gallery's largest card (the a2x defaults, 100 iterations of b 32
+/// with the ± check on the batch: 16,000). Above it the page asks the visitor first.
+pub const AUTO_RUN_WORK: u64 = 20_000;
+/// The work of the gallery's largest card (checked against `static/gallery/links.json`).
+pub const GALLERY_LARGEST_WORK: u64 = 16_000;
+
+/// Bytes of D̄'s sample buffer: `samples` images of 3 × `side`² f32.
+pub fn sample_bytes(samples: usize, side: usize) -> u64 {
+    samples as u64 * 3 * (side as u64).pow(2) * 4
+}
+
+/// A run's work in forward passes of one 224² image: per iteration, the mini-batch's forward and
+/// backward (≈ 3 forwards each, b images) and the ± check's two forward passes over the batch or
+/// over all of D̄ and the seed (`samples` + 1), as `config.sign_check` says; scaled by the input's
+/// pixels (`side`²/224², so a 32² CIFAR task counts 1/49 of an ImageNet explanation per image).
+pub fn run_work(config: &RunConfig, samples: usize, side: usize) -> u64 {
+    let probed = match config.sign_check {
+        crate::engine::SignCheck::Batch => config.batch,
+        crate::engine::SignCheck::AllSamples => samples + 1,
+    } as u64;
+    let passes = config.iterations as u64 * (3 * config.batch as u64 + 2 * probed);
+    (passes as u128 * (side as u128).pow(2)).div_ceil(224 * 224) as u64
+}
 
 /// Everything a link holds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -327,6 +360,14 @@ fn check_config(c: &RunConfig, classes: usize, side: usize) -> Result<(), LinkEr
     Ok(())
 }
 
+/// |D̄| × 3 × side² f32 within [`MAX_SAMPLE_BYTES`] (the page checks its form the same way).
+pub fn check_sample_bytes(samples: usize, side: usize) -> Result<(), LinkError> {
+    let most = MAX_SAMPLE_BYTES / sample_bytes(1, side).max(1);
+    check(sample_bytes(samples, side) <= MAX_SAMPLE_BYTES, || {
+        format!("|D̄| = {samples} at {side}² needs {:.1} GB of samples; at most {most} fit in the browser's memory", sample_bytes(samples, side) as f64 / 1e9)
+    })
+}
+
 fn check_picture(picture: &SharedPicture, what: &str) -> Result<(), LinkError> {
     let sides = 8..=MAX_IMAGE_SIDE;
     check(sides.contains(&picture.side), || format!("{what}: a side between 8 and {MAX_IMAGE_SIDE}"))?;
@@ -347,6 +388,7 @@ fn check_picture(picture: &SharedPicture, what: &str) -> Result<(), LinkError> {
     let points: usize = picture.edits.iter().map(|e| if let Edit::Stroke { points, .. } = e { points.len() } else { 1 }).sum();
     check(points <= MAX_POINTS, || format!("{what}: at most {MAX_POINTS} points in all strokes"))?;
     let mut side = picture.side;
+    let mut cost = 0u64;
     for edit in &picture.edits {
         match edit {
             Edit::Stroke { radius, points, .. } => {
@@ -364,8 +406,12 @@ fn check_picture(picture: &SharedPicture, what: &str) -> Result<(), LinkError> {
             Edit::Clear { .. } => {}
             Edit::Resize { side: to } => {
                 check(sides.contains(to), || format!("{what}: a side between 8 and {MAX_IMAGE_SIDE}"))?;
-                side = *to;
             }
+        }
+        cost += crate::drawing::replay_cost(edit, side);
+        check(cost <= MAX_PAINT_TESTS, || format!("{what}: its edits would take more than {MAX_PAINT_TESTS} pixel tests to replay (brushes too large for that many points)"))?;
+        if let Edit::Resize { side: to } = edit {
+            side = *to;
         }
     }
     Ok(())
@@ -376,6 +422,25 @@ fn check_file_name(name: &str) -> Result<(), LinkError> {
 }
 
 impl SharedState {
+    /// The work the link's run asks for ([`run_work`]; a task adds PGD's steps, a forward and a
+    /// backward of one image each): above [`AUTO_RUN_WORK`] the page asks before running it.
+    pub fn work(&self) -> u64 {
+        match &self.page {
+            SharedPage::Explain { config, samples, seed, .. } => run_work(config, *samples, seed.final_side() as usize),
+            SharedPage::Task { settings, .. } => {
+                let pgd = RunConfig { iterations: settings.baseline.steps, batch: 1, sign_check: crate::engine::SignCheck::Batch, ..RunConfig::default() };
+                // PGD: a forward and a backward of one image per step (no ± check: 3, not 5).
+                run_work(&settings.run, settings.samples, TASK_SIDE as usize) + run_work(&pgd, 1, TASK_SIDE as usize) * 3 / 5
+            }
+        }
+    }
+
+    /// Whether the link may start its run by itself: it asks to, and its work is within what the
+    /// gallery's cards need.
+    pub fn runs_by_itself(&self) -> bool {
+        self.auto_run && self.work() <= AUTO_RUN_WORK
+    }
+
     /// Every value within what the page accepts (see the module notes).
     pub fn validate(&self) -> Result<(), LinkError> {
         check_name(&self.backend, "the backend")?;
@@ -385,6 +450,7 @@ impl SharedState {
                 check_weights(weights)?;
                 check_config(config, 1000, seed.final_side() as usize)?;
                 check((1..=4096).contains(samples), || "|D̄| must be between 1 and 4096".into())?;
+                check_sample_bytes(*samples, seed.final_side() as usize)?;
                 check(config.batch <= samples + 1, || "b − 1 must not exceed |D̄|".into())?;
                 check(*own_photos <= 100_000, || "own photos: at most 100000".into())?;
                 check(!matches!(seed.base, PictureBase::BuiltIn { .. }), || "the seed must be a photo".into())?;
@@ -655,6 +721,71 @@ mod tests {
             let decoded = decode(&encode(&state));
             assert!(matches!(&decoded, Err(LinkError::Invalid(m)) if m.contains("region")), "{top}, {left}: {decoded:?}");
         }
+    }
+
+    #[test]
+    fn a_sample_buffer_beyond_the_browsers_memory_is_refused() {
+        // |D̄| 3,500 at 224² (the size that made wasm32's allocation fail) is 2.1 GB of samples.
+        let with = |samples: usize| {
+            let mut state = explain_state();
+            if let SharedPage::Explain { samples: s, .. } = &mut state.page {
+                *s = samples;
+            }
+            decode(&encode(&state))
+        };
+        assert_eq!(sample_bytes(3500, 224), 3500 * 3 * 224 * 224 * 4);
+        assert!(matches!(with(3500), Err(LinkError::Invalid(m)) if m.contains("2.1 GB") && m.contains("at most 1783")));
+        // The largest that fits: 1 GiB / (3 · 224² · 4 B) = 1,783.4.
+        assert!(with(1783).is_ok());
+        assert!(with(1784).is_err());
+    }
+
+    #[test]
+    fn strokes_that_would_take_minutes_to_replay_are_refused() {
+        // A brush as large as the 512² canvas over 30,000 points (inside every count and byte cap)
+        // tests the whole canvas per segment: 30,000 × 512² ≈ 7.9 · 10⁹ pixel tests.
+        let mut state = explain_with_edits(vec![Edit::Stroke { colour: [0, 0, 0], radius: 512.0, points: vec![[0, 0]; 30_000] }]);
+        if let SharedPage::Explain { seed, .. } = &mut state.page {
+            seed.side = 512;
+        }
+        let SharedPage::Explain { seed, .. } = &state.page else { unreachable!() };
+        assert_eq!(crate::drawing::replay_cost(&seed.edits[0], 512), 30_000 * 512 * 512);
+        assert!(matches!(decode(&encode(&state)), Err(LinkError::Invalid(m)) if m.contains("pixel tests")));
+        // A hand's strokes are far below the limit and pass.
+        let mut rng = Rng::new(3);
+        let hand = explain_with_edits((0..20).map(|_| hand_stroke(&mut rng, 224, 200, 3.0)).collect());
+        assert!(decode(&encode(&hand)).is_ok());
+    }
+
+    #[test]
+    fn a_link_runs_by_itself_only_within_the_gallerys_work() {
+        // Known values: 100 iterations of b 32 with the batch ± check = 100 · (3 · 32 + 2 · 32).
+        let mut config = RunConfig::a2x_v1();
+        config.batch = 32;
+        config.iterations = 100;
+        config.sign_check = crate::engine::SignCheck::Batch;
+        assert_eq!(run_work(&config, 256, 224), 16_000);
+        config.sign_check = crate::engine::SignCheck::AllSamples;
+        assert_eq!(run_work(&config, 256, 224), 100 * (96 + 2 * 257));
+        // A 32² image is 1/49 of a 224² one (rounded up).
+        assert_eq!(run_work(&config, 256, 32), (100 * (96 + 2 * 257) as u64).div_ceil(49));
+        // Every card of the gallery runs by itself; a link asking for 100,000 iterations asks first.
+        let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/gallery/links.json")).unwrap();
+        let cards: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+        assert!(cards.len() >= 12);
+        let mut largest = 0;
+        for card in &cards {
+            let state = decode(card["link"].as_str().unwrap()).unwrap();
+            assert!(state.runs_by_itself(), "{}: work {}", card["name"], state.work());
+            largest = largest.max(state.work());
+        }
+        assert_eq!(largest, GALLERY_LARGEST_WORK);
+        let mut state = explain_state();
+        if let SharedPage::Explain { config, .. } = &mut state.page {
+            config.iterations = 100_000;
+        }
+        let state = decode(&encode(&state)).unwrap();
+        assert!(state.auto_run && !state.runs_by_itself());
     }
 
     fn explain_with_edits(edits: Vec<Edit>) -> SharedState {

@@ -227,6 +227,12 @@ pub async fn decode_blob(blob: &Blob, name: &str, max_short_side: u32) -> Result
         return Err(format!("{name}: {:.0} MB is too large for a photo (the limit is {:.0} MB)", blob.size() / 1e6, MAX_FILE_BYTES / 1e6));
     }
     let window = window()?;
+    // The header first (issue #23): a photo too large is refused before its pixels are decoded.
+    // Formats only the browser knows (AVIF, HEIC…) are checked after decoding, below.
+    let header = JsFuture::from(blob.array_buffer()).await.map_err(|e| format!("{name}: {}", js_error(e)))?;
+    if let Some((w, h)) = crate::imaging::header_dimensions(&Uint8Array::new(&header).to_vec()) {
+        check_photo_size(name, w, h)?;
+    }
     let promise = window.create_image_bitmap_with_blob(blob).map_err(js_error)?;
     let mut bitmap: web_sys::ImageBitmap = JsFuture::from(promise)
         .await
@@ -234,9 +240,9 @@ pub async fn decode_blob(blob: &Blob, name: &str, max_short_side: u32) -> Result
         .dyn_into()
         .map_err(|_| format!("{name}: not an image"))?;
     let (w, h) = (bitmap.width(), bitmap.height());
-    if w == 0 || h == 0 || w > crate::imaging::MAX_SIDE || h > crate::imaging::MAX_SIDE || (w as u64) * (h as u64) > 50_000_000 {
+    if let Err(e) = check_photo_size(name, w, h) {
         bitmap.close();
-        return Err(format!("{name}: {w}×{h} pixels is not a size a2x accepts (at most {} on a side, 50 megapixels)", crate::imaging::MAX_SIDE));
+        return Err(e);
     }
     let short = w.min(h);
     let (w, h) = if short > max_short_side {
@@ -268,6 +274,14 @@ pub async fn decode_blob(blob: &Blob, name: &str, max_short_side: u32) -> Result
     let data = context.get_image_data(0.0, 0.0, w as f64, h as f64).map_err(js_error)?.data();
     let rgb: Vec<u8> = data.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
     RgbImage::from_raw(w, h, rgb).ok_or_else(|| format!("{name}: unexpected pixel data"))
+}
+
+/// A photo's size within what a2x decodes: at most `imaging::MAX_SIDE` on a side, 50 megapixels.
+fn check_photo_size(name: &str, w: u32, h: u32) -> Result<(), String> {
+    if w == 0 || h == 0 || w > crate::imaging::MAX_SIDE || h > crate::imaging::MAX_SIDE || (w as u64) * (h as u64) > 50_000_000 {
+        return Err(format!("{name}: {w}×{h} pixels is not a size a2x accepts (at most {} on a side, 50 megapixels)", crate::imaging::MAX_SIDE));
+    }
+    Ok(())
 }
 
 /// An object URL showing `blob` (for thumbnails); the page revokes it when the image goes.

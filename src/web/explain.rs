@@ -108,6 +108,26 @@ pub fn bundled() -> Vec<(&'static str, &'static str)> {
     PhotoSet::Wide.photos()
 }
 
+/// Most photos of the visitor's own in D̄ (the paper draws 256 photos in all).
+pub const MAX_OWN_PHOTOS: usize = 256;
+
+/// What the page says first about a link it restored: whether its run starts by itself, and
+/// when a link asks for more work than the gallery's cards need, that the visitor decides
+/// (issue #23: a link could ask for 100,000 iterations and run on opening).
+pub fn restored_notice(state: &crate::link::SharedState, waiting_for: &str) -> String {
+    if state.runs_by_itself() {
+        format!("Restored from a link; it runs as soon as {waiting_for} ready.")
+    } else if state.auto_run {
+        format!(
+            "Restored from a link that asks to run at once, but its run is large: about {} forward passes of a 224² image, {:.0}× the gallery's largest explanation. Press Run if you want it.",
+            state.work(),
+            state.work() as f64 / crate::link::GALLERY_LARGEST_WORK as f64
+        )
+    } else {
+        "Restored from a link: press Run to compute it.".to_string()
+    }
+}
+
 /// What a model slot holds.
 pub enum ModelSlot {
     Downloading { received: u64, total: u64 },
@@ -803,6 +823,7 @@ impl Explain {
         if self.num_samples == 0 || self.num_samples > 4096 {
             return Err("|D̄| must lie between 1 and 4096".into());
         }
+        crate::link::check_sample_bytes(self.num_samples, size).map_err(|e| e.to_string())?;
         let config = RunConfig { target: self.target, region: self.region, ..self.config.clone() };
         let samples = distribution::stretch(&images, self.num_samples, size, config.rng_seed)?;
         let seed_values = imaging::to_chw(&seed.image);
@@ -984,13 +1005,9 @@ impl Explain {
             }
             PictureBase::BuiltIn { .. } => notices.push("The link's seed is not a photo.".into()),
         }
-        notices.insert(0, if state.auto_run {
-            "Restored from a link; it runs as soon as the model is ready.".to_string()
-        } else {
-            "Restored from a link: press Run to compute it.".to_string()
-        });
+        notices.insert(0, restored_notice(&state, "the model is"));
         self.link_notices = notices;
-        self.auto_run_pending = state.auto_run;
+        self.auto_run_pending = state.runs_by_itself();
         self.seed_top5 = None;
         self.auto_load(ctx);
         self.classify_seed(ctx);
@@ -1385,13 +1402,20 @@ impl Component for Explain {
                     self.place_region(centre.0, centre.1);
                 }
             }
-            Msg::AddPhotos(files) => {
+            Msg::AddPhotos(mut files) => {
                 if files.is_empty() {
                     return false;
                 }
-                self.decoding_photos = true;
+                // At most MAX_OWN_PHOTOS in all (issue #23: there was no cap on their number).
+                let room = MAX_OWN_PHOTOS.saturating_sub(self.own_photos.len());
+                let refused = files.len().saturating_sub(room);
+                files.truncate(room);
+                self.decoding_photos = !files.is_empty();
                 ctx.link().send_future(async move {
                     let mut decoded = Vec::new();
+                    if refused > 0 {
+                        decoded.push(Err(format!("{refused} of the images were not added: D̄ takes at most {MAX_OWN_PHOTOS} of your own")));
+                    }
                     for file in files {
                         let name = file.name();
                         let result = browser::decode_blob(&file, &name, PHOTO_SIDE).await;

@@ -728,11 +728,7 @@ impl ImageTasks {
         for run in self.runs.iter_mut().flatten() {
             run.cancel.set(true);
         }
-        let mut notices = vec![if state.auto_run {
-            "Restored from a link; it runs as soon as the models are ready.".to_string()
-        } else {
-            "Restored from a link: press Run to compute it.".to_string()
-        }];
+        let mut notices = vec![super::explain::restored_notice(&state, "the models are")];
         match manifest.trained(model) {
             Some(entry) if !entry.sha256.starts_with(weights.as_str()) => notices.push(format!(
                 "The link was made with other weights of {model} (fingerprint {weights}, this page has {}): the result will differ.",
@@ -791,7 +787,7 @@ impl ImageTasks {
             _ => {}
         }
         self.link_notices = notices;
-        self.auto_run_pending = state.auto_run;
+        self.auto_run_pending = state.runs_by_itself();
         self.try_auto_run(ctx);
     }
 
@@ -807,6 +803,12 @@ impl ImageTasks {
     fn try_auto_run(&mut self, ctx: &Context<Self>) {
         if self.auto_run_pending && self.link_pending.is_none() && self.pending_picture.is_none() && matches!(self.loading, Loading::Ready(_)) && !self.busy() {
             self.auto_run_pending = false;
+            if self.device.as_ref().is_some_and(|d| d.is_cpu) {
+                // As on the explanation page: on the CPU a run holds the page's only thread, so
+                // the visitor decides.
+                self.link_notices.push("The link asks to run at once, but this page computes on the CPU backend, where the page waits while it runs: press Run when you are ready.".into());
+                return;
+            }
             if let Err(e) = self.start(ctx) {
                 self.setting_error = Some(e);
             }

@@ -98,12 +98,31 @@ async function editorChecks(page, label) {
   await page.setInputFiles('#photos-file', [
     { name: 'coffee.png', mimeType: 'image/png', buffer: fs.readFileSync(path.join(samples, 'coffee.png')) },
     { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('\x89PNG\r\n\x1a\nthis is not a PNG') },
+    { name: 'huge.png', mimeType: 'image/png', buffer: pngHeader(20000, 20000) },
   ]);
   await page.waitForFunction((n) => Number(document.querySelector('#distribution-count').textContent.match(/^(\d+)/)[1]) > n, photos);
   check(`${label}: your own photo joined D̄ (${photos} → ${await count()})`, await count() === photos + 1);
   const errors = await page.$$eval('#distribution .error', (nodes) => nodes.map((n) => n.textContent));
-  check(`${label}: the broken file was refused with a message ("${errors[0]}")`, errors.length === 1 && /broken\.png/.test(errors[0]));
+  check(`${label}: the broken file was refused with a message ("${errors[0]}")`, errors.length === 2 && /broken\.png/.test(errors[0]));
+  check(`${label}: a 20000×20000 header was refused by its size before any decoding ("${errors[1]}")`, /huge\.png: 20000×20000 pixels is not a size/.test(errors[1]));
   check(`${label}: a thumbnail shows your photo`, (await page.$$('#distribution img.own')).length === 1);
+}
+
+// A PNG claiming w×h RGB pixels (1.6 GB at 20000²) with a single row's worth of data: before
+// issue #23 the page handed such a file to the browser's decoder before looking at its size.
+function pngHeader(w, h) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const chunk = (kind, data) => {
+    const body = Buffer.concat([Buffer.from(kind, 'latin1'), data]);
+    const length = Buffer.alloc(4); length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4); crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  return Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(Buffer.alloc(64))), chunk('IEND', Buffer.alloc(0))]);
 }
 
 // The paper's cross-model check: every model of the zoo classifies p (downloading Lite1/Lite2).

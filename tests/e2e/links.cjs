@@ -173,6 +173,10 @@ async function badLinks(url, validLink) {
     misspelt.page.config.etta = misspelt.page.config.eta;
     delete misspelt.page.config.eta;
     cases.push(['a misspelt field', encode(misspelt), /unknown field page\.config\.etta/]);
+    // |D̄| 3,500 at 224²: 2.1 GB of samples, which once failed wasm32's allocation and killed the page.
+    const huge = decodeLink(validLink);
+    huge.page.samples = 3500;
+    cases.push(['|D̄| beyond the browser\'s memory', encode(huge), /at most 1783 fit in the browser's memory/]);
   }
   for (const [label, hash, message] of cases) {
     const errors = await withBrowser(GPU, url + hash, async (page) => {
@@ -185,6 +189,20 @@ async function badLinks(url, validLink) {
     });
     errors.forEach((e) => check(`bad link (${label}): no browser errors`, false, e));
   }
+  if (!validLink) return;
+  // A valid link that asks to run 100,000 iterations at once: restored, but it waits for the visitor.
+  const large = decodeLink(validLink);
+  large.page.config.iterations = 100000;
+  const errors = await withBrowser(GPU, url + encode(large), async (page) => {
+    await page.waitForSelector('#link-notice', { timeout: TIMEOUT });
+    await page.waitForSelector('#model[data-state="ready"], #model[data-state="failed"]', { timeout: TIMEOUT });
+    const notice = await page.textContent('#link-notice');
+    await page.waitForTimeout(3000);
+    const state = await page.getAttribute('#run', 'data-state');
+    check(`a link asking for 100,000 iterations is restored but waits for Run (run ${state}; “${notice.trim().slice(0, 120)}”)`,
+      /its run is large/.test(notice) && state === 'idle' && await page.inputValue('#set-iterations') === '100000');
+  });
+  errors.forEach((e) => check('large link: no browser errors', false, e));
 }
 
 async function gallery(url) {
