@@ -70,7 +70,11 @@ pub fn run_work(config: &RunConfig, samples: usize, side: usize) -> u64 {
         crate::engine::SignCheck::Batch => config.batch,
         crate::engine::SignCheck::AllSamples => samples + 1,
     } as u64;
-    let passes = config.iterations as u64 * (3 * config.batch as u64 + 2 * probed);
+    in_224_passes(config.iterations as u64 * (3 * config.batch as u64 + 2 * probed), side)
+}
+
+/// `passes` forward passes of a `side`² image, counted as passes of a 224² one (rounded up).
+fn in_224_passes(passes: u64, side: usize) -> u64 {
     (passes as u128 * (side as u128).pow(2)).div_ceil(224 * 224) as u64
 }
 
@@ -428,9 +432,9 @@ impl SharedState {
         match &self.page {
             SharedPage::Explain { config, samples, seed, .. } => run_work(config, *samples, seed.final_side() as usize),
             SharedPage::Task { settings, .. } => {
-                let pgd = RunConfig { iterations: settings.baseline.steps, batch: 1, sign_check: crate::engine::SignCheck::Batch, ..RunConfig::default() };
-                // PGD: a forward and a backward of one image per step (no ± check: 3, not 5).
-                run_work(&settings.run, settings.samples, TASK_SIDE as usize) + run_work(&pgd, 1, TASK_SIDE as usize) * 3 / 5
+                // PGD: a forward and a backward (≈ 3 forwards) of one image per step.
+                let side = TASK_SIDE as usize;
+                run_work(&settings.run, settings.samples, side) + in_224_passes(3 * settings.baseline.steps as u64, side)
             }
         }
     }
