@@ -20,7 +20,7 @@ fn engine_name<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
 /// The engine settings shared by `explain` and `bench`: a preset, then any setting given.
 #[derive(Args, Debug, Clone)]
 pub struct EngineArgs {
-    /// Classifier: `lite0`, `lite1`, `lite2` (models/manifest.json), a model file's path, or
+    /// Classifier: `lite0`, `lite1`, `lite2`, `squeezenet` (models/manifest.json), a model file's path, or
     /// `tiny` (a small random CNN for exercising the engine, `--size` px, 10 classes).
     #[arg(long, default_value = "tiny")]
     pub model: String,
@@ -303,7 +303,8 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "ndarray,wgpu")]
     pub backends: Vec<BackendKind>,
     /// Measure these settings of a study grid (`--grid`) side by side, each over the paper's as
-    /// in the study, instead of the engine flags: one row per setting and backend, in one run.
+    /// in the study and on the models the grid names for it, instead of the engine flags and
+    /// `--model`: one row per setting, model and backend, in one run.
     #[arg(long, value_delimiter = ',')]
     pub settings: Vec<String>,
     /// The study grid `--settings` names settings of.
@@ -385,32 +386,45 @@ pub fn bench(args: BenchArgs) -> Result<(), String> {
 
 /// `a2x bench --settings`: the cost per iteration of study settings, side by side in one run
 /// (each after one warm-up iteration), interleaved round by round so that a slower moment of the
-/// machine falls on every setting alike.
+/// machine falls on every setting alike. Each setting runs on the models its grid entry names
+/// (one row per setting and model), so a setting computed on SqueezeNet is compared with one on
+/// Lite0 as a visitor would meet them; the ratio is to the first row of the backend.
 fn bench_settings(args: &BenchArgs) -> Result<(), String> {
     let grid = crate::study::grid::read_grid(&args.grid)?;
-    let mut configs = Vec::new();
+    let mut rows = Vec::new();
     for name in &args.settings {
         let setting = grid.settings.iter().find(|s| &s.name == name).ok_or_else(|| format!("{}: no setting `{name}`", args.grid.display()))?;
         let mut config = crate::study::grid::config_of(setting, 0, 0)?;
         config.iterations = args.timed + 1;
-        configs.push((name.clone(), config));
+        for model in &setting.models {
+            rows.push((name.clone(), model.clone(), config.clone()));
+        }
     }
     println!("| backend | model | setting | b | iterations timed | gradient ms | ± check ms | ℘ ms | total ms/it | ratio to the first |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for &backend in &args.backends {
         let device = open_device(backend)?;
-        let model = open_model(&args.engine, &device)?;
-        let [c, h, w] = model.input_shape();
-        let mut rng = Rng::new(1);
-        let mut values = |n: usize| -> Tensor<4> {
-            let v: Vec<f32> = (0..n * c * h * w).map(|_| rng.unit() as f32).collect();
-            Tensor::from_data(TensorData::new(v, [n, c, h, w]), &device)
-        };
-        let seed = values(1);
-        let samples = values(args.num_samples);
+        let mut models: Vec<(String, Box<dyn Classifier>)> = Vec::new();
+        for (_, id, _) in &rows {
+            if !models.iter().any(|(m, _)| m == id) {
+                let engine = EngineArgs { model: id.clone(), backend, ..args.engine.clone() };
+                models.push((id.clone(), open_model(&engine, &device)?));
+            }
+        }
+        let model_of = |id: &str| &models.iter().find(|(m, _)| m == id).expect("every row's model is open").1;
+        // The same synthetic images for every row of one input size (one RNG seed per size).
         let mut runs = Vec::new();
-        for (_, config) in &configs {
-            let mut run = Run::new(&model, seed.clone(), samples.clone(), config.clone()).map_err(|e| e.to_string())?;
+        for (_, id, config) in &rows {
+            let model = model_of(id);
+            let [c, h, w] = model.input_shape();
+            let mut rng = Rng::new(1);
+            let mut values = |n: usize| -> Tensor<4> {
+                let v: Vec<f32> = (0..n * c * h * w).map(|_| rng.unit() as f32).collect();
+                Tensor::from_data(TensorData::new(v, [n, c, h, w]), &device)
+            };
+            let seed = values(1);
+            let samples = values(args.num_samples);
+            let mut run = Run::new(model, seed, samples, config.clone()).map_err(|e| e.to_string())?;
             pollster::block_on(run.step()).map_err(|e| e.to_string())?;
             runs.push((run, [0f64; 4]));
         }
@@ -426,10 +440,11 @@ fn bench_settings(args: &BenchArgs) -> Result<(), String> {
         }
         let n = args.timed.max(1) as f64;
         let first = runs.first().map(|(_, t)| t[3] / n).unwrap_or(f64::NAN);
-        for ((name, config), (_, totals)) in configs.iter().zip(&runs) {
+        for ((name, id, config), (_, totals)) in rows.iter().zip(&runs) {
+            let [_, h, w] = model_of(id).input_shape();
             println!(
-                "| {backend} | {} {h}×{w} | {name} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} |",
-                args.engine.model, config.batch, args.timed, totals[0] / n, totals[1] / n, totals[2] / n, totals[3] / n, totals[3] / n / first
+                "| {backend} | {id} {h}×{w} | {name} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.2} |",
+                config.batch, args.timed, totals[0] / n, totals[1] / n, totals[2] / n, totals[3] / n, totals[3] / n / first
             );
         }
     }

@@ -68,13 +68,19 @@ pub struct StudyArgs {
     /// Do not run anything: rewrite the tables and the contact sheet from results.jsonl.
     #[arg(long)]
     pub report_only: bool,
-    /// Do not run anything: redo every recorded run's cross-model check from its PNG, then
-    /// rewrite the tables and the contact sheet.
+    /// Do not run anything: redo every recorded run's cross-model check from its PNG (only
+    /// the settings of `--only`, when given), then rewrite the tables and the contact sheet. A
+    /// run recorded before the stretched view existed gets one made from its PNG
+    /// ([`stretched_from_png`]).
     #[arg(long)]
     pub recheck: bool,
     /// List the runs still to do and exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also draw `side-by-side.png`: the contact sheet of only these settings, in this order
+    /// (comma-separated; e.g. the paper, the first defaults and the new ones).
+    #[arg(long, value_delimiter = ',')]
+    pub side_by_side: Vec<String>,
     /// Side of one perturbation in the contact sheet, in pixels.
     #[arg(long, default_value_t = 112)]
     pub cell: u32,
@@ -367,11 +373,17 @@ fn recheck(args: &StudyArgs) -> Result<(), String> {
     file.lock().map_err(|e| format!("{}: cannot lock: {e}", path.display()))?;
     let result = (|| {
         let mut results = read_results(&path)?;
-        for r in &mut results {
+        for r in results.iter_mut().filter(|r| args.only.is_empty() || args.only.contains(&r.spec.setting)) {
             let png = args.out.join(&r.image);
             let picture = image::open(&png).map_err(|e| format!("{}: {e}", png.display()))?.to_rgb8();
             r.cross = cross_checks(&zoo, &picture, r.spec.target, &device)?;
             r.robust = robust_checks(&zoo, &picture, r.spec.target, r.spec.config.rng_seed, &device)?;
+            if r.stretched.is_none() {
+                let image = r.image.replace(".png", "-stretched.png");
+                let stretched_path = args.out.join(&image);
+                stretched_from_png(&picture).save(&stretched_path).map_err(|e| format!("{}: {e}", stretched_path.display()))?;
+                r.stretched = Some(View { image, cross: Vec::new(), robust: Vec::new() });
+            }
             if let Some(view) = r.stretched.as_mut() {
                 let png = args.out.join(&view.image);
                 let picture = image::open(&png).map_err(|e| format!("{}: {e}", png.display()))?.to_rgb8();
@@ -387,6 +399,15 @@ fn recheck(args: &StudyArgs) -> Result<(), String> {
     result
 }
 
+/// The stretched view of a run that kept only the paper's view (the max-scaled PNG, ½ + p / 2
+/// max|p|, in 8 bits): p up to its scale is the PNG minus mid-grey, and the stretched view does
+/// not depend on p's scale, so it is p's own up to the 8-bit rounding of the PNG.
+pub fn stretched_from_png(picture: &image::RgbImage) -> image::RgbImage {
+    let [w, h] = [picture.width() as usize, picture.height() as usize];
+    let centred: Vec<f32> = imaging::to_chw(picture).iter().map(|v| v - 0.5).collect();
+    imaging::from_chw(&imaging::visualize_stretched(&centred), [h, w])
+}
+
 /// Appends one line under an exclusive lock (several runs may finish at once).
 fn append_result(path: &Path, result: &RunResult) -> Result<(), String> {
     let mut file = OpenOptions::new().create(true).append(true).open(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -397,3 +418,30 @@ fn append_result(path: &Path, result: &RunResult) -> Result<(), String> {
     written
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stretched view made from the paper's 8-bit PNG matches the one made from p itself to
+    /// within the PNG's rounding, magnified by the stretch (max|p| / q levels at most).
+    #[test]
+    fn the_stretched_view_from_the_png_is_ps_own() {
+        let [h, w] = [24, 20];
+        let mut rng = a2x::engine::sampling::Rng::new(3);
+        // Mostly small values and a few large ones, as a Fourier-moved p has.
+        let p: Vec<f32> = (0..3 * h * w).map(|i| (rng.unit() as f32 - 0.5) * if i % 97 == 0 { 8.0 } else { 1.0 }).collect();
+        let png = imaging::from_chw(&imaging::visualize_perturbation(&p), [h, w]);
+        let own = imaging::from_chw(&imaging::visualize_stretched(&p), [h, w]);
+        let derived = stretched_from_png(&png);
+        let max = p.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let mut magnitudes: Vec<f32> = p.iter().map(|v| v.abs()).collect();
+        magnitudes.sort_by(f32::total_cmp);
+        let q = magnitudes[((magnitudes.len() - 1) as f32 * imaging::STRETCH_QUANTILE).round() as usize];
+        // Half a level of the PNG is max|p|/255 in p, i.e. max|p|/(2q) levels of the stretched
+        // view; plus the rounding of both pictures and the quantile's own shift.
+        let bound = (max / q / 2.0).ceil() as i32 + 2;
+        let worst = own.pixels().zip(derived.pixels()).flat_map(|(a, b)| (0..3).map(move |c| (a[c] as i32 - b[c] as i32).abs())).max().unwrap();
+        assert!(worst <= bound, "worst difference {worst} levels, bound {bound}");
+    }
+}

@@ -46,6 +46,18 @@ pub fn report(grid: &Grid, results: &[RunResult], args: &StudyArgs) -> Result<()
         let path = args.out.join("contact-sheet.png");
         sheet.save(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     }
+    if !args.side_by_side.is_empty() {
+        let mut chosen = Vec::new();
+        for name in &args.side_by_side {
+            let of_setting: Vec<&Row> = rows.iter().filter(|r| &r.setting.name == name).collect();
+            if of_setting.is_empty() {
+                return Err(format!("--side-by-side: no results of a setting `{name}`"));
+            }
+            chosen.extend(of_setting.into_iter().map(|r| Row { setting: r.setting, model: r.model.clone(), runs: r.runs.clone() }));
+        }
+        let path = args.out.join("side-by-side.png");
+        sheet::contact_sheet(grid, &chosen, &args.out, args.cell).save(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     Ok(())
 }
 
