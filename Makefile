@@ -80,7 +80,7 @@ test-e2e: build-debug
 	  cargo run --quiet --bin a2x -- classify static/samples/chelsea.png --model $$m --json > target/e2e/reference/classify-$$m.json; done
 	$(ENV) node tests/e2e/serve.cjs
 	$(ENV) node tests/e2e/app.cjs target/e2e/dist target/e2e/reference target/e2e
-	$(ENV) node tests/e2e/explain.cjs target/e2e/dist target/e2e
+	$(ENV) cargo build --quiet --bin a2x && A2X_BIN="$$CARGO_TARGET_DIR/debug/a2x" node tests/e2e/explain.cjs target/e2e/dist target/e2e
 	$(ENV) node tests/e2e/tasks.cjs target/e2e/dist target/e2e
 	$(ENV) node tests/e2e/links.cjs target/e2e/dist target/e2e
 

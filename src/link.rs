@@ -50,11 +50,13 @@ pub const MAX_PAINT_TESTS: u64 = 300_000_000;
 /// 224² this allows |D̄| ≤ 1,783 (the paper draws 256; above ≈ 3,500 the allocation failed).
 pub const MAX_SAMPLE_BYTES: u64 = 1 << 30;
 /// The work (forward-pass equivalents, [`run_work`]) up to which a link runs by itself when it
-/// asks to: a little above the gallery's largest card (the a2x defaults, 100 iterations of b 32
-/// with the ± check on the batch: 16,000). Above it the page asks the visitor first.
+/// asks to: a little above the first defaults' (the preset `a2x-v1` on Lite0, 100 iterations of
+/// b 32 with the ± check on the batch: 16,000), so links made with them run by themselves as they
+/// did; the defaults of issue #21 on SqueezeNet cost 8,216. Above it the page asks the visitor first.
 pub const AUTO_RUN_WORK: u64 = 20_000;
-/// The work of the gallery's largest card (checked against `static/gallery/links.json`).
-pub const GALLERY_LARGEST_WORK: u64 = 16_000;
+/// The work of the gallery's largest card (checked against `static/gallery/links.json`): an
+/// explanation with the defaults on SqueezeNet (50 iterations of b 32 at 227²).
+pub const GALLERY_LARGEST_WORK: u64 = 8_216;
 
 /// Bytes of D̄'s sample buffer: `samples` images of 3 × `side`² f32.
 pub fn sample_bytes(samples: usize, side: usize) -> u64 {
@@ -773,6 +775,11 @@ mod tests {
         assert_eq!(run_work(&config, 256, 224), 100 * (96 + 2 * 257));
         // A 32² image is 1/49 of a 224² one (rounded up).
         assert_eq!(run_work(&config, 256, 32), (100 * (96 + 2 * 257) as u64).div_ceil(49));
+        // The defaults on SqueezeNet's 227² and the first defaults on Lite0's 224² both run by
+        // themselves: 50 · 160 · 227²/224² = 8,215.7 and 100 · 160.
+        assert_eq!(run_work(&RunConfig::default(), 256, 227), 8_216);
+        assert_eq!(run_work(&RunConfig::a2x_v1(), 256, 224), 16_000);
+        assert!(16_000 <= AUTO_RUN_WORK);
         // Every card of the gallery runs by itself; a link asking for 100,000 iterations asks first.
         let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/gallery/links.json")).unwrap();
         let cards: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();

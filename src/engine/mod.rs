@@ -69,7 +69,7 @@ pub mod tasks;
 pub mod transforms;
 
 use burn::tensor::Tensor;
-use param::Parameterisation;
+use param::{Parameterisation, Spectrum};
 use serde::{Deserialize, Serialize};
 use transforms::Transform;
 
@@ -249,39 +249,57 @@ fn pixels() -> Parameterisation {
     Parameterisation::Pixels
 }
 
-/// a2x's defaults, chosen from the measurements of `a2x study` (issue #8; README, "Does it
-/// work?"; the setting `a2x` of `static/study/grid.json`). On EfficientNet-Lite the paper's
-/// settings taken as written leave p at the level of noise (η 10: target probability 0.0003 on
-/// held-out photos, the other two models rank the target around 100th); these changes make the
-/// class appear, each measured against the others in the study:
-/// - η 80 (≈ 0.1 per pixel RMS on 224²): at the paper's η 10 p stays at noise level (the other
-///   models rank the target around 100th); η 20 and 40 with the other changes are in the grid;
-/// - a step size of 0.1·η with the ± check probing that step (O10, [`SignProbe::Step`]): p
-///   accumulates instead of being replaced every iteration;
-/// - ξ balanced ([`Fusion::Balanced`]): as written the seed's gradient dominates g once the
-///   samples' mean gradient averages out (goldfish: held-out probability 0.03 vs 0.42);
-/// - the fused gradient smoothed by a Gaussian of σ = 2 px: the pattern then transfers to the
-///   other models (the cross-model check passed on 3 of 3 screening targets vs 1 of 3, and on
-///   9 of the study's 10 targets);
-/// - no refinement: Algorithm 2 keeps about a quarter of the feature map, and the refined p
-///   fools far fewer photos (honeycomb, refined every 50 iterations: target probability 0.03 on
-///   held-out photos against 0.80 without); at η 80 ℘ also stays below γ for most targets, so
-///   the paper's rule (O9) would rarely refine at all;
-/// - 100 iterations and the ± check on the mini-batch (O2, 4× cheaper per iteration: with the
-///   step probe and ξ balanced the check chose "+" in 21 of the 4,900 iterations of the study's
-///   49 such runs, and with the check on all of D̄ a run followed the batch check's path for
-///   the 40 iterations it ran: ℘ equal to 4 digits at iterations 1, 10, …, 40; nail, chelsea).
+/// a2x's defaults (issue #21), chosen by a judge of another family on `a2x study`'s grid
+/// `static/judged/grid.json` (setting `f-squeeze-tf-natural-50`; README, "Does it work?"). The
+/// page computes them on SqueezeNet 1.1 and Lite0 judges: the target in Lite0's top 5 on 18 of
+/// 20 runs (10 targets × 2 seeds, ImageNet sample half), where a2x's first defaults
+/// ([`RunConfig::a2x_v1`], on Lite0) reached 0 of 20 with SqueezeNet judging. Over the first
+/// defaults they change:
+/// - Lucent's standard transforms of p per image ([`Transform::lucent_standard`]: jitter 8, scale
+///   0.9–1.1, rotate ±10°, jitter 4): the paper's breadth over images taken over placements too;
+/// - p moved in a Fourier basis whose per-frequency scale is the bundled photos' mean spectrum,
+///   in decorrelated colour (MaCo's magnitude prior, Lucent's colour): the step is a natural-
+///   looking, low-frequency image instead of per-pixel noise; the σ 2 smoothing of the gradient,
+///   a weak stand-in for this prior, is dropped;
+/// - 50 iterations instead of 100: judged part of the way, SqueezeNet's runs were ranked first
+///   at 25 to 50 iterations.
+///
+/// Kept from the first defaults (each measured in issue #8, `static/study/`): η 80, a step size
+/// of 0.1·η probed by the ± check (O10: p accumulates instead of being replaced), ξ balanced, no
+/// refinement (Algorithm 2 on top was re-measured on one target only, see the README), and the ±
+/// check on the mini-batch (O2).
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig::a2x_v1()
+        RunConfig {
+            iterations: 50,
+            smoothing: None,
+            transforms: Transform::lucent_standard(),
+            param: Parameterisation::Fourier { spectrum: Spectrum::Natural, decorrelate: true },
+            ..RunConfig::a2x_v1()
+        }
     }
 }
 
 impl RunConfig {
-    /// a2x's first defaults, chosen in issue #8 by the EfficientNet-Lite models' agreement (see
-    /// [`RunConfig::default`] for each choice): η 80, a step size of 0.1·η probed by the ± check,
-    /// ξ balanced, the fused gradient smoothed by σ 2 px, no refinement, 100 iterations, the ±
-    /// check on the mini-batch. Kept as the preset `a2x-v1` so what it gave can be had again.
+    /// a2x's first defaults, chosen in issue #8 by the EfficientNet-Lite models' agreement
+    /// (`static/study/`, the setting `a2x`), on the paper's settings:
+    /// - η 80 (≈ 0.1 per pixel RMS on 224²): at the paper's η 10 p stays at noise level (the
+    ///   other Lite models rank the target around 100th);
+    /// - a step size of 0.1·η with the ± check probing that step (O10, [`SignProbe::Step`]): p
+    ///   accumulates instead of being replaced every iteration;
+    /// - ξ balanced ([`Fusion::Balanced`]): as written the seed's gradient dominates g once the
+    ///   samples' mean gradient averages out (goldfish: held-out probability 0.03 vs 0.42);
+    /// - the fused gradient smoothed by a Gaussian of σ = 2 px (the Lite models' cross-check
+    ///   passed on 9 of 10 targets; SqueezeNet, judging later in issue #21, on 0 of 20 runs);
+    /// - no refinement: Algorithm 2 keeps about a quarter of the feature map, and the refined p
+    ///   fools far fewer photos (honeycomb, refined every 50 iterations: target probability 0.03
+    ///   on held-out photos against 0.80 without);
+    /// - 100 iterations and the ± check on the mini-batch (O2, 4× cheaper per iteration: with
+    ///   the step probe and ξ balanced the check chose "+" in 21 of the 4,900 iterations of the
+    ///   study's 49 such runs).
+    ///
+    /// Kept as the preset `a2x-v1` so what it gave can be had again, and links made with it
+    /// (which hold every setting) replay as they did.
     pub fn a2x_v1() -> Self {
         RunConfig {
             eta: 80.0,

@@ -208,9 +208,9 @@ impl Preset {
 
     pub fn label(self) -> &'static str {
         match self {
-            Preset::A2x => "a2x defaults (measured, see “Does it work?”)",
+            Preset::A2x => "a2x defaults (transforms, natural spectrum, 50 it.; judged by another model family, see “Does it work?”)",
             Preset::Paper => "the paper as written (η 10, 300 it., ± check on all of D̄)",
-            Preset::A2xV1 => "a2x's first defaults (issue #8: σ 2 smoothing, no transforms)",
+            Preset::A2xV1 => "a2x's first defaults (issue #8: σ 2 smoothing, no transforms, 100 it.)",
             Preset::Preview => "fast preview (b 8, |D̄| 16, 20 it.): a quick look, not the measured setting",
         }
     }
@@ -1092,7 +1092,8 @@ impl Component for Explain {
         let mut explain = Explain {
             device: props.device.clone(),
             manifest: props.manifest.clone(),
-            model_id: "lite0".into(),
+            // The manifest's `default_model` replaces it as soon as the manifest is read.
+            model_id: models::squeezenet::ID.into(),
             models: HashMap::new(),
             seed_top5: None,
             query: String::new(),

@@ -1,8 +1,11 @@
 // End-to-end test of the explanation page in a real headless Chromium (Debian's package), on
-// WebGPU (SwiftShader) and on the forced CPU backend: the page downloads Lite0 from the local
-// server with a progress bar, a class is picked by search, a bundled photo becomes the seed, the
+// WebGPU (SwiftShader) and on the forced CPU backend: the page downloads its default model (the
+// manifest's `default_model`, SqueezeNet 1.1 since issue #21) from the local server with a progress bar, a class is picked by search, a bundled photo becomes the seed, the
 // fast preview runs a few iterations live, and then
-//   - ℘ values appear and increase overall (last > first),
+//   - ℘ values appear, and the page's own share link replayed by the native CLI (`a2x replay`,
+//     flex backend, the `image` crate's decoder) gives the same p: an independent computation of
+//     the same run (a few iterations at b 4 are too few for ℘ itself to rise reliably under the
+//     default's random placements),
 //   - the perturbation canvas is not blank (its pixels vary; an all-zero p draws flat mid-grey),
 //   - the exports are a valid PNG of the model's input size and JSON with the same ℘ curve,
 //   - a second run can be cancelled and stops within one iteration (on WebGPU),
@@ -14,16 +17,21 @@
 const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
+const { execFileSync } = require('child_process');
 const { serve } = require('../../scripts/serve.cjs');
 const { check, withBrowser, finish } = require('./lib.cjs');
 
 const [dist, outDir] = process.argv.slice(2);
 const TIMEOUT = 600_000; // SwiftShader and wasm ndarray are CPU-speed: minutes, not seconds
 const manifest = JSON.parse(fs.readFileSync(path.join(dist, 'models/manifest.json'), 'utf8'));
-const LITE0_BYTES = manifest.models.find((m) => m.id === 'lite0').file_bytes;
+// The model the page opens with, and the size of its input (the seed, p and the exports).
+const DEFAULT = manifest.models.find((m) => m.id === manifest.default_model);
+const SIDE = DEFAULT.input_size;
 // The fast preview, made smaller still: SwiftShader takes about a minute per iteration at b 8.
 const BATCH = 4;
 const SAMPLES = 8;
+// The native CLI that replays the page's link (the Makefile passes its debug build).
+const A2X_BIN = process.env.A2X_BIN;
 
 // Records every state the model panel goes through and the largest progress value seen.
 const RECORD_MODEL_STATES = () => {
@@ -38,13 +46,14 @@ const RECORD_MODEL_STATES = () => {
   }).observe(document, { subtree: true, childList: true, attributes: true });
 };
 
-// The local server is too fast to watch a progress bar: Chromium's network emulation slows it to
-// 4 MB/s (1.2 s for Lite0), as a real connection would be.
+// The local server is too fast to watch a progress bar: Chromium's network emulation slows it so
+// that the default model takes about 2.5 s (0.5 MB/s for SqueezeNet's 1.3 MB), as a slow real
+// connection would: at 1.2 s the bar moved only three times in one run.
 async function throttle(page, context) {
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
   await cdp.send('Network.emulateNetworkConditions', {
-    offline: false, latency: 20, downloadThroughput: 4e6, uploadThroughput: 1e6,
+    offline: false, latency: 20, downloadThroughput: DEFAULT.file_bytes / 2.5, uploadThroughput: 1e6,
   });
 }
 
@@ -84,7 +93,7 @@ async function editorChecks(page, label) {
   await page.mouse.up();
   await page.waitForFunction(() => document.querySelector('#seed h3 + p')?.textContent.includes('(edited)'));
   const drawn = await pixels();
-  // A 6 px brush across 60% of a 224 px canvas paints about 6 × 134 ≈ 800 pixels, all in the
+  // A 6 px brush across 60% of a 224–227 px canvas paints about 6 × 134 ≈ 800 pixels, all in the
   // brush colour (#dc2828).
   const stroke = changed(before, drawn, [220, 40, 40]);
   check(`${label}: a brush stroke painted ${stroke.n} pixels in the brush colour`, stroke.n > 500 && stroke.n < 2000 && stroke.all);
@@ -182,14 +191,14 @@ async function canvasStats(page, selector) {
 
 async function explainRun(page, label, iterations) {
   await page.waitForSelector('#model[data-state="ready"], #model[data-state="failed"]', { timeout: TIMEOUT });
-  check(`${label}: Lite0 loaded`, await page.getAttribute('#model', 'data-state') === 'ready', await page.textContent('#model'));
+  check(`${label}: ${DEFAULT.id} loaded`, await page.getAttribute('#model', 'data-state') === 'ready', await page.textContent('#model'));
   const states = await page.evaluate(() => window.__modelStates);
   const progress = await page.evaluate(() => window.__progress);
   check(`${label}: the download showed a progress bar (states ${states.join(' → ')})`, states.includes('downloading') && progress.length > 0);
   const seen = [...new Set(progress.map(([value]) => value))];
   const totals = [...new Set(progress.map(([, max]) => max))];
-  check(`${label}: the bar counted up to the manifest's ${LITE0_BYTES} bytes (${seen.length} values seen, totals ${totals})`,
-    seen.length >= 3 && totals.length === 1 && totals[0] === LITE0_BYTES && seen.every((v, i) => i === 0 || v > seen[i - 1]));
+  check(`${label}: the bar counted up to the manifest's ${DEFAULT.file_bytes} bytes (${seen.length} values seen, totals ${totals})`,
+    seen.length >= 3 && totals.length === 1 && totals[0] === DEFAULT.file_bytes && seen.every((v, i) => i === 0 || v > seen[i - 1]));
 
   await page.fill('#class-search', 'goldf');
   await page.click('#class-1');
@@ -201,6 +210,7 @@ async function explainRun(page, label, iterations) {
   await page.fill('#set-iterations', String(iterations));
   await page.fill('#set-batch', String(BATCH));
   await page.fill('#set-samples', String(SAMPLES));
+  await page.fill('#set-rng', '1');
 
   const started = Date.now();
   // On the CPU an iteration blocks the page's thread: the click is acknowledged after it.
@@ -217,25 +227,67 @@ async function explainRun(page, label, iterations) {
   const run = await runJson(page);
   const curve = run.curve;
   check(`${label}: ℘ per iteration appeared (${curve.map((v) => v.toFixed(4)).join(' ')})`, curve.length === iterations && curve.every(Number.isFinite));
-  check(`${label}: ℘ increased overall`, curve[curve.length - 1] > curve[0]);
+  check(`${label}: ℘ values are probabilities`, curve.every((v) => v >= 0 && v <= 1));
   check(`${label}: ran on ${run.backend}`, label === 'WebGPU' ? run.backend === 'WebGPU' : run.backend.startsWith('CPU'));
   const p = await canvasStats(page, '#p-canvas');
   check(`${label}: perturbation canvas is ${p.width}×${p.height} and not blank (min ${p.min}, max ${p.max}, std ${p.std.toFixed(1)})`,
-    p.width === 224 && p.height === 224 && p.std > 5 && p.max - p.min > 64);
+    p.width === SIDE && p.height === SIDE && p.std > 5 && p.max - p.min > 64);
   await page.waitForSelector('#result ol.top5 li', { timeout: TIMEOUT });
   check(`${label}: seed + p classified`, (await page.$$('#result ol.top5 li')).length === 5);
+  await sameAsNative(page, label, curve);
 
   const png = await download(page, '#export-p');
   let size = null;
   try { size = pngSize(png.bytes); } catch (e) { check(`${label}: exported p is a valid PNG`, false, e.message); }
-  if (size) check(`${label}: exported p "${png.name}" is a valid 224×224 PNG (${png.bytes.length} bytes)`, size.width === 224 && size.height === 224);
+  if (size) check(`${label}: exported p "${png.name}" is a valid ${SIDE}×${SIDE} PNG (${png.bytes.length} bytes)`, size.width === SIDE && size.height === SIDE);
   const seedPng = await download(page, '#export-seed-p');
-  try { size = pngSize(seedPng.bytes); check(`${label}: exported seed + p is a valid ${size.width}×${size.height} PNG`, size.width === 224); } catch (e) { check(`${label}: exported seed + p is a valid PNG`, false, e.message); }
+  try { size = pngSize(seedPng.bytes); check(`${label}: exported seed + p is a valid ${size.width}×${size.height} PNG`, size.width === SIDE); } catch (e) { check(`${label}: exported seed + p is a valid PNG`, false, e.message); }
   const json = JSON.parse((await download(page, '#export-json')).bytes.toString('utf8'));
   check(`${label}: exported JSON has the settings and the same ℘ curve`,
     json.settings.iterations === iterations && json.settings.batch === BATCH && json.num_samples === SAMPLES && json.target === 1 &&
     json.events.map((e) => e.target_probability).every((v, i) => Math.abs(v - curve[i]) < 1e-4));
   return { curve, seconds };
+}
+
+// The page's share link replayed by the native CLI: the same run computed another way (flex
+// instead of WebGPU or wasm ndarray, the \`image\` crate's decoders instead of the browser's). The
+// pictures of p (both the stretched view) must agree closely, and ℘ at the first iteration, before
+// any ± check could have chosen differently, within 10%.
+async function sameAsNative(page, label, curve) {
+  if (!A2X_BIN) {
+    console.log(`  skip ${label}: the native comparison (A2X_BIN, the a2x binary, is not set; the Makefile sets it)`);
+    return;
+  }
+  await page.click('#copy-link');
+  await page.waitForFunction(() => document.querySelector('#share-link')?.value.includes('a2x=1.'), null, { timeout: 60_000 });
+  const link = await page.inputValue('#share-link');
+  const name = `explain-${label.toLowerCase()}-native`;
+  execFileSync(A2X_BIN, ['replay', link, '--backend', 'flex', '--out', outDir, '--name', name], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const native = JSON.parse(fs.readFileSync(path.join(outDir, `${name}.json`), 'utf8'));
+  const png = fs.readFileSync(path.join(outDir, `${name}-p.png`)).toString('base64');
+  const r = await page.evaluate(async (data) => {
+    const image = new Image();
+    image.src = `data:image/png;base64,${data}`;
+    await image.decode();
+    const ours = document.querySelector('#p-canvas');
+    const canvas = document.createElement('canvas');
+    canvas.width = ours.width; canvas.height = ours.height;
+    const context = canvas.getContext('2d');
+    context.drawImage(image, 0, 0);
+    const a = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    const b = ours.getContext('2d').getImageData(0, 0, ours.width, ours.height).data;
+    if (image.width !== ours.width || a.length !== b.length) return NaN;
+    let [sa, sb, saa, sbb, sab, n] = [0, 0, 0, 0, 0, 0];
+    for (let i = 0; i < a.length; i++) {
+      if (i % 4 === 3) continue;
+      sa += a[i]; sb += b[i]; saa += a[i] * a[i]; sbb += b[i] * b[i]; sab += a[i] * b[i]; n++;
+    }
+    return (sab / n - (sa / n) * (sb / n)) / Math.sqrt((saa / n - (sa / n) ** 2) * (sbb / n - (sb / n) ** 2));
+  }, png);
+  check(`${label}: p matches the native CLI's replay of the page's link (pixel correlation ${r.toFixed(3)})`, r > 0.9);
+  const [ours, theirs] = [curve[0], native.curve[0]];
+  check(`${label}: ℘ at iteration 1 matches the native CLI's (${ours.toFixed(4)} vs ${theirs.toFixed(4)}; all ${native.curve.map((v) => v.toFixed(4)).join(' ')})`,
+    native.curve.length === curve.length && Math.abs(ours - theirs) <= 0.1 * theirs + 1e-4);
 }
 
 // Starts a run, cancels it after its first iteration, checks that it stopped within one more.

@@ -106,7 +106,7 @@ pub fn train_cifar(args: TrainArgs) -> Result<(), String> {
     };
     let train_set = load(&args.data, Split::Train, args.limit)?;
     let test_set = load(&args.data, Split::Test, args.limit.map(|n| n.min(100)))?;
-    let device = crate::explain::open_device(args.backend)?;
+    let device = crate::common::open_device(args.backend)?;
     let started = Instant::now();
     let resuming = args.checkpoint.join("config.json").is_file();
     if args.epochs.is_none() {
@@ -171,7 +171,7 @@ pub struct EvalArgs {
 
 pub fn eval_cifar(args: EvalArgs) -> Result<(), String> {
     let test_set = load(&args.data, Split::Test, args.limit)?;
-    let device = crate::explain::open_device(args.backend)?;
+    let device = crate::common::open_device(args.backend)?;
     let attack = PgdConfig { epsilon: args.epsilon, steps: args.steps, step_size: args.step_size, random_start: false };
     println!(
         "| model | clean top-1 | top-1 under ℓ2 PGD (ε {}, {} steps of {}) | test images | seconds |\n|---|---|---|---|---|",
@@ -214,8 +214,8 @@ fn record(path: &Path, clean: f32, robust: f32, attack: &PgdConfig, images: usiz
     if partial {
         return Err("--record needs the whole test set (drop --limit)".into());
     }
-    let models_dir = crate::zoo::default_models_dir();
-    let mut manifest = crate::zoo::read_manifest(&models_dir)?;
+    let models_dir = crate::common::default_models_dir();
+    let mut manifest = crate::common::read_manifest(&models_dir)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
     let sha256 = a2x::models::format::sha256_hex(&std::fs::read(path).map_err(|e| e.to_string())?);
     let entry = manifest.trained.iter_mut().find(|m| m.file == name).ok_or(format!("models/manifest.json lists no trained model file {name}"))?;
@@ -230,7 +230,7 @@ fn record(path: &Path, clean: f32, robust: f32, attack: &PgdConfig, images: usiz
         dataset: "../shared/data/cifar10/test (JPEG re-encoding of part of the CIFAR-10 test set)".into(),
         backend: backend.to_string(),
     });
-    crate::zoo::write_manifest(&models_dir, &manifest)?;
+    crate::common::write_manifest(&models_dir, &manifest)?;
     eprintln!("recorded in {}", models_dir.join("manifest.json").display());
     Ok(())
 }
@@ -257,7 +257,7 @@ pub fn export_cifar(args: ExportArgs) -> Result<(), String> {
     use a2x::engine::gaussian::{self, ClassGaussian};
     use a2x::engine::Classifier;
     use a2x::models::format::{self, Precision};
-    let device = crate::explain::open_device(BackendKind::Flex)?;
+    let device = crate::common::open_device(BackendKind::Flex)?;
     let (net, config, progress) = train::load_checkpoint(&args.checkpoint, &device)?;
     if progress.epoch < config.epochs {
         return Err(format!("{} stopped at epoch {} of {}: finish the run first", args.checkpoint.display(), progress.epoch, config.epochs));
@@ -272,7 +272,7 @@ pub fn export_cifar(args: ExportArgs) -> Result<(), String> {
     let float = net.forward(&net.values(), images, a2x::train::net::Mode::Eval).0.argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().map_err(|e| format!("{e:?}"))?;
     let agree = quantized.iter().zip(&float).filter(|(a, b)| a == b).count();
     eprintln!("int8 vs float32 top-1 agreement on {} test images: {agree}", quantized.len());
-    let models_dir = crate::zoo::default_models_dir();
+    let models_dir = crate::common::default_models_dir();
     let file = format!("{}.a2xm", args.id);
     std::fs::write(models_dir.join(&file), &bytes).map_err(|e| e.to_string())?;
     let robust = config.attack.is_some();
@@ -300,7 +300,7 @@ pub fn export_cifar(args: ExportArgs) -> Result<(), String> {
     } else {
         None
     };
-    let mut manifest = crate::zoo::read_manifest(&models_dir)?;
+    let mut manifest = crate::common::read_manifest(&models_dir)?;
     let attack = config.attack;
     let command = match attack {
         Some(a) => format!(
@@ -346,7 +346,7 @@ pub fn export_cifar(args: ExportArgs) -> Result<(), String> {
         metrics: None,
         gaussians,
     });
-    crate::zoo::write_manifest(&models_dir, &manifest)?;
+    crate::common::write_manifest(&models_dir, &manifest)?;
     println!("{} → models/{file} ({:.2} MB int8), manifest updated; measure it with `a2x eval-cifar models/{file} --record`", args.checkpoint.display(), bytes.len() as f64 / 1e6);
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! `a2x explain` and `a2x bench`: the engine from the command line.
 
+use crate::common::open_device;
 use crate::images;
 use a2x::clock::now_ms;
-use a2x::device::{self, BackendKind};
+use a2x::device::BackendKind;
 use a2x::engine::sampling::Rng;
 use a2x::engine::schedule::Run;
 use a2x::engine::{read_values, Classifier, Event, Fusion, Preset, RefineInput, RefineStart, Region, RunConfig, SignCheck, SignProbe};
@@ -154,31 +155,18 @@ impl EngineArgs {
     }
 }
 
-pub fn open_device(backend: BackendKind) -> Result<Device, String> {
-    match backend {
-        BackendKind::Ndarray => Ok(device::cpu_device()),
-        BackendKind::Flex => Ok(device::flex_device()),
-        BackendKind::Wgpu => {
-            let (device, info) = pollster::block_on(device::init_wgpu())
-                .map_err(|e| format!("no wgpu adapter: {e}"))?;
-            eprintln!("wgpu adapter: {} ({}, {})", info.name, info.backend, info.driver);
-            Ok(device)
-        }
-    }
-}
-
 pub fn open_model(args: &EngineArgs, device: &Device) -> Result<Box<dyn Classifier>, String> {
     match args.model.as_str() {
         "tiny" if args.size >= 8 => Ok(Box::new(TinyCnn::random(args.size, 10, 0, device))),
         "tiny" => Err(format!("--size {} is too small (at least 8)", args.size)),
         other => {
-            let zoo_args = crate::zoo::ModelArgs {
+            let zoo_args = crate::common::ModelArgs {
                 model: other.to_string(),
-                models_dir: crate::zoo::default_models_dir(),
+                models_dir: crate::common::default_models_dir(),
                 backend: args.backend,
                 symmetric_padding: false,
             };
-            let (model, label) = crate::zoo::load_model(&zoo_args, device)?;
+            let (model, label) = crate::common::load_model(&zoo_args, device)?;
             eprintln!("model: {label}");
             Ok(Box::new(model))
         }

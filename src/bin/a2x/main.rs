@@ -11,6 +11,8 @@ fn main() -> std::process::ExitCode {
 #[cfg(not(target_arch = "wasm32"))]
 mod cifar;
 #[cfg(not(target_arch = "wasm32"))]
+mod common;
+#[cfg(not(target_arch = "wasm32"))]
 mod explain;
 #[cfg(not(target_arch = "wasm32"))]
 mod gallery;
@@ -139,7 +141,7 @@ mod cli {
             print_result(&reference, json, "f64 reference", None);
             return ExitCode::SUCCESS;
         }
-        let device = match crate::explain::open_device(backend) {
+        let device = match crate::common::open_device(backend) {
             Ok(device) => device,
             Err(e) => {
                 eprintln!("error: {e}");

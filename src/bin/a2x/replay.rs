@@ -2,7 +2,7 @@
 //! recipe: the same bundled photos, the same seed edits, the same D̄ and RNG streams, the same
 //! engine. The gallery's thumbnails are made with it (`make gallery`).
 
-use crate::explain::open_device;
+use crate::common::open_device;
 use a2x::bundled;
 use a2x::device::BackendKind;
 use a2x::engine::schedule::Run;
@@ -115,8 +115,8 @@ pub fn replay(args: ReplayArgs) -> Result<(), String> {
 
 fn explain(state: &SharedState, photos: &[(String, RgbImage)], args: &ReplayArgs) -> Result<(), String> {
     let SharedPage::Explain { model, weights, config, samples, seed, own_photos, photos: photo_set } = &state.page else { unreachable!() };
-    let models_dir = crate::zoo::default_models_dir();
-    let manifest = crate::zoo::read_manifest(&models_dir)?;
+    let models_dir = crate::common::default_models_dir();
+    let manifest = crate::common::read_manifest(&models_dir)?;
     let entry = manifest.model(model).ok_or(format!("models/manifest.json has no model `{model}`"))?;
     if !entry.sha256.starts_with(weights.as_str()) {
         eprintln!("warning: the link was made with other weights of {model} ({weights}; here {}): the result will differ", &entry.sha256[..16]);
@@ -125,8 +125,8 @@ fn explain(state: &SharedState, photos: &[(String, RgbImage)], args: &ReplayArgs
         eprintln!("warning: the sender had {own_photos} photos of their own in D̄; they are not in the link, so D̄ differs");
     }
     let device = open_device(args.backend)?;
-    let zoo_args = crate::zoo::ModelArgs { model: model.clone(), models_dir, backend: args.backend, symmetric_padding: false };
-    let (network, label) = crate::zoo::load_model(&zoo_args, &device)?;
+    let zoo_args = crate::common::ModelArgs { model: model.clone(), models_dir, backend: args.backend, symmetric_padding: false };
+    let (network, label) = crate::common::load_model(&zoo_args, &device)?;
     eprintln!("model: {label}");
     let size = network.input_shape()[1];
     // The seed, as the page's editor made it; at the model's side (the page resizes an edited

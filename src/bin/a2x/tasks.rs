@@ -86,8 +86,8 @@ struct Zoo {
 }
 
 fn open_zoo(device: &Device) -> Result<Zoo, String> {
-    let dir = crate::zoo::default_models_dir();
-    let manifest = crate::zoo::read_manifest(&dir)?;
+    let dir = crate::common::default_models_dir();
+    let manifest = crate::common::read_manifest(&dir)?;
     let load = |id: &str| -> Result<CifarResNet, String> {
         let entry = manifest.trained(id).ok_or(format!("models/manifest.json lists no model `{id}`"))?;
         let bytes = std::fs::read(dir.join(&entry.file)).map_err(|e| format!("{}: {e}", entry.file))?;
@@ -224,7 +224,7 @@ pub fn run_with_settings(
     hole: Option<Vec<f32>>,
     true_image: Option<Vec<f32>>,
 ) -> Result<serde_json::Value, String> {
-    let device = crate::explain::open_device(backend)?;
+    let device = crate::common::open_device(backend)?;
     let zoo = open_zoo(&device)?;
     let target = settings.run.target;
     let seed_image = match (seed_image, &hole) {
@@ -433,7 +433,7 @@ fn parse_part(text: &str) -> Result<(usize, usize), String> {
 /// against the true image beside filling the hole with the mean colour and beside the seed
 /// both methods start from.
 pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
-    let device = crate::explain::open_device(args.backend)?;
+    let device = crate::common::open_device(args.backend)?;
     let zoo = open_zoo(&device)?;
     let started = Instant::now();
     if args.seeds > 0 {

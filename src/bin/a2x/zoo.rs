@@ -1,9 +1,9 @@
 //! `a2x import`, `a2x classify`, `a2x eval-imagenet`: the model zoo from the command line.
 
-use crate::explain::open_device;
+use crate::common::{default_models_dir, load_model, open_device, read_manifest, write_manifest, ModelArgs};
 use crate::images;
 use a2x::device::BackendKind;
-use a2x::models::efficientnet::{Padding, Variant, IMAGENET_CLASSES};
+use a2x::models::efficientnet::{Variant, IMAGENET_CLASSES};
 use a2x::models::import::squeezenet_source;
 use a2x::models::{squeezenet, ImageNetModel, IMAGENET_IDS};
 use a2x::models::format::{self, Precision};
@@ -12,17 +12,6 @@ use a2x::models::{self, import, labels};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
-
-/// `./models` when the current folder has one (a checkout's root), otherwise the `models/` of the
-/// checkout this binary was built from.
-pub fn default_models_dir() -> PathBuf {
-    let here = PathBuf::from("models");
-    if here.join("manifest.json").is_file() {
-        here
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
-    }
-}
 
 pub const NORMALIZATION: &str = "input x in [0, 1] (pixel / 255); the model computes (255·x − 127) / 128, i.e. (pixel − 127) / 128";
 const SQUEEZENET_NORMALIZATION: &str = "input x in [0, 1] (pixel / 255, RGB); the model computes 255·x − [122.679, 116.669, 104.006] (Caffe's BGR means in RGB order; conv1's input channels were reordered from BGR to RGB at import)";
@@ -56,24 +45,6 @@ pub struct ImportArgs {
     /// The models folder holding manifest.json.
     #[arg(long, default_value_os_t = default_models_dir())]
     pub models_dir: PathBuf,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct ModelArgs {
-    /// A model id from models/manifest.json (lite0, lite1, lite2, squeezenet) or the path of a
-    /// model file.
-    #[arg(long, default_value = "lite0")]
-    pub model: String,
-    /// The models folder holding manifest.json.
-    #[arg(long, default_value_os_t = default_models_dir())]
-    pub models_dir: PathBuf,
-    /// `ndarray` (CPU) or `wgpu`.
-    #[arg(long, default_value = "ndarray")]
-    pub backend: BackendKind,
-    /// Pad symmetrically (PyTorch's k/2) instead of TensorFlow's SAME: only to measure what
-    /// that mistake costs.
-    #[arg(long)]
-    pub symmetric_padding: bool,
 }
 
 #[derive(Args, Debug)]
@@ -114,21 +85,10 @@ pub struct EvalArgs {
     pub verbose: bool,
 }
 
-pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
-    let path = dir.join("manifest.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Manifest::parse(&text)
-}
-
-pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), String> {
-    let path = dir.join("manifest.json");
-    std::fs::write(&path, manifest.to_json()).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 fn new_manifest() -> Manifest {
     Manifest {
         format: MANIFEST_FORMAT,
-        default_model: "lite0".into(),
+        default_model: squeezenet::ID.into(),
         labels: LabelsInfo {
             file: "imagenet1k-labels.tsv".into(),
             classes: IMAGENET_CLASSES,
@@ -225,33 +185,6 @@ pub fn import(args: ImportArgs) -> Result<(), String> {
         float32_accuracy: previous.and_then(|p| p.float32_accuracy),
     });
     write_manifest(&args.models_dir, &manifest)
-}
-
-/// Loads a model by manifest id (checking the manifest's sha256) or from a file path.
-pub fn load_model(args: &ModelArgs, device: &Device) -> Result<(ImageNetModel, String), String> {
-    let (bytes, expected, label) = match IMAGENET_IDS.iter().find(|&&id| id == args.model) {
-        Some(&id) => {
-            let manifest = read_manifest(&args.models_dir)?;
-            let entry = manifest.model(id).ok_or_else(|| format!("models/manifest.json has no model `{id}`"))?;
-            let path = args.models_dir.join(&entry.file);
-            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            (bytes, Some(entry.sha256.clone()), format!("{} ({})", entry.name, path.display()))
-        }
-        None => {
-            let path = PathBuf::from(&args.model);
-            if !path.exists() {
-                return Err(format!("`{}` is neither a model id ({}) nor a file", args.model, IMAGENET_IDS.join(", ")));
-            }
-            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            (bytes, None, path.display().to_string())
-        }
-    };
-    let model = models::load_imagenet(&bytes, expected.as_deref(), device).map_err(|e| format!("{label}: {e}"))?;
-    match model {
-        ImageNetModel::Lite(lite) if args.symmetric_padding => Ok((ImageNetModel::Lite(lite.with_padding(Padding::Symmetric)), label)),
-        ImageNetModel::SqueezeNet(_) if args.symmetric_padding => Err("--symmetric-padding is for the EfficientNet-Lite models".into()),
-        model => Ok((model, label)),
-    }
 }
 
 fn run_classify(model: &ImageNetModel, values: Vec<f32>, device: &Device) -> Result<Vec<Vec<f32>>, String> {

@@ -404,19 +404,41 @@ mod tests {
         assert!(grid("[1]").unwrap_err().contains("must be a JSON object"));
     }
 
-    /// The README's claims about the defaults are measured on the grid's setting `a2x`: it must
-    /// be `RunConfig::default()` exactly.
+    /// The grid file `file` under this clone (read when the test runs: cargo sets
+    /// CARGO_MANIFEST_DIR, whereas a compile-time path would point at whichever clone built a
+    /// shared target directory first), expanded, and its runs of `setting`.
+    fn runs_of(file: &str, setting: &str) -> (Grid, Vec<RunSpec>) {
+        let root = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+        let grid = read_grid(&root.join(file)).unwrap();
+        let runs: Vec<RunSpec> = expand(&grid).unwrap().into_iter().filter(|r| r.setting == setting).collect();
+        (grid, runs)
+    }
+
+    /// The README's claims about the defaults are measured on the judged grid's setting
+    /// `f-squeeze-tf-natural-50`: it must be `RunConfig::default()` exactly, on the page's
+    /// default model.
     #[test]
     fn the_chosen_setting_is_the_default() {
-        // The clone being tested, read when the test runs (cargo sets it): a compile-time path
-        // would point at whichever clone built a shared target directory first.
-        let root = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
-        let path = root.join("static/study/grid.json");
-        let grid = read_grid(&path).unwrap();
-        let runs: Vec<RunSpec> = expand(&grid).unwrap().into_iter().filter(|r| r.setting == "a2x").collect();
+        let (grid, runs) = runs_of("static/judged/grid.json", "f-squeeze-tf-natural-50");
         assert_eq!(runs.len(), grid.targets.len() * grid.seeds.len());
+        let root = std::env::var_os("CARGO_MANIFEST_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+        let manifest = crate::common::read_manifest(&root.join("models")).unwrap();
         for run in runs {
+            assert_eq!(run.model, manifest.default_model);
             assert_eq!(run.config, RunConfig { target: run.target, rng_seed: run.config.rng_seed, ..RunConfig::default() });
+        }
+    }
+
+    /// The first defaults' numbers (issue #8's grid, setting `a2x`, and the judged grid's `v1`)
+    /// are those of the preset `a2x-v1`.
+    #[test]
+    fn the_first_defaults_are_the_preset_a2x_v1() {
+        for (file, setting) in [("static/study/grid.json", "a2x"), ("static/judged/grid.json", "v1")] {
+            let (grid, runs) = runs_of(file, setting);
+            assert_eq!(runs.len(), grid.targets.len() * grid.seeds.len(), "{file}");
+            for run in runs {
+                assert_eq!(run.config, RunConfig { target: run.target, rng_seed: run.config.rng_seed, ..RunConfig::a2x_v1() }, "{file}");
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! judges' ranks after random shifts, scalings and blurs of the picture.
 
 use super::StudyArgs;
-use crate::zoo::{load_model, ModelArgs};
+use crate::common::{load_model, ModelArgs};
 use a2x::engine::sampling::Rng;
 pub use a2x::models::judge_of;
 use a2x::models::{self, CrossCheck, ImageNetModel, IMAGENET_IDS};

@@ -16,9 +16,9 @@ mod judge;
 mod report;
 mod sheet;
 
-use crate::explain::open_device;
+use crate::common::open_device;
 use crate::images;
-use crate::zoo::default_models_dir;
+use crate::common::default_models_dir;
 use a2x::clock::now_ms;
 use a2x::device::BackendKind;
 use a2x::engine::evaluate::transfer;
