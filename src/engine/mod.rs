@@ -357,6 +357,29 @@ impl RunConfig {
         }
     }
 
+    /// This configuration with `overrides` applied over it: a JSON object of settings by their
+    /// names (the names of the CLI, grid files and links), e.g. `{"eta": 40, "fusion":
+    /// "balanced", "transforms": []}`. The one way the CLI's `--set` and the study's grid change
+    /// settings by name. A name that is no setting, or a value of the wrong kind, is an error
+    /// naming it; settings left out of a configuration's JSON at their default (`transforms`,
+    /// `param`, `stop_at_gamma`) can be set too.
+    pub fn with_overrides(&self, overrides: &serde_json::Value) -> Result<RunConfig, String> {
+        let serde_json::Value::Object(overrides) = overrides else {
+            return Err(format!("settings must be a JSON object, not {overrides}"));
+        };
+        let known = serde_json::to_value(RunConfig::with_every_field()).expect("a RunConfig serializes");
+        let mut value = serde_json::to_value(self).expect("a RunConfig serializes");
+        for (name, setting) in overrides {
+            if known.get(name).is_none() {
+                return Err(format!("unknown engine setting `{name}`"));
+            }
+            value[name] = setting.clone();
+            // Read after each one, so a wrong value is named (serde's message alone does not).
+            serde_json::from_value::<RunConfig>(value.clone()).map_err(|e| format!("`{name}`: {e}"))?;
+        }
+        Ok(serde_json::from_value(value).expect("checked after every setting"))
+    }
+
     /// a2x's additions to the paper that this configuration switches on, by name, in the order
     /// they act within an iteration of Algorithm 1 (the rest is the paper as written):
     /// `transforms` (line 4, and where p meets an image again in lines 13–14 and 21–22), `ξ
@@ -513,5 +536,26 @@ mod tests {
             assert_eq!(name_of(from_name::<RefineInput>(name).unwrap()), name);
         }
         assert_eq!(name_of(0.5f32), "", "not a named setting");
+    }
+
+    #[test]
+    fn overrides_change_settings_by_name_and_name_mistakes() {
+        let base = RunConfig::paper();
+        let changed = base
+            .with_overrides(&serde_json::json!({"eta": 40, "fusion": "balanced", "smoothing": null, "transforms": [{"kind": "jitter", "pixels": 3}], "stop_at_gamma": true}))
+            .unwrap();
+        assert_eq!(
+            changed,
+            RunConfig { eta: 40.0, fusion: Fusion::Balanced, smoothing: None, transforms: vec![Transform::Jitter { pixels: 3 }], stop_at_gamma: true, ..RunConfig::paper() }
+        );
+        // The defaults are the first defaults with these overrides, as the judged grid writes them.
+        let grid_setting = serde_json::json!({"iterations": 50, "smoothing": null, "transforms": Transform::lucent_standard(),
+            "param": {"kind": "fourier", "spectrum": {"kind": "natural"}, "decorrelate": true}});
+        assert_eq!(RunConfig::a2x_v1().with_overrides(&grid_setting).unwrap(), RunConfig::default());
+        assert_eq!(base.with_overrides(&serde_json::json!({})).unwrap(), base);
+        assert_eq!(base.with_overrides(&serde_json::json!({"etta": 1})).unwrap_err(), "unknown engine setting `etta`");
+        assert!(base.with_overrides(&serde_json::json!({"eta": "big"})).unwrap_err().starts_with("`eta`: "));
+        assert!(base.with_overrides(&serde_json::json!({"fusion": "loud"})).unwrap_err().starts_with("`fusion`: "));
+        assert!(base.with_overrides(&serde_json::json!([1])).unwrap_err().contains("JSON object"));
     }
 }

@@ -134,15 +134,15 @@ fn settings_for(task: Task, args: &SettingsArgs, rng: u64, target: usize) -> Res
 }
 
 /// `RunConfig` with `FIELD=VALUE` overrides: VALUE is read as JSON (`1.5`, `null`, `true`), else
-/// as a string (`balanced`); an unknown field or a value of the wrong kind is an error.
+/// as a string (`balanced`); an unknown field or a value of the wrong kind is an error
+/// ([`RunConfig::with_overrides`], the grid's own path).
 fn apply_overrides(run: &a2x::engine::RunConfig, overrides: &[String]) -> Result<a2x::engine::RunConfig, String> {
-    let mut value = serde_json::to_value(run).expect("RunConfig serializes");
+    let mut object = serde_json::Map::new();
     for item in overrides {
         let (field, raw) = item.split_once('=').ok_or_else(|| format!("--set {item}: expected FIELD=VALUE"))?;
-        let slot = value.get_mut(field).ok_or_else(|| format!("--set {item}: RunConfig has no field `{field}`"))?;
-        *slot = serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_string()));
+        object.insert(field.to_string(), serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_string())));
     }
-    serde_json::from_value(value).map_err(|e| format!("--set: {e}"))
+    run.with_overrides(&serde_json::Value::Object(object)).map_err(|e| format!("--set: {e}"))
 }
 
 fn tensor(values: Vec<f32>, device: &Device) -> Tensor<4> {
@@ -532,7 +532,9 @@ mod tests {
         assert_eq!(changed.batch, 8);
         assert_eq!(changed.eta, run.eta, "other fields kept");
         assert_eq!(set(&["smoothing=null"]).unwrap().smoothing, None);
-        assert!(set(&["no_such_field=1"]).unwrap_err().contains("no field"));
+        assert!(set(&["no_such_field=1"]).unwrap_err().contains("unknown engine setting `no_such_field`"));
+        // Settings left out of the JSON at their default can be set too.
+        assert_eq!(set(&["transforms=[{\"kind\":\"jitter\",\"pixels\":2}]"]).unwrap().transforms.len(), 1);
         assert!(set(&["batch=many"]).is_err());
         assert!(set(&["batch"]).unwrap_err().contains("FIELD=VALUE"));
     }

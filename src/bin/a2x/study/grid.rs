@@ -249,24 +249,11 @@ pub fn read_grid(path: &Path) -> Result<Grid, String> {
 /// The setting's engine settings over the paper's ([`RunConfig::paper`], which never changes, so
 /// recorded runs stay valid when a2x's defaults move), with the run's target and RNG seed.
 pub fn config_of(setting: &SettingSpec, target: usize, rng_seed: u64) -> Result<RunConfig, String> {
-    let mut value = serde_json::to_value(RunConfig::paper()).expect("serialisable");
-    // Every engine setting by name, those left out of the JSON at their default included.
-    let known = serde_json::to_value(RunConfig::with_every_field()).expect("serialisable");
-    let serde_json::Value::Object(overrides) = &setting.config else {
-        return Err(format!("setting `{}`: config must be a JSON object", setting.name));
-    };
-    for (key, v) in overrides {
-        if key == "target" || key == "rng_seed" {
-            return Err(format!("setting `{}`: `{key}` comes from the grid, not the setting", setting.name));
-        }
-        if known.get(key).is_none() {
-            return Err(format!("setting `{}`: unknown engine setting `{key}`", setting.name));
-        }
-        value[key] = v.clone();
+    if let Some(key) = ["target", "rng_seed"].into_iter().find(|key| setting.config.get(key).is_some()) {
+        return Err(format!("setting `{}`: `{key}` comes from the grid, not the setting", setting.name));
     }
-    value["target"] = target.into();
-    value["rng_seed"] = rng_seed.into();
-    serde_json::from_value(value).map_err(|e| format!("setting `{}`: {e}", setting.name))
+    let config = RunConfig::paper().with_overrides(&setting.config).map_err(|e| format!("setting `{}`: {e}", setting.name))?;
+    Ok(RunConfig { target, rng_seed, ..config })
 }
 
 /// Every run of the grid, in grid order (setting, model, target, seed).
