@@ -54,15 +54,16 @@ pub struct GpuInfo {
 
 /// The CPU device, with autodiff.
 ///
-/// burn 0.22 marks ndarray deprecated in favour of its new `flex` backend; a2x stays on ndarray,
-/// the CPU backend its issues and tests name, until flex is measured against it on our models.
+/// burn 0.22 marks ndarray deprecated in favour of its new `flex` backend. a2x keeps ndarray for
+/// the native CLI's `--backend ndarray`, the tests that name it, and the page's `#cpu=ndarray`
+/// (to measure flex against it); the page's CPU backend is flex ([`flex_device`]).
 #[allow(deprecated)]
 pub fn cpu_device() -> Device {
     Device::ndarray().autodiff()
 }
 
-/// burn's `flex` CPU backend, with autodiff (native builds only).
-#[cfg(not(target_arch = "wasm32"))]
+/// burn's `flex` CPU backend, with autodiff: the study's backend natively, and the page's CPU
+/// backend (one thread in wasm; about 31× faster per iteration there than ndarray, issue #23).
 pub fn flex_device() -> Device {
     Device::flex().autodiff()
 }

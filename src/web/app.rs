@@ -57,6 +57,8 @@ pub enum Msg {
 pub struct App {
     gpu: Gpu,
     cpu: Device,
+    /// What the CPU backend is called on the page: `CPU (flex)`, or `CPU (ndarray)` with `#cpu=ndarray`.
+    cpu_label: &'static str,
     force_cpu: bool,
     probe: ProbeState,
     /// Increases with every run started, so a late result of an abandoned run is dropped.
@@ -79,8 +81,18 @@ pub struct App {
     _hash_listener: Option<wasm_bindgen::closure::Closure<dyn Fn()>>,
 }
 
-const CPU_LABEL: &str = "CPU (ndarray)";
 const GPU_LABEL: &str = "WebGPU";
+
+/// The CPU backend: burn's flex (issue #23: in headless Chromium on a 2-core machine an iteration
+/// of SqueezeNet at b 4 took 2.3 s where ndarray took 71 s), or ndarray with `#cpu=ndarray` in the
+/// URL, to measure one against the other.
+fn cpu_backend_from_url() -> (Device, &'static str) {
+    if browser::hash_parts().iter().any(|kv| kv == "cpu=ndarray") {
+        (device::cpu_device(), "CPU (ndarray)")
+    } else {
+        (device::flex_device(), "CPU (flex)")
+    }
+}
 
 /// `#backend=cpu` in the URL forces the CPU backend, so a reload keeps the choice (a share link
 /// does not carry it: the visitor's own machine decides).
@@ -130,7 +142,7 @@ impl App {
         match (&self.gpu, self.force_cpu) {
             (Gpu::Detecting, false) => None,
             (Gpu::Ready { device, .. }, false) => Some((device.clone(), GPU_LABEL)),
-            _ => Some((self.cpu.clone(), CPU_LABEL)),
+            _ => Some((self.cpu.clone(), self.cpu_label)),
         }
     }
 
@@ -139,7 +151,7 @@ impl App {
         self.active_device().map(|(device, label)| ActiveDevice {
             device,
             label,
-            is_cpu: label == CPU_LABEL,
+            is_cpu: label != GPU_LABEL,
             generation: self.backend_generation,
         })
     }
@@ -196,13 +208,13 @@ impl App {
 
     fn view_backend(&self, ctx: &Context<Self>) -> Html {
         let (kind, body) = match (&self.gpu, self.force_cpu) {
-            (_, true) => ("cpu", html! { <p>{ CPU_LABEL }{ " — forced by the switch below." }</p> }),
+            (_, true) => ("cpu", html! { <p>{ self.cpu_label }{ " — forced by the switch below." }</p> }),
             (Gpu::Detecting, _) => ("detecting", html! { <p>{ "Looking for a WebGPU adapter…" }</p> }),
             (Gpu::Unavailable(reason), _) => (
                 "cpu",
                 html! {
                     <>
-                      <p>{ CPU_LABEL }</p>
+                      <p>{ self.cpu_label }</p>
                       <p class="reason">{ "WebGPU unavailable: " }{ reason }</p>
                     </>
                 },
@@ -218,7 +230,7 @@ impl App {
               { body }
               <label class="switch">
                 <input id="force-cpu" type="checkbox" checked={self.force_cpu} {onchange} />
-                { " Force the CPU backend (ndarray)" }
+                { " Force the CPU backend" }
               </label>
             </section>
         }
@@ -310,9 +322,11 @@ impl Component for App {
     fn create(ctx: &Context<Self>) -> Self {
         ctx.link().send_future(async { Msg::GpuReady(init_gpu().await) });
         ctx.link().send_future(async { Msg::ManifestLoaded(zoo::fetch_manifest().await) });
+        let (cpu, cpu_label) = cpu_backend_from_url();
         let mut app = App {
             gpu: Gpu::Detecting,
-            cpu: device::cpu_device(),
+            cpu,
+            cpu_label,
             force_cpu: force_cpu_from_url(),
             probe: ProbeState::Waiting,
             generation: 0,

@@ -357,9 +357,9 @@ fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let active = s.run.as_ref().is_some_and(|r| r.state.active());
     let paused = s.run.as_ref().is_some_and(|r| r.state == RunState::Paused);
     let cpu_notice = s.device.as_ref().filter(|d| d.is_cpu).map(|_| html! {
-        <p class="notice" id="cpu-notice">{ "Computing on the CPU backend (ndarray, one thread in the browser), far slower than a GPU: \
-            measured in headless Chromium on a 2-core machine, Lite0 takes about 100 s per iteration at b 4, so the a2x defaults (b 32) \
-            take over 10 minutes per iteration. Use the fast preview with a small b, or the native CLI (`a2x explain`, all cores). \
+        <p class="notice" id="cpu-notice">{ "Computing on the CPU backend (burn's flex, one thread in the browser), slower than a GPU: \
+            measured in headless Chromium on a 2-core machine, SqueezeNet takes about 2.3 s per iteration at b 4, and an iteration \
+            grows with b (the a2x defaults use b 32). Use the fast preview with a small b, or the native CLI (`a2x explain`, all cores). \
             The estimate below is measured as the run goes; the page reacts between iterations only." }</p>
     });
     html! {

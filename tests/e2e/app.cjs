@@ -90,10 +90,10 @@ async function classifyAll(page, backend) {
       await page.waitForFunction(() => document.querySelector('#probe-backend')?.textContent.startsWith('CPU'),
         null, { timeout: TIMEOUT });
       const cpuRun = await probeRun(page);
-      check('the switch moved the probe to the CPU', cpuRun.backend === 'CPU (ndarray)', cpuRun.backend);
+      check('the switch moved the probe to the CPU', cpuRun.backend === 'CPU (flex)', cpuRun.backend);
       check('the switch is kept in the URL', page.url().endsWith('#backend=cpu'), page.url());
       compare('CPU via switch', cpuRun);
-      const cpuTop1 = await classifyAll(page, 'CPU (ndarray)');
+      const cpuTop1 = await classifyAll(page, 'CPU (flex)');
       for (const id of MODELS) {
         check(`${id}: same top-1 on WebGPU and on the CPU`, gpuTop1[id] === cpuTop1[id], `${gpuTop1[id]} vs ${cpuTop1[id]}`);
       }
@@ -107,7 +107,7 @@ async function classifyAll(page, backend) {
       check('backend card says CPU', await page.getAttribute('#backend', 'data-kind') === 'cpu');
       const reason = await page.textContent('#backend .reason');
       check(`the page says why ("${reason.trim()}")`, /WebGPU unavailable/.test(reason));
-      check('the probe ran on the CPU', run.backend === 'CPU (ndarray)', run.backend);
+      check('the probe ran on the CPU (flex)', run.backend === 'CPU (flex)', run.backend);
       compare('CPU fallback', run);
       await page.screenshot({ path: path.join(outDir, 'no-webgpu.png'), fullPage: true });
     });
@@ -116,8 +116,17 @@ async function classifyAll(page, backend) {
     console.log('A link with #backend=cpu opens on the CPU:');
     errors = await withBrowser(['--enable-unsafe-webgpu'], `${url}#backend=cpu`, async (page) => {
       const run = await probeRun(page);
-      check('the probe ran on the CPU', run.backend === 'CPU (ndarray)', run.backend);
+      check('the probe ran on the CPU (flex)', run.backend === 'CPU (flex)', run.backend);
       check('the switch shows it', await page.isChecked('#force-cpu'));
+    });
+    errors.forEach((e) => check('no browser errors', false, e));
+
+    // ndarray, the CPU backend before issue #23, stays reachable to measure flex against it.
+    console.log('#cpu=ndarray computes on ndarray:');
+    errors = await withBrowser(['--enable-unsafe-webgpu'], `${url}#backend=cpu&cpu=ndarray`, async (page) => {
+      const run = await probeRun(page);
+      check('the probe ran on ndarray', run.backend === 'CPU (ndarray)', run.backend);
+      compare('CPU (ndarray)', run);
     });
     errors.forEach((e) => check('no browser errors', false, e));
   } catch (e) {

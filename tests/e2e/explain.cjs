@@ -22,7 +22,7 @@ const { serve } = require('../../scripts/serve.cjs');
 const { check, withBrowser, finish } = require('./lib.cjs');
 
 const [dist, outDir] = process.argv.slice(2);
-const TIMEOUT = 600_000; // SwiftShader and wasm ndarray are CPU-speed: minutes, not seconds
+const TIMEOUT = 600_000; // SwiftShader and the wasm CPU backend are CPU-speed: minutes, not seconds
 const manifest = JSON.parse(fs.readFileSync(path.join(dist, 'models/manifest.json'), 'utf8'));
 // The model the page opens with, and the size of its input (the seed, p and the exports).
 const DEFAULT = manifest.models.find((m) => m.id === manifest.default_model);
@@ -250,7 +250,7 @@ async function explainRun(page, label, iterations) {
 }
 
 // The page's share link replayed by the native CLI: the same run computed another way (flex
-// instead of WebGPU or wasm ndarray, the \`image\` crate's decoders instead of the browser's). The
+// instead of WebGPU or wasm flex, the \`image\` crate's decoders instead of the browser's). The
 // pictures of p (both the stretched view) must agree closely, and ℘ at the first iteration, before
 // any ± check could have chosen differently, within 10%.
 async function sameAsNative(page, label, curve) {

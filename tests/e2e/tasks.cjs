@@ -217,7 +217,7 @@ async function inpaintScenario(page) {
     });
     errors.forEach((e) => check('no browser errors', false, e));
 
-    // The same engine on the CPU backend (ndarray in wasm, one thread): a short Generate run.
+    // The same engine on the CPU backend (flex in wasm, one thread): a short Generate run.
     console.log('Generate on the CPU backend:');
     const cpuErrors = await withBrowser(['--enable-unsafe-webgpu'], `${url}#backend=cpu`, async (page) => {
       await page.click('#tab-generate');
