@@ -4,6 +4,7 @@
 //! The library is shared by the browser app (`src/bin/web.rs`, built by trunk) and the native
 //! command-line tool (`src/bin/a2x.rs`). See ARCHITECTURE.md for the map.
 
+pub mod bench;
 pub mod bundled;
 pub mod clock;
 pub mod device;

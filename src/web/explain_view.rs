@@ -380,6 +380,7 @@ fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
                 else if s.bundled.is_none() { format!("Waiting for the model, the seed and D̄'s photos ({photos_in} of {} loaded)…", s.bundled_arrived.len()) }
                 else if !photos_ready { "D̄'s bundled photos did not load: reload the page.".to_string() }
                 else { "Waiting for the model and the seed…".to_string() } }</p> } } }
+        <super::bench::Bench device={s.device.clone()} model={s.ready_model(&s.model_id).map(|m| (s.model_id.clone(), m))} busy={active} />
       </div>
     }
 }

@@ -4,6 +4,7 @@
 //! bundled photo, and a proof-of-life computation with autodiff checked against an f64 reference.
 
 mod app;
+mod bench;
 mod browser;
 mod explain;
 mod explain_view;

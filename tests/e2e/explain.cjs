@@ -9,6 +9,7 @@
 //   - the perturbation canvas is not blank (its pixels vary; an all-zero p draws flat mid-grey),
 //   - the exports are a valid PNG of the model's input size and JSON with the same ℘ curve,
 //   - a second run can be cancelled and stops within one iteration (on WebGPU),
+//   - "Benchmark this device" times the defaults at b 4 and b 32 per phase (on the CPU),
 //   - the layout at a 390 px phone width has no horizontal overflow.
 // Screenshots go to OUT_DIR.
 //
@@ -290,6 +291,20 @@ async function sameAsNative(page, label, curve) {
     native.curve.length === curve.length && Math.abs(ours - theirs) <= 0.1 * theirs + 1e-4);
 }
 
+// "Benchmark this device": the defaults at b 4 and b 32 on the loaded model, per phase.
+async function benchmark(page, label) {
+  await page.click('#bench summary');
+  await page.click('#bench-run');
+  await page.waitForSelector('#bench[data-state="done"], #bench[data-state="failed"]', { timeout: TIMEOUT });
+  const report = JSON.parse(await page.textContent('#bench-json'));
+  const rows = report.rows;
+  const phases = (r) => r.gradient_ms + r.sign_check_ms + r.probability_ms;
+  check(`${label}: the benchmark timed b 4 and b 32 on ${report.model}, ${report.backend} (${rows.map((r) => `b ${r.batch}: ${r.total_ms.toFixed(0)} ms/it, phases ${phases(r).toFixed(0)} ms`).join('; ')})`,
+    rows.length === 2 && rows[0].batch === 4 && rows[1].batch === 32 && report.backend.startsWith('CPU') &&
+    rows.every((r) => r.total_ms > 0 && r.timed === 2 && phases(r) <= r.total_ms * 1.01 && phases(r) >= r.total_ms * 0.5));
+  check(`${label}: b 32 costs more per iteration than b 4`, rows.length === 2 && rows[1].total_ms > rows[0].total_ms);
+}
+
 // Starts a run, cancels it after its first iteration, checks that it stopped within one more.
 async function cancelRun(page, label) {
   await page.fill('#set-iterations', '50');
@@ -326,6 +341,9 @@ async function cancelRun(page, label) {
           await crossCheck(page, label);
           await editorChecks(page, label);
           await cancelRun(page, label);
+        } else {
+          // On SwiftShader b 32 takes minutes an iteration; flex on the CPU, seconds.
+          await benchmark(page, label);
         }
         // A reload takes the model from Cache Storage: no second download.
         await page.reload({ timeout: 300_000, waitUntil: 'domcontentloaded' });

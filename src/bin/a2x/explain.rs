@@ -311,18 +311,6 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-/// A seed and `n` samples of uniform noise at the model's input shape, the same for every call
-/// (RNG seed 1): what `bench` computes on.
-fn synthetic_images([c, h, w]: [usize; 3], n: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
-    let mut rng = Rng::new(1);
-    let mut values = |n: usize| -> Tensor<4> {
-        let v: Vec<f32> = (0..n * c * h * w).map(|_| rng.unit() as f32).collect();
-        Tensor::from_data(TensorData::new(v, [n, c, h, w]), device)
-    };
-    let seed = values(1);
-    (seed, values(n))
-}
-
 pub fn bench(args: BenchArgs) -> Result<(), String> {
     if !args.settings.is_empty() {
         return bench_settings(&args);
@@ -339,7 +327,7 @@ pub fn bench(args: BenchArgs) -> Result<(), String> {
         };
         let model = open_model(&args.engine, &device)?;
         let [_, h, w] = model.input_shape();
-        let (seed, samples) = synthetic_images(model.input_shape(), args.num_samples, &device);
+        let (seed, samples) = a2x::bench::synthetic_images(model.input_shape(), args.num_samples, &device);
         // Refine on the last iteration so its cost is measured too.
         let mut config = args.engine.config(0, None);
         config.refine_start = RefineStart::EveryInterval;
@@ -410,7 +398,7 @@ fn bench_settings(args: &BenchArgs) -> Result<(), String> {
         let mut runs = Vec::new();
         for (_, id, config) in &rows {
             let model = model_of(id);
-            let (seed, samples) = synthetic_images(model.input_shape(), args.num_samples, &device);
+            let (seed, samples) = a2x::bench::synthetic_images(model.input_shape(), args.num_samples, &device);
             let mut run = Run::new(model, seed, samples, config.clone()).map_err(|e| e.to_string())?;
             pollster::block_on(run.step()).map_err(|e| e.to_string())?;
             runs.push((run, [0f64; 4]));

@@ -1,0 +1,70 @@
+// The page's "Benchmark this device" in headless Chromium (Debian's package), on WebGPU and on
+// the CPU backend (flex; `--ndarray` adds ndarray), beside the native CLI's `a2x bench` of the
+// same settings on this machine: one table, browser ÷ native. A benchmark, not a test.
+//
+//   node scripts/bench-browser.cjs DIST_DIR [A2X_BIN] [--ndarray] [--no-webgpu]
+//
+// DIST_DIR is a built app (`make build-debug` → target/e2e/dist, or dist/ from `make serve`);
+// A2X_BIN the native binary (e.g. ~/.cache/a2x/target/release/a2x), optional.
+'use strict';
+const { execFileSync } = require('child_process');
+const { serve } = require('./serve.cjs');
+const { withBrowser } = require('../tests/e2e/lib.cjs');
+
+const args = process.argv.slice(2);
+const [dist, a2x] = args.filter((a) => !a.startsWith('--'));
+const TIMEOUT = 1_800_000;
+
+async function inBrowser(url) {
+  let report = null;
+  const errors = await withBrowser(['--enable-unsafe-webgpu'], url, async (page) => {
+    await page.waitForSelector('#model[data-state="ready"]', { timeout: TIMEOUT });
+    await page.click('#bench summary');
+    await page.click('#bench-run');
+    await page.waitForSelector('#bench[data-state="done"], #bench[data-state="failed"]', { timeout: TIMEOUT });
+    report = JSON.parse(await page.textContent('#bench-json'));
+  });
+  if (errors.length) console.error(errors.join('\n'));
+  return report;
+}
+
+// `a2x bench` of the same setting natively: its table row for one backend, as numbers.
+function native(model, batch) {
+  const out = execFileSync(a2x, ['bench', '--backends', 'flex', '--model', model, '--preset', 'a2x', '--batch', String(batch),
+    '--num-samples', '32', '--iters', '4', '--chunk', '8'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const row = out.split('\n').find((l) => l.startsWith('| flex'));
+  const cells = row.split('|').map((c) => c.trim());
+  return { gradient_ms: Number(cells[7]), sign_check_ms: Number(cells[8]), probability_ms: Number(cells[9]), total_ms: Number(cells[11]) };
+}
+
+(async () => {
+  const server = await serve(dist, 0);
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  const runs = [];
+  if (!args.includes('--no-webgpu')) runs.push(['WebGPU', url]);
+  runs.push(['CPU (flex)', `${url}#backend=cpu`]);
+  if (args.includes('--ndarray')) runs.push(['CPU (ndarray)', `${url}#backend=cpu&cpu=ndarray`]);
+  console.log(`${new Date().toISOString().slice(0, 10)}, headless Chromium, ${require('os').cpus().length} cores`);
+  console.log('| where | backend | model | setting | gradient ms | ± check ms | ℘ ms | ms per iteration | browser ÷ native |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  try {
+    const nativeRows = {};
+    for (const [label, address] of runs) {
+      const report = await inBrowser(address);
+      if (!report) { console.log(`| browser | ${label} | failed |||||||`); continue; }
+      for (const r of report.rows) {
+        const key = `${report.model} ${r.batch}`;
+        if (a2x && !(key in nativeRows)) nativeRows[key] = native(report.model, r.batch);
+        const n = nativeRows[key];
+        const ratio = n ? (r.total_ms / n.total_ms).toFixed(1) : '';
+        console.log(`| browser | ${report.backend} | ${report.model} | ${r.setting} | ${r.gradient_ms.toFixed(0)} | ${r.sign_check_ms.toFixed(0)} | ${r.probability_ms.toFixed(0)} | ${r.total_ms.toFixed(0)} | ${ratio} |`);
+      }
+    }
+    for (const [key, n] of Object.entries(nativeRows)) {
+      const [model, batch] = key.split(' ');
+      console.log(`| native | flex, all cores | ${model} | a2x defaults, b ${batch} | ${n.gradient_ms.toFixed(0)} | ${n.sign_check_ms.toFixed(0)} | ${n.probability_ms.toFixed(0)} | ${n.total_ms.toFixed(0)} | 1 |`);
+    }
+  } finally {
+    server.close();
+  }
+})();
