@@ -98,9 +98,9 @@ mod tests {
         let device = cpu_device();
         let (a, _) = synthetic_images([3, 8, 8], 2, &device);
         let (b, samples) = synthetic_images([3, 8, 8], 2, &device);
-        assert_eq!(a.clone().into_data().to_vec::<f32>().unwrap(), b.into_data().to_vec::<f32>().unwrap());
+        assert_eq!(a.clone().into_data().try_to_vec::<f32>().unwrap(), b.into_data().try_to_vec::<f32>().unwrap());
         assert_eq!(samples.dims(), [2, 3, 8, 8]);
-        let values = a.into_data().to_vec::<f32>().unwrap();
+        let values = a.into_data().try_to_vec::<f32>().unwrap();
         assert!(values.iter().all(|v| (0.0..1.0).contains(v)) && values.iter().any(|&v| v != values[0]));
 
         let model = TinyCnn::random(16, 10, 0, &device);
