@@ -418,7 +418,6 @@ fn append_result(path: &Path, result: &RunResult) -> Result<(), String> {
     written
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
