@@ -219,15 +219,14 @@ impl App {
                     </>
                 },
             ),
-            (Gpu::Ready { info, adapter, .. }, false) => ("webgpu", view_gpu(info, adapter)),
+            (Gpu::Ready { info, adapter, .. }, false) => ("webgpu", view_adapter_name(info, adapter)),
         };
         let onchange = ctx.link().callback(|e: Event| {
             Msg::SetForceCpu(e.target_unchecked_into::<HtmlInputElement>().checked())
         });
         html! {
-            <section id="backend" class="card" data-kind={kind}>
-              <h2>{ "Backend" }</h2>
-              { body }
+            <section id="backend" class="bar" data-kind={kind}>
+              <div class="backend-name">{ body }</div>
               <label class="switch">
                 <input id="force-cpu" type="checkbox" checked={self.force_cpu} {onchange} />
                 { " Force the CPU backend" }
@@ -270,8 +269,8 @@ impl App {
     }
 }
 
-fn view_gpu(info: &GpuInfo, adapter: &BrowserAdapter) -> Html {
-    let mib = |bytes: u64| format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0));
+/// The one line the backend bar shows: which GPU the page computes on.
+fn view_adapter_name(info: &GpuInfo, adapter: &BrowserAdapter) -> Html {
     let name = [&adapter.vendor, &adapter.architecture, &adapter.description]
         .into_iter()
         .filter(|s| !s.is_empty())
@@ -280,16 +279,24 @@ fn view_gpu(info: &GpuInfo, adapter: &BrowserAdapter) -> Html {
         .join(" · ");
     let name = if name.is_empty() { info.name.clone() } else { name };
     html! {
-      <>
         <p><strong>{ GPU_LABEL }</strong>{ ": " }<span id="adapter-name">{ name }</span>
           { if adapter.is_fallback { " (software fallback adapter)" } else { "" } }</p>
+    }
+}
+
+/// The adapter's limits, for the Diagnostics disclosure.
+fn view_limits(info: &GpuInfo) -> Html {
+    let mib = |bytes: u64| format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0));
+    html! {
+      <section id="limits" class="card">
+        <h2>{ "WebGPU adapter limits" }</h2>
         <table class="limits">
           <tr><th>{ "max buffer size" }</th><td>{ mib(info.max_buffer_size) }</td></tr>
           <tr><th>{ "max storage buffer binding" }</th><td>{ mib(info.max_storage_buffer_binding_size) }</td></tr>
           <tr><th>{ "max invocations per workgroup" }</th><td>{ info.max_compute_invocations_per_workgroup }</td></tr>
           <tr><th>{ "max workgroup storage" }</th><td>{ format!("{} KiB", info.max_compute_workgroup_storage_size / 1024) }</td></tr>
         </table>
-      </>
+      </section>
     }
 }
 
@@ -413,8 +420,8 @@ impl Component for App {
           <main>
             <header>
               <h1>{ "a2x" }</h1>
-              <p class="tagline">{ "Explain deep image classifiers by attacking them — on your own GPU." }</p>
-              <p class="tagline"><a id="gallery-link" href="gallery/">{ "Gallery of ready-made explanations" }</a>{ " — links for teaching, each opens this page and runs." }</p>
+              <p class="tagline">{ "Explain deep image classifiers by attacking them, on your own GPU · " }
+                <a id="gallery-link" href="gallery/" title="Links for teaching: each opens this page and runs">{ "Gallery of ready-made explanations" }</a></p>
             </header>
             { self.view_backend(ctx) }
             if let Some(e) = &self.link_error {
@@ -427,8 +434,12 @@ impl Component for App {
               <Explain device={self.explain_device()} manifest={manifest.clone()} shared={self.shared_for(true)} />
             </div>
             <ImageTasks device={self.explain_device()} {manifest} task={self.page} shared={self.shared_for(false)} />
-            { zoo::view(self.manifest.as_ref().map(|m| m.as_ref().map(|m| &**m)), &self.zoo, ctx.link().callback(Msg::Classify)) }
-            { self.view_probe() }
+            <details id="diagnostics" class="diagnostics">
+              <summary>{ "Diagnostics: the adapter's limits, the model zoo and a proof-of-life gradient" }</summary>
+              if let Gpu::Ready { info, .. } = &self.gpu { { view_limits(info) } }
+              { zoo::view(self.manifest.as_ref().map(|m| m.as_ref().map(|m| &**m)), &self.zoo, ctx.link().callback(Msg::Classify)) }
+              { self.view_probe() }
+            </details>
           </main>
         }
     }

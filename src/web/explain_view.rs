@@ -44,26 +44,29 @@ fn top5(list: &[Prediction], target: Option<usize>) -> Html {
     html! { <ol class="top5">{ for rows }</ol> }
 }
 
+/// The page as a teacher meets it: model, class, seed and Run at the top, the result beside them taking
+/// the room; D̄, every other setting and the benchmark below, each behind its own disclosure.
 pub fn view(s: &Explain, ctx: &Context<Explain>) -> Html {
     html! {
       <section id="explain" class="card wide">
         <h2>{ "Explain a class" }</h2>
-        <p class="muted">{ "a2x accumulates a perturbation p over a set of images D̄ until adding it makes the model \
-            see the target class (Jalwana et al., CVPR 2020, Algorithm 1). What p looks like is what the model has \
-            learnt the class looks like." }</p>
+        <p class="muted intro">{ "The perturbation p, grown over images D̄ until the model sees the target class in them, shows \
+            what the model has learnt the class looks like (Jalwana et al., CVPR 2020)." }</p>
         { link_notices(&s.link_notices) }
         <div class="explain-grid">
           <div class="column">
-            { model_panel(s, ctx) }
-            { class_panel(s, ctx) }
+            <div class="pick-row">
+              { model_panel(s, ctx) }
+              { class_panel(s, ctx) }
+            </div>
             { seed_panel(s, ctx) }
-            { distribution_panel(s, ctx) }
-            { settings_panel(s, ctx) }
           </div>
           <div class="column">
             { run_panel(s, ctx) }
           </div>
         </div>
+        { distribution_panel(s, ctx) }
+        { settings_panel(s, ctx) }
       </section>
     }
 }
@@ -106,16 +109,11 @@ fn model_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
         return html! { <div id="model" class="panel" data-state="waiting"><h3>{ "1 · Model" }</h3><p>{ "Reading the model list…" }</p></div> };
     };
     let busy = s.run.as_ref().is_some_and(|r| r.state.active());
-    let choices = manifest.models.iter().map(|entry| {
-        let id = entry.id.clone();
-        let onchange = ctx.link().callback(move |_| Msg::SelectModel(id.clone()));
-        html! {
-          <label class="choice">
-            <input type="radio" name="model" id={format!("model-{}", entry.id)} checked={entry.id == s.model_id} disabled={busy} {onchange} />
-            { format!(" {} ({} px, {})", entry.name, entry.input_size, mb(entry.file_bytes as u64)) }
-          </label>
-        }
+    let choices = manifest.models.iter().map(|entry| html! {
+        <option value={entry.id.clone()} selected={entry.id == s.model_id}>
+          { format!("{} · {} px · {}", entry.name, entry.input_size, mb(entry.file_bytes as u64)) }</option>
     });
+    let onchange = ctx.link().callback(|e: Event| Msg::SelectModel(e.target_unchecked_into::<HtmlSelectElement>().value()));
     let (state, body) = match s.models.get(&s.model_id) {
         None if s.device.is_none() => ("waiting", html! { <p>{ "Waiting for the backend…" }</p> }),
         None => ("idle", html! { <button id="load-model" onclick={ctx.link().callback(|_| Msg::LoadModel)}>{ "Download" }</button> }),
@@ -129,16 +127,16 @@ fn model_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
               <button id="retry-model" onclick={ctx.link().callback(|_| Msg::LoadModel)}>{ "Retry" }</button></>
         }),
         Some(ModelSlot::Ready(_, info)) => ("ready", html! {
-            <p class="muted">{ format!("{} · {} · sha256 checked · loaded in {} · warm-up (first pass, kernel compilation) {}",
+            <p class="muted" title={format!("loaded in {} · warm-up (first pass, kernel compilation) {}", seconds(info.load_ms), seconds(info.warmup_ms))}>
+              { format!("{} · {} · sha256 checked",
                 if info.from_cache { "from this browser's cache" } else { "downloaded" },
-                if info.from_cache { mb(info.bytes as u64) } else { format!("{} in {}", mb(info.bytes as u64), seconds(info.download_ms)) },
-                seconds(info.load_ms), seconds(info.warmup_ms)) }</p>
+                if info.from_cache { mb(info.bytes as u64) } else { format!("{} in {}", mb(info.bytes as u64), seconds(info.download_ms)) }) }</p>
         }),
     };
     html! {
       <div id="model" class="panel" data-state={state}>
-        <h3>{ "1 · Model" }</h3>
-        <div class="choices">{ for choices }</div>
+        <label class="field"><h3>{ "1 · Model" }</h3>
+          <select id="model-choice" disabled={busy} {onchange}>{ for choices }</select></label>
         { body }
       </div>
     }
@@ -155,12 +153,11 @@ fn class_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let label = labels::imagenet()[s.target];
     html! {
       <div id="class" class="panel">
-        <h3>{ "2 · Target class" }</h3>
-        <p>{ "Target: " }<strong id="target" data-class={s.target.to_string()}>{ format!("{} ({})", label.name(), s.target) }</strong>
-          <span class="muted">{ format!(" — {}", label.lemmas) }</span></p>
+        <h3>{ "2 · Target class: " }<strong id="target" data-class={s.target.to_string()}>{ format!("{} ({})", label.name(), s.target) }</strong></h3>
+        <p class="muted lemmas" title={label.lemmas.to_string()}>{ label.lemmas }</p>
         <div class="row">
           <input id="class-search" type="search" placeholder="search 1000 ImageNet classes by name or index" value={s.query.clone()} {oninput} />
-          <button id="random-class" onclick={ctx.link().callback(|_| Msg::RandomClass)} disabled={busy}>{ "Random class" }</button>
+          <button id="random-class" onclick={ctx.link().callback(|_| Msg::RandomClass)} disabled={busy}>{ "Random" }</button>
         </div>
         <ul class="matches">{ for matches }</ul>
       </div>
@@ -217,7 +214,8 @@ fn seed_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     html! {
       <div id="seed" class="panel" tabindex="0" {onpaste} {ondragover} {ondrop}>
         <h3>{ "3 · Seed d̄" }</h3>
-        <p class="muted">{ format!("“{name}” at the model's input, {size}×{size} px (a photo is resized so its shorter side is {} px and the centre {size}×{size} is kept). Drop or paste an image here, pick a sample, or draw.", (size as f64 / 0.875).round()) }</p>
+        <p class="muted" title={format!("A photo is resized so its shorter side is {} px and the centre {size}×{size} is kept.", (size as f64 / 0.875).round())}>
+          { format!("“{name}”, {size}×{size} px as the model sees it: pick, open, drop, paste or draw.") }</p>
         <div class="row">
           <div class="strip" id="samples">{ for samples }</div>
           <label class="file">{ "Open image…" }<input id="seed-file" type="file" accept="image/*" onchange={onchange_file} /></label>
@@ -267,10 +265,11 @@ fn distribution_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
         .filter_map(|(name, _)| urls.iter().find(|(id, _)| id == name))
         .map(|(name, url)| html! { <img class="mini" src={*url} alt={*name} title={*name} /> });
     html! {
-      <div id="distribution" class="panel">
-        <h3>{ "4 · Images D̄ the perturbation must work on" }</h3>
-        <p><span id="distribution-count">{ format!("{} photos ({} yours)", photos.len(), s.own_photos.len()) }</span>
-          { format!(" → |D̄| = {} samples: the photos themselves, then random square crops (40–100% of the shorter side, anywhere in the photo) with random mirror flips, drawn from the RNG seed. {}The paper draws 256 photos; with fewer, p also learns the photos: add your own to spread it.", s.num_samples,
+      <details id="distribution" class="panel">
+        <summary><h3>{ "4 · Images D̄ the perturbation must work on" }</h3>
+          <span class="muted">{ " · " }</span><span id="distribution-count" class="muted">{ format!("{} photos ({} yours)", photos.len(), s.own_photos.len()) }</span>
+          <span class="muted">{ format!(" → |D̄| = {} samples", s.num_samples) }</span></summary>
+        <p>{ format!("|D̄| = {} samples: the photos themselves, then random square crops (40–100% of the shorter side, anywhere in the photo) with random mirror flips, drawn from the RNG seed. {}The paper draws 256 photos; with fewer, p also learns the photos: add your own to spread it.", s.num_samples,
               if s.photo_set == crate::bundled::PhotoSet::First { "This link's D̄ is the first seven bundled photos, as when it was made. " } else { "A bundled photo that shows the target class is left out, as the paper leaves the target out. " }) }</p>
         <div class="row">
           { for thumbs }
@@ -283,7 +282,7 @@ fn distribution_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
           if s.decoding_photos { <span class="muted">{ "decoding…" }</span> }
         </div>
         { for s.photo_errors.iter().map(|e| html! { <p class="error">{ e }</p> }) }
-      </div>
+      </details>
     }
 }
 
@@ -301,19 +300,11 @@ fn select(ctx: &Context<Explain>, field: Field, id: &str, label: &str, value: &s
 fn settings_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let c = &s.config;
     let off = s.run.as_ref().is_some_and(|r| r.state.active());
-    let presets = Preset::ALL.iter().map(|p| html! { <option value={p.id()} selected={*p == s.preset}>{ p.label() }</option> });
-    let onpreset = ctx.link().callback(|e: Event| {
-        let value = e.target_unchecked_into::<HtmlSelectElement>().value();
-        Msg::Preset(Preset::ALL.into_iter().find(|p| p.id() == value).unwrap_or(Preset::A2x))
-    });
     let opt = |v: Option<f32>| v.map(|v| v.to_string()).unwrap_or_else(|| "0".into());
     html! {
-      <div id="settings" class="panel">
-        <h3>{ "5 · Settings" }</h3>
-        <label class="field wide">{ "Preset " }<select id="preset" onchange={onpreset} disabled={off}>{ for presets }</select></label>
-        if s.preset == Preset::Preview {
-          <p class="notice" id="preview-notice">{ "Fast preview: a small mini-batch and D̄ and few iterations, so you see p forming in seconds. It is not the setting measured in “Does it work?”; switch to the a2x defaults for an explanation." }</p>
-        }
+      <details id="advanced" class="panel">
+        <summary><h3>{ "5 · Advanced settings" }</h3>
+          <span class="muted">{ " · every number of Algorithm 1 and a2x's additions; the preset beside Run sets them all, and a share link keeps them" }</span></summary>
         <div class="fields">
           { number(ctx, Field::Eta, "set-eta", "η (‖p‖₂ bound)", c.eta.to_string(), "any", off) }
           { number(ctx, Field::Gamma, "set-gamma", "γ (target ℘)", c.gamma.to_string(), "0.05", off) }
@@ -343,8 +334,24 @@ fn settings_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
           { select(ctx, Field::Param, "set-param", "p moved as", param_choice(&c.param),
               &[("pixels", "pixels (as written)"), ("fourier", "a 1/f spectrum, decorrelated colour (Lucent)"), ("natural", "the photos' spectrum, decorrelated colour"), ("custom", "as the link says")], off) }
         </div>
-        if let Some(e) = &s.form_error { <p class="error" id="form-error">{ e }</p> }
-      </div>
+      </details>
+    }
+}
+
+/// The preset beside Run: the one setting most visitors change.
+fn preset_choice(s: &Explain, ctx: &Context<Explain>, disabled: bool) -> Html {
+    let presets = Preset::ALL.iter().map(|p| html! { <option value={p.id()} selected={*p == s.preset}>{ p.label() }</option> });
+    let onpreset = ctx.link().callback(|e: Event| {
+        let value = e.target_unchecked_into::<HtmlSelectElement>().value();
+        Msg::Preset(Preset::ALL.into_iter().find(|p| p.id() == value).unwrap_or(Preset::A2x))
+    });
+    html! {
+      <>
+        <label class="field wide">{ "Preset" }<select id="preset" onchange={onpreset} {disabled}>{ for presets }</select></label>
+        if s.preset == Preset::Preview {
+          <p class="notice" id="preview-notice">{ "Fast preview: a small mini-batch and D̄ and few iterations, so you see p forming in seconds. It is not the setting measured in “Does it work?”; switch to the a2x defaults for an explanation." }</p>
+        }
+      </>
     }
 }
 
@@ -357,16 +364,16 @@ fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let active = s.run.as_ref().is_some_and(|r| r.state.active());
     let paused = s.run.as_ref().is_some_and(|r| r.state == RunState::Paused);
     let cpu_notice = s.device.as_ref().filter(|d| d.is_cpu).map(|_| html! {
-        <p class="notice" id="cpu-notice">{ "Computing on the CPU backend (burn's flex, one thread in the browser), slower than a GPU: \
-            measured in headless Chromium on a 2-core machine, SqueezeNet takes about 2.3 s per iteration at b 4, and an iteration \
-            grows with b (the a2x defaults use b 32). Use the fast preview with a small b, or the native CLI (`a2x explain`, all cores). \
-            The estimate below is measured as the run goes; the page reacts between iterations only." }</p>
+        <details class="notice" id="cpu-notice"><summary>{ "On the CPU backend: slower than a GPU, and the page reacts between iterations only." }</summary>
+          { "burn's flex, one thread in the browser: measured in headless Chromium on a 2-core machine, SqueezeNet takes about \
+            2.3 s per iteration at b 4, and an iteration grows with b (the a2x defaults use b 32). Use the fast preview with a \
+            small b, or the native CLI (`a2x explain`, all cores). The time left is estimated as the run goes." }</details>
     });
     html! {
       <div id="run" class="panel sticky" data-state={state}>
-        <h3>{ "6 · Run" }</h3>
-        { for cpu_notice }
-        <div class="row">
+        <h3>{ "Run" }</h3>
+        { preset_choice(s, ctx, active) }
+        <div class="row run-bar">
           <button id="start" class="primary" onclick={link.callback(|_| Msg::Start)} disabled={!ready || active}>{ "Run" }</button>
           if paused {
             <button id="resume" onclick={link.callback(|_| Msg::Resume)}>{ "Resume" }</button>
@@ -374,12 +381,18 @@ fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
             <button id="pause" onclick={link.callback(|_| Msg::Pause)} disabled={!active}>{ "Pause" }</button>
           }
           <button id="cancel" onclick={link.callback(|_| Msg::Cancel)} disabled={!active}>{ "Cancel" }</button>
+          if let Some(run) = &s.run { <span class="muted run-bar-status">{ format!("{} · {} / {}", run.state.name(), run.events.len(), run.config.iterations) }</span> }
         </div>
+        if let Some(e) = &s.form_error { <p class="error" id="form-error">{ e }</p> }
+        { for cpu_notice }
         { match &s.run { Some(run) => view_run(s, run, ctx), None => html! {
-            <p class="muted">{ if ready { "Ready. Run starts Algorithm 1 with the settings on the left.".to_string() }
+          <>
+            <p class="muted">{ if ready { "Ready. Run starts Algorithm 1 on the seed with the preset's settings.".to_string() }
                 else if s.bundled.is_none() { format!("Waiting for the model, the seed and D̄'s photos ({photos_in} of {} loaded)…", s.bundled_arrived.len()) }
                 else if !photos_ready { "D̄'s bundled photos did not load: reload the page.".to_string() }
-                else { "Waiting for the model and the seed…".to_string() } }</p> } } }
+                else { "Waiting for the model and the seed…".to_string() } }</p>
+            <div class="pictures"><figure><div class="placeholder">{ format!("p for “{}” appears here as it forms", labels::imagenet()[s.target].name()) }</div></figure></div>
+          </> } } }
         <super::bench::Bench device={s.device.clone()} model={s.ready_model(&s.model_id).map(|m| (s.model_id.clone(), m))} busy={active} />
       </div>
     }
@@ -411,7 +424,6 @@ fn view_run(s: &Explain, run: &RunView, ctx: &Context<Explain>) -> Html {
               e.target_probability, e.seed_probability, e.samples_probability, e.rho_plus, e.rho_minus,
               e.perturbation_norm, run.config.eta, if e.gamma_reached { " · γ reached" } else { "" }) }</p>
         }
-        { plot::view(&run.events, run.config.iterations, run.config.gamma) }
         <div class="pictures">
           <figure><canvas id="p-canvas" class="big" ref={s.p_canvas.clone()}></canvas>
             <figcaption>{ format!("p for “{}”, shown as ", labels::imagenet()[target].name()) }
@@ -424,6 +436,7 @@ fn view_run(s: &Explain, run: &RunView, ctx: &Context<Explain>) -> Html {
           <figure><canvas id="perturbed-canvas" ref={s.perturbed_canvas.clone()}></canvas>
             <figcaption>{ "seed + p" }</figcaption></figure>
         </div>
+        { plot::view(&run.events, run.config.iterations, run.config.gamma) }
         <pre id="run-json" hidden=true>{ serde_json::json!({
             "state": run.state.name(), "backend": run.backend, "curve": curve,
             "seed_fingerprint": fingerprint(&run.seed_values),

@@ -11,7 +11,7 @@
 const fs = require('fs');
 const path = require('path');
 const { serve } = require('../../scripts/serve.cjs');
-const { CHROMIUM, check, withBrowser, finish } = require('./lib.cjs');
+const { CHROMIUM, check, withBrowser, finish, openDisclosure } = require('./lib.cjs');
 
 const [dist, referenceDir, outDir] = process.argv.slice(2);
 const reference = JSON.parse(fs.readFileSync(path.join(referenceDir, 'probe.json'), 'utf8'));
@@ -35,7 +35,8 @@ function compare(name, run) {
 }
 
 async function probeRun(page) {
-  await page.waitForSelector('#probe[data-state="done"], #probe[data-state="failed"]', { timeout: TIMEOUT });
+  // The probe sits under the closed Diagnostics disclosure: present, not visible.
+  await page.waitForSelector('#probe[data-state="done"], #probe[data-state="failed"]', { timeout: TIMEOUT, state: 'attached' });
   const state = await page.getAttribute('#probe', 'data-state');
   if (state !== 'done') throw new Error(`probe failed: ${await page.textContent('#probe')}`);
   return JSON.parse(await page.textContent('#probe-json'));
@@ -43,6 +44,7 @@ async function probeRun(page) {
 
 // Classifies the sample photo with model `id` through the zoo card.
 async function classify(page, id) {
+  await openDisclosure(page, '#diagnostics');
   await page.click(`#classify-${id}`);
   const row = `#zoo-${id}`;
   await page.waitForSelector(`${row}[data-state="done"], ${row}[data-state="failed"]`, { timeout: TIMEOUT });

@@ -10,7 +10,8 @@
 //   - the exports are a valid PNG of the model's input size and JSON with the same ℘ curve,
 //   - a second run can be cancelled and stops within one iteration (on WebGPU),
 //   - "Benchmark this device" times the defaults at b 4 and b 32 per phase (on the CPU),
-//   - the layout at a 390 px phone width has no horizontal overflow.
+//   - the first screen at 1280×800 and 390×844 shows model, class, seed and Run, with the other
+//     settings and the diagnostics folded away, and no horizontal overflow.
 // Screenshots go to OUT_DIR.
 //
 //   node tests/e2e/explain.cjs DIST_DIR OUT_DIR
@@ -20,7 +21,7 @@ const path = require('path');
 const zlib = require('zlib');
 const { execFileSync } = require('child_process');
 const { serve } = require('../../scripts/serve.cjs');
-const { check, withBrowser, finish } = require('./lib.cjs');
+const { check, withBrowser, finish, openDisclosure } = require('./lib.cjs');
 
 const [dist, outDir] = process.argv.slice(2);
 const TIMEOUT = 600_000; // SwiftShader and the wasm CPU backend are CPU-speed: minutes, not seconds
@@ -208,6 +209,7 @@ async function explainRun(page, label, iterations) {
   await page.waitForFunction(() => document.querySelector('#seed h3 + p')?.textContent.includes('coffee'));
   await page.selectOption('#preset', 'preview');
   check(`${label}: the fast preview says it is one`, await page.isVisible('#preview-notice'));
+  await openDisclosure(page, '#advanced');
   await page.fill('#set-iterations', String(iterations));
   await page.fill('#set-batch', String(BATCH));
   await page.fill('#set-samples', String(SAMPLES));
@@ -307,6 +309,7 @@ async function benchmark(page, label) {
 
 // Starts a run, cancels it after its first iteration, checks that it stopped within one more.
 async function cancelRun(page, label) {
+  await openDisclosure(page, '#advanced');
   await page.fill('#set-iterations', '50');
   await page.click('#start', { timeout: TIMEOUT });
   await page.waitForFunction(() => Number(document.querySelector('#run-status')?.dataset.iteration) >= 1, null, { timeout: TIMEOUT });
@@ -354,16 +357,56 @@ async function cancelRun(page, label) {
       errors.forEach((e) => check(`${label}: no browser errors`, false, e));
     }
 
-    console.log('Phone width (390 px):');
-    const errors = await withBrowser(['--enable-unsafe-webgpu'], url, async (page) => {
-      await page.waitForSelector('#model[data-state="ready"]', { timeout: TIMEOUT });
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      check(`the page fits 390 px without horizontal scrolling (overflow ${overflow} px)`, overflow <= 0);
-      const canvas = await page.evaluate(() => document.querySelector('#seed-canvas').getBoundingClientRect().width);
-      check(`the seed canvas fits the phone (${canvas.toFixed(0)} px wide)`, canvas > 200 && canvas <= 390);
-      await page.screenshot({ path: path.join(outDir, 'explain-phone-390.png'), fullPage: true });
-    }, { viewport: { width: 390, height: 844 } });
-    errors.forEach((e) => check('phone: no browser errors', false, e));
+    // The same run on both backends: the same RNG seed, settings and seed image, so ℘ at the first
+    // iteration (before any ± choice can differ) agrees within float32 differences between kernels.
+    if (results.WebGPU && results.CPU) {
+      const [g, c] = [results.WebGPU.curve, results.CPU.curve];
+      const gap = Math.abs(g[0] - c[0]) / Math.max(g[0], c[0]);
+      check(`WebGPU and CPU: ℘ at iteration 1 agrees within 10% (${g[0].toFixed(4)} vs ${c[0].toFixed(4)}; whole curves ${g.map((v) => v.toFixed(4))} vs ${c.map((v) => v.toFixed(4))})`,
+        g.length === c.length && gap <= 0.1);
+    }
+    // The page a teacher meets (issue #22 item 5), at a laptop's and a phone's size: model, class,
+    // seed and Run above the fold before any scrolling, the settings beyond the preset and the
+    // diagnostics folded away. `explain-fold-*.png` is exactly what the visitor sees first.
+    for (const [width, height] of [[1280, 800], [390, 844]]) {
+      console.log(`The first screen at ${width}×${height}:`);
+      const errors = await withBrowser(['--enable-unsafe-webgpu'], url, async (page) => {
+        await page.waitForSelector('#model[data-state="ready"]', { timeout: TIMEOUT });
+        await page.waitForFunction(() => document.querySelector('#seed h3 + p')?.textContent.includes('“'));
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        check(`${width} px: no horizontal scrolling (overflow ${overflow} px)`, overflow <= 0);
+        const fold = await page.evaluate(() => {
+          const box = (sel) => { const r = document.querySelector(sel).getBoundingClientRect(); return { top: r.top, bottom: r.bottom, height: r.height }; };
+          const start = document.querySelector('#start').getBoundingClientRect();
+          const hit = document.elementFromPoint(start.left + start.width / 2, start.top + start.height / 2);
+          return { h: window.innerHeight, scrolled: window.scrollY, model: box('#model'), class: box('#class'), seed: box('#seed-canvas'),
+            start: box('#start'), startOnTop: hit && hit.closest('#start') !== null };
+        });
+        const shown = (b) => Math.max(0, Math.min(b.bottom, fold.h) - Math.max(b.top, 0));
+        check(`${width} px: the page opens unscrolled`, fold.scrolled === 0);
+        check(`${width} px: the model choice is on the first screen (top ${fold.model.top.toFixed(0)} of ${fold.h})`,
+          fold.model.top >= 0 && shown(fold.model) >= Math.min(fold.model.height, 40));
+        check(`${width} px: the class is on the first screen (top ${fold.class.top.toFixed(0)})`,
+          fold.class.top >= 0 && shown(fold.class) >= Math.min(fold.class.height, 60));
+        const seedShown = shown(fold.seed) / fold.seed.height;
+        check(`${width} px: the seed is on the first screen (${(100 * seedShown).toFixed(0)}% of its ${fold.seed.height.toFixed(0)} px canvas; aim ≥ ${width > 560 ? 100 : 60}%)`,
+          seedShown >= (width > 560 ? 0.999 : 0.6));
+        check(`${width} px: Run is on the first screen, uncovered (${fold.start.top.toFixed(0)}–${fold.start.bottom.toFixed(0)})`,
+          fold.start.top >= 0 && fold.start.bottom <= fold.h && fold.startOnTop);
+        check(`${width} px: the preset is visible beside Run`, await page.isVisible('#preset'));
+        check(`${width} px: the other settings are folded under Advanced`, !await page.isVisible('#set-eta') && await page.$('#advanced #set-eta') !== null);
+        check(`${width} px: no diagnostics on the main path (limits, zoo, probe folded)`,
+          await page.$('#diagnostics #zoo') !== null && await page.$('#diagnostics #probe') !== null &&
+          !(await page.isVisible('#zoo')) && !(await page.isVisible('#probe')) && !(await page.isVisible('#limits')));
+        if (width < 560) {
+          const canvas = fold.seed.height;
+          check(`the seed canvas fits the phone (${canvas.toFixed(0)} px wide)`, canvas > 200 && canvas <= 390);
+        }
+        await page.screenshot({ path: path.join(outDir, `explain-fold-${width}.png`) });
+        if (width < 560) await page.screenshot({ path: path.join(outDir, 'explain-phone-390.png'), fullPage: true });
+      }, { viewport: { width, height } });
+      errors.forEach((e) => check(`${width} px: no browser errors`, false, e));
+    }
   } catch (e) {
     check('end-to-end run completed', false, e.stack || String(e));
   } finally {

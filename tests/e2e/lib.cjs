@@ -56,4 +56,9 @@ function finish(label) {
   process.exit(counts.failed === 0 ? 0 : 1);
 }
 
-module.exports = { CHROMIUM, check, withBrowser, finish, counts };
+// Opens a <details> disclosure the way a visitor does, by clicking its summary; a no-op when open.
+async function openDisclosure(page, selector) {
+  if (!await page.$eval(selector, (d) => d.open)) await page.click(`${selector} > summary`);
+}
+
+module.exports = { CHROMIUM, check, withBrowser, finish, counts, openDisclosure };
