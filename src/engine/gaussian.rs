@@ -235,43 +235,6 @@ impl ConditionalGaussian {
     }
 }
 
-/// Architecture name of a Gaussians file (an a2x model file holding, per class k,
-/// `class{k}.mean` `[3, s, s]` and `class{k}.covariance` `[3s², 3s²]`, float32).
-pub const FILE_ARCHITECTURE: &str = "class-gaussians";
-
-/// Serializes one Gaussian per class; `input_size` is the full image side.
-pub fn write_file(gaussians: &[ClassGaussian], input_size: usize) -> Vec<u8> {
-    let mut tensors = Vec::new();
-    for (k, g) in gaussians.iter().enumerate() {
-        let dims = g.mean.len();
-        tensors.push((format!("class{k}.mean"), vec![3, g.small, g.small], g.mean.clone()));
-        tensors.push((format!("class{k}.covariance"), vec![dims, dims], g.covariance.clone()));
-    }
-    crate::models::format::write(FILE_ARCHITECTURE, input_size, gaussians.len(), crate::models::format::Precision::Float32, &tensors)
-}
-
-/// Reads what [`write_file`] wrote (checked against `expected_sha256` first, when given) and
-/// factorizes every class's Σ. Never panics on a damaged file.
-pub fn read_file(bytes: &[u8], expected_sha256: Option<&str>) -> Result<Vec<ClassGaussian>, String> {
-    if let Some(expected) = expected_sha256 {
-        crate::models::format::verify_sha256(bytes, expected).map_err(|e| e.to_string())?;
-    }
-    let file = crate::models::format::read(bytes).map_err(|e| e.to_string())?;
-    if file.header.architecture != FILE_ARCHITECTURE {
-        return Err(format!("not a class-Gaussians file (architecture \"{}\")", file.header.architecture));
-    }
-    let small = file.header.input_size / GRAIN;
-    let mut tensors: std::collections::HashMap<String, (Vec<usize>, Vec<f32>)> =
-        file.tensors.into_iter().map(|(name, shape, values)| (name, (shape, values))).collect();
-    (0..file.header.classes)
-        .map(|k| {
-            let (_, mean) = tensors.remove(&format!("class{k}.mean")).ok_or(format!("class {k}'s mean is missing"))?;
-            let (_, covariance) = tensors.remove(&format!("class{k}.covariance")).ok_or(format!("class {k}'s covariance is missing"))?;
-            ClassGaussian::new(mean, covariance, small).map_err(|e| format!("class {k}: {e}"))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,10 +301,6 @@ mod tests {
         // The fit itself: var(a) ≈ 0.01, cov(a, b) ≈ 0.008.
         assert!((fitted.covariance[0] - 0.01).abs() < 0.001);
         assert!((fitted.covariance[1] - 0.008).abs() < 0.001);
-        // Through a file and back; a damaged file is refused, not a panic.
-        let bytes = write_file(std::slice::from_ref(&fitted), 4);
-        assert_eq!(read_file(&bytes, None).unwrap(), vec![fitted]);
-        assert!(read_file(&bytes[..bytes.len() - 1], None).is_err());
     }
 
     /// Conditioning against the generating process of the training images: given a = 0.7,

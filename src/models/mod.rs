@@ -4,6 +4,7 @@
 
 pub mod efficientnet;
 pub mod format;
+pub mod gaussians;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod import;
 pub mod labels;

@@ -53,6 +53,21 @@ impl Dataset {
         self.labels.is_empty()
     }
 
+    /// The first `per_class` images of each class, in the set's order.
+    pub fn first_per_class(&self, per_class: usize) -> Dataset {
+        let mut taken = [0usize; 10];
+        let mut out = Dataset::default();
+        for i in 0..self.len() {
+            let label = self.labels[i] as usize;
+            if taken[label] < per_class {
+                taken[label] += 1;
+                out.labels.push(self.labels[i]);
+                out.images.extend_from_slice(self.image(i));
+            }
+        }
+        out
+    }
+
     /// Image `i` as CHW bytes.
     pub fn image(&self, i: usize) -> &[u8] {
         &self.images[i * IMAGE_BYTES..(i + 1) * IMAGE_BYTES]

@@ -14,7 +14,7 @@ use super::now_ms;
 use super::tasks_view;
 use crate::drawing;
 use crate::engine::estimate::perturb;
-use crate::engine::gaussian::{self, ClassGaussian};
+use crate::engine::gaussian::ClassGaussian;
 use crate::engine::sampling::Rng;
 use crate::engine::tasks::{self, Task, TaskSettings};
 use crate::engine::{read_values, Classifier, Event};
@@ -382,7 +382,7 @@ async fn load_models(manifest: Rc<Manifest>, device: Device, progress: impl Fn(u
         &format!("models/{}", gaussians_entry.file),
         sizes[2],
         part(sizes[0] + sizes[1]),
-        move |bytes: &[u8]| gaussian::read_file(bytes, Some(&sha)).map_err(|e| format!("class Gaussians: {e}")),
+        move |bytes: &[u8]| crate::models::gaussians::read_file(bytes, Some(&sha)).map_err(|e| format!("class Gaussians: {e}")),
     )
     .await?;
     if gaussians.len() != resnet::CLASSES {

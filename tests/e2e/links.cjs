@@ -16,7 +16,7 @@ const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
 const { serve } = require('../../scripts/serve.cjs');
-const { check, withBrowser, finish } = require('./lib.cjs');
+const { check, withBrowser, finish, openDisclosure } = require('./lib.cjs');
 
 const [dist, outDir] = process.argv.slice(2);
 const TIMEOUT = 600_000;
@@ -74,6 +74,7 @@ async function explainOriginal(page, context, origin) {
   await page.click('#tool-fill');
   await drag(page, '#seed-canvas', [0.9, 0.9], [0.9, 0.9]);
   await page.selectOption('#preset', 'preview');
+  await openDisclosure(page, '#advanced');
   await page.fill('#set-iterations', '2');
   await page.fill('#set-batch', '4');
   await page.fill('#set-samples', '8');
@@ -193,6 +194,22 @@ async function badLinks(url, validLink) {
     errors.forEach((e) => check(`bad link (${label}): no browser errors`, false, e));
   }
   if (!validLink) return;
+  // A valid link whose seed is the sender's own file, named with markup: a file name may hold any
+  // printable character, so the link is accepted, and the name must reach the page as text.
+  const named = decodeLink(validLink);
+  const name = '<img src=x onerror="window.__pwned=1">.png';
+  named.page.seed.base = { kind: 'supplied', name };
+  {
+    const errors = await withBrowser(GPU, url + encode(named), async (page) => {
+      await page.waitForSelector('#link-notice', { timeout: TIMEOUT });
+      const notice = await page.textContent('#link-notice');
+      const images = await page.$$eval('#link-notice img, #seed p img', (els) => els.length);
+      const pwned = await page.evaluate(() => window.__pwned === 1);
+      check(`a file name holding markup shows as text (“${notice.match(/“[^”]*”/)?.[0] ?? notice.slice(0, 80)}”), no element made, no script run`,
+        notice.includes(`“${name}”`) && images === 0 && !pwned);
+    });
+    errors.forEach((e) => check('markup file name: no browser errors', false, e));
+  }
   // A valid link that asks to run 100,000 iterations at once: restored, but it waits for the visitor.
   const large = decodeLink(validLink);
   large.page.config.iterations = 100000;

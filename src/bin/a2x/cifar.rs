@@ -65,25 +65,11 @@ pub struct TrainArgs {
 }
 
 /// The first `per_class` images of each class, in order.
-fn first_per_class(dataset: Dataset, per_class: usize) -> Dataset {
-    let mut taken = [0usize; 10];
-    let mut out = Dataset::default();
-    for i in 0..dataset.len() {
-        let label = dataset.labels[i] as usize;
-        if taken[label] < per_class {
-            taken[label] += 1;
-            out.labels.push(dataset.labels[i]);
-            out.images.extend_from_slice(dataset.image(i));
-        }
-    }
-    out
-}
-
 fn load(data: &std::path::Path, split: Split, limit: Option<usize>) -> Result<Dataset, String> {
     let started = Instant::now();
     let dataset = Dataset::load(data, split)?;
     let dataset = match limit {
-        Some(n) => first_per_class(dataset, n),
+        Some(n) => dataset.first_per_class(n),
         None => dataset,
     };
     eprintln!("{split:?}: {} images from {} in {:.1} s", dataset.len(), data.display(), started.elapsed().as_secs_f64());
@@ -118,7 +104,7 @@ pub fn train_cifar(args: TrainArgs) -> Result<(), String> {
         } else if args.budget_minutes.is_finite() {
             let per_step = train::seconds_per_step(&config, &train_set, &device, 4, 12)?;
             // Compile (and autotune) the evaluation's kernels now too, outside the budget's fit.
-            let warm = first_per_class(test_set.clone(), 50);
+            let warm = test_set.first_per_class(50);
             train::accuracy(&a2x::train::net::TrainingNet::init(0, &device), &warm, None, &device, 500)?;
             let steps_per_epoch = train_set.len() / config.batch_size;
             // The clean test evaluation after each epoch costs about a tenth of a step per batch.
@@ -265,7 +251,7 @@ pub fn export_cifar(args: ExportArgs) -> Result<(), String> {
     let bytes = train::export(&net, Precision::Int8);
     let model = a2x::models::resnet::load(&bytes, None, &device).map_err(|e| format!("the written file does not load: {e}"))?;
     // The int8 model must still compute what the checkpoint computes, closely.
-    let test_set = first_per_class(Dataset::load(&args.data, Split::Test)?, 20);
+    let test_set = Dataset::load(&args.data, Split::Test)?.first_per_class(20);
     let (values, _) = test_set.batch(&(0..test_set.len()).collect::<Vec<_>>(), None);
     let images = burn::tensor::Tensor::<4>::from_data(burn::tensor::TensorData::new(values, [test_set.len(), 3, 32, 32]), &device);
     let quantized = model.logits(images.clone()).argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().map_err(|e| format!("{e:?}"))?;
@@ -284,8 +270,8 @@ pub fn export_cifar(args: ExportArgs) -> Result<(), String> {
             let (values, _) = train_set.batch(&indices, None);
             fitted.push(ClassGaussian::fit(&values, indices.len(), 32 / gaussian::GRAIN)?);
         }
-        let gaussian_bytes = gaussian::write_file(&fitted, 32);
-        gaussian::read_file(&gaussian_bytes, None)?;
+        let gaussian_bytes = a2x::models::gaussians::write_file(&fitted, 32);
+        a2x::models::gaussians::read_file(&gaussian_bytes, None)?;
         let gaussian_file = "cifar10-gaussians.a2xm".to_string();
         std::fs::write(models_dir.join(&gaussian_file), &gaussian_bytes).map_err(|e| e.to_string())?;
         Some(GaussiansFile {

@@ -2,7 +2,7 @@
 //! CIFAR-10 model, A2X beside Santurkar et al.'s PGD baseline (issue #6).
 
 use a2x::device::BackendKind;
-use a2x::engine::gaussian::{self, ClassGaussian};
+use a2x::engine::gaussian::ClassGaussian;
 use a2x::engine::sampling::Rng;
 use a2x::engine::tasks::{self, HoleConstraint, InpaintSamples, InpaintSeed, Task, TaskSettings};
 use a2x::engine::pgd::PenaltyForm;
@@ -96,7 +96,7 @@ fn open_zoo(device: &Device) -> Result<Zoo, String> {
     let entry = manifest.trained("cifar-robust").ok_or("models/manifest.json lists no cifar-robust")?;
     let file = entry.gaussians.as_ref().ok_or("the manifest names no Gaussians for cifar-robust")?;
     let bytes = std::fs::read(dir.join(&file.file)).map_err(|e| format!("{}: {e}", file.file))?;
-    Ok(Zoo { robust: load("cifar-robust")?, standard: load("cifar-standard")?, gaussians: gaussian::read_file(&bytes, Some(&file.sha256))? })
+    Ok(Zoo { robust: load("cifar-robust")?, standard: load("cifar-standard")?, gaussians: a2x::models::gaussians::read_file(&bytes, Some(&file.sha256))? })
 }
 
 fn settings_for(task: Task, args: &SettingsArgs, rng: u64, target: usize) -> Result<TaskSettings, String> {
