@@ -64,8 +64,11 @@ if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; 
     log "rustup toolchain install nightly (to build trunk)"
     rustup toolchain install nightly --profile minimal
   fi
-  log "cargo +nightly install trunk $TRUNK_VERSION (about 15 minutes)"
-  cargo +nightly install --locked --root "$A2X_TOOLS/cargo" trunk --version "=$TRUNK_VERSION"
+  # trunk's own release profile asks for fat LTO in one codegen unit: the slowest build there is,
+  # for a tool that spends its time waiting on wasm-bindgen. Thin-less, parallel codegen instead.
+  log "cargo +nightly install trunk $TRUNK_VERSION (several minutes)"
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo +nightly install --locked --root "$A2X_TOOLS/cargo" trunk --version "=$TRUNK_VERSION"
 fi
 
 # 4. wasm-opt: Debian's binaryen is too old for current rustc output; npm's JS build works.
