@@ -45,7 +45,7 @@ fn top5(list: &[Prediction], target: Option<usize>) -> Html {
 }
 
 /// The page as a teacher meets it: model, class, seed and Run at the top, the result beside them taking
-/// the room; D̄, every other setting and the benchmark below, each behind its own disclosure.
+/// the room; D̄ and every setting but the preset below, each behind its own disclosure.
 pub fn view(s: &Explain, ctx: &Context<Explain>) -> Html {
     html! {
       <section id="explain" class="card wide">
