@@ -32,6 +32,19 @@ pub struct PgdConfig {
     pub random_start: bool,
 }
 
+impl PgdConfig {
+    /// The untargeted attack in words, as the manifest records it beside a model's accuracy under it.
+    pub fn untargeted_description(&self) -> String {
+        format!(
+            "untargeted ℓ2 PGD, ε {}, {} steps of {}, {} start, images in [0, 1]",
+            self.epsilon,
+            self.steps,
+            self.step_size,
+            if self.random_start { "random" } else { "no random" }
+        )
+    }
+}
+
 /// Sum over the batch of each image's cross-entropy with its label, from logits `[n, classes]`.
 pub fn cross_entropy_sum(logits: Tensor<2>, labels: &[usize]) -> Tensor<1> {
     let [n, classes] = logits.dims();

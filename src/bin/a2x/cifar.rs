@@ -211,7 +211,7 @@ fn record(path: &Path, clean: f32, robust: f32, attack: &PgdConfig, images: usiz
     entry.metrics = Some(RobustAccuracy {
         clean_top1: (10000.0 * clean as f64).round() / 100.0,
         attacked_top1: (10000.0 * robust as f64).round() / 100.0,
-        attack: format!("untargeted ℓ2 PGD, ε {}, {} steps of {}, no random start, images in [0, 1]", attack.epsilon, attack.steps, attack.step_size),
+        attack: attack.untargeted_description(),
         images,
         dataset: "../shared/data/cifar10/test (JPEG re-encoding of part of the CIFAR-10 test set)".into(),
         backend: backend.to_string(),
