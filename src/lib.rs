@@ -15,6 +15,7 @@ pub mod imaging;
 pub mod link;
 pub mod models;
 pub mod probe;
+pub mod session;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod train;
 

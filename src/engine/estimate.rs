@@ -180,10 +180,11 @@ pub fn outside_of_hole(hole: &[f32], [c, h, w]: [usize; 3], device: &burn::tenso
     Tensor::<4>::from_data(TensorData::new(outside, [1, 1, h, w]), device).expand([1, c, h, w])
 }
 
-/// Line 20: p · min(1, η / ‖p‖₂), the projection onto the ℓ2 ball of radius η.
+/// Line 20: p · min(1, η / ‖p‖₂), the projection onto the ℓ2 ball of radius η, of each image of
+/// the batch on its own (so also PGD's Π_ε of its differences; a zero p stays zero).
 pub fn project(perturbation: Tensor<4>, eta: f32) -> Tensor<4> {
-    let norm = per_image_norms(perturbation.clone()); // [1]
-    let scale = (norm.recip() * eta as f64).clamp_max(1.0).reshape([1, 1, 1, 1]);
     let [n, c, h, w] = perturbation.dims();
+    let norm = per_image_norms(perturbation.clone()); // [n]
+    let scale = (norm.recip() * eta as f64).clamp_max(1.0).reshape([n, 1, 1, 1]);
     perturbation * scale.expand([n, c, h, w])
 }

@@ -382,6 +382,32 @@ impl RunConfig {
         Ok(serde_json::from_value(value).expect("checked after every setting"))
     }
 
+    /// This configuration with one setting given as text, as a form field or a command-line flag
+    /// gives it: a number, an option's name, the named transforms (`none`, `lucent`) or
+    /// parameterisations (`pixels`, `fourier`, `natural`), or JSON; a step size or σ of 0 or
+    /// less is none. Through [`RunConfig::with_overrides`].
+    pub fn with_text(&self, name: &str, text: &str) -> Result<RunConfig, String> {
+        let text = text.trim();
+        let json = serde_json::from_str::<serde_json::Value>(text).ok();
+        let value = match name {
+            "transforms" => match transforms::Transform::named(text) {
+                Some(named) => serde_json::to_value(named).expect("transforms serialize"),
+                None => json.ok_or(format!("`{name}`: “{text}” is neither `none`, `lucent` nor JSON"))?,
+            },
+            "param" => match param::Parameterisation::named(text) {
+                Some(named) => serde_json::to_value(named).expect("a parameterisation serializes"),
+                None => json.ok_or(format!("`{name}`: “{text}” is neither `pixels`, `fourier`, `natural` nor JSON"))?,
+            },
+            "step_size" | "smoothing" => match json.as_ref().and_then(serde_json::Value::as_f64) {
+                Some(x) if x > 0.0 => serde_json::Value::from(x),
+                Some(_) => serde_json::Value::Null,
+                None => return Err(format!("`{name}`: “{text}” is not a valid number")),
+            },
+            _ => setting_value(text),
+        };
+        self.with_overrides(&serde_json::json!({ name: value })).map_err(|e| if text.is_empty() { format!("`{name}`: empty") } else { e })
+    }
+
     /// a2x's additions to the paper that this configuration switches on, by name, in the order
     /// they act within an iteration of Algorithm 1 (the rest is the paper as written):
     /// `transforms` (line 4, and where p meets an image again in lines 13–14 and 21–22), `ξ
@@ -435,16 +461,39 @@ pub enum Preset {
     Paper,
     /// a2x's first defaults, of issue #8 ([`RunConfig::a2x_v1`]).
     A2xV1,
+    /// A quick look, not a measured setting: a2x's defaults at b 8 and 20 iterations, on a D̄ of
+    /// 16 samples ([`Preset::samples`]).
+    Preview,
 }
 
 impl Preset {
+    pub const ALL: [Preset; 4] = [Preset::A2x, Preset::Paper, Preset::A2xV1, Preset::Preview];
+
     pub fn config(self) -> RunConfig {
         match self {
             Preset::A2x => RunConfig::default(),
             Preset::Paper => RunConfig::paper(),
             Preset::A2xV1 => RunConfig::a2x_v1(),
+            Preset::Preview => RunConfig { batch: 8, iterations: 20, ..RunConfig::default() },
         }
     }
+
+    /// |D̄| of the preset where D̄ is stretched from a few photos (the page's): the paper's 256,
+    /// or 16 for the preview.
+    pub fn samples(self) -> usize {
+        if self == Preset::Preview {
+            16
+        } else {
+            256
+        }
+    }
+}
+
+/// A setting's value as text is given (a form field, `--set FIELD=VALUE`): JSON if it reads as
+/// JSON (`1.5`, `null`, `true`, `[…]`), else the text as a string (an option's name, `balanced`).
+pub fn setting_value(text: &str) -> serde_json::Value {
+    let text = text.trim();
+    serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()))
 }
 
 /// An engine setting from its own (serde, kebab-case) name — `batch`, `all-samples`,
@@ -559,5 +608,20 @@ mod tests {
         assert!(base.with_overrides(&serde_json::json!({"eta": "big"})).unwrap_err().starts_with("`eta`: "));
         assert!(base.with_overrides(&serde_json::json!({"fusion": "loud"})).unwrap_err().starts_with("`fusion`: "));
         assert!(base.with_overrides(&serde_json::json!([1])).unwrap_err().contains("JSON object"));
+        // The same path from text, as the page's form and the CLI give settings.
+        assert_eq!(base.with_text("eta", " 12.5 ").unwrap().eta, 12.5);
+        assert_eq!(base.with_text("batch", "8").unwrap().batch, 8);
+        assert!(base.with_text("batch", "2.5").unwrap_err().starts_with("`batch`: "));
+        assert!(base.with_text("eta", "abc").unwrap_err().starts_with("`eta`: "));
+        assert_eq!(base.with_text("smoothing", "0").unwrap().smoothing, None);
+        assert_eq!(base.with_text("step_size", "0.1").unwrap().step_size, Some(0.1));
+        assert!(base.with_text("step_size", "x").unwrap_err().contains("not a valid number"));
+        assert_eq!(base.with_text("fusion", "balanced").unwrap().fusion, Fusion::Balanced);
+        assert!(base.with_text("fusion", "loud").unwrap_err().starts_with("`fusion`: "));
+        assert_eq!(base.with_text("transforms", "lucent").unwrap().transforms, transforms::Transform::lucent_standard());
+        assert!(base.with_text("transforms", "none").unwrap().transforms.is_empty());
+        assert_eq!(base.with_text("param", "pixels").unwrap().param, param::Parameterisation::Pixels);
+        assert_eq!(base.with_text("param", "natural").unwrap().param.name(), "natural");
+        assert!(base.with_text("eta", "").is_err());
     }
 }

@@ -57,6 +57,22 @@ impl Parameterisation {
         Parameterisation::Fourier { spectrum: Spectrum::PowerLaw { decay: 1.0 }, decorrelate: true }
     }
 
+    /// The named parameterisations the page and the CLI offer: `pixels`, `fourier` (Lucent's)
+    /// and `natural` (the bundled photos' spectrum, in decorrelated colour).
+    pub fn named(name: &str) -> Option<Parameterisation> {
+        match name {
+            "pixels" => Some(Parameterisation::Pixels),
+            "fourier" => Some(Parameterisation::lucent()),
+            "natural" => Some(Parameterisation::Fourier { spectrum: Spectrum::Natural, decorrelate: true }),
+            _ => None,
+        }
+    }
+
+    /// The name [`Parameterisation::named`] reads for this one, or `custom`.
+    pub fn name(&self) -> &'static str {
+        ["pixels", "fourier", "natural"].into_iter().find(|n| Parameterisation::named(n).as_ref() == Some(self)).unwrap_or("custom")
+    }
+
     pub fn check(&self) -> Result<(), String> {
         match self {
             Parameterisation::Fourier { spectrum: Spectrum::PowerLaw { decay }, .. } if !(decay.is_finite() && (0.0..=4.0).contains(decay)) => {

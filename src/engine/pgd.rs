@@ -7,7 +7,7 @@
 //! x_{k+1} = clip_[0,1]( x₀ + Π_ε( x_k ± α ĝ − x₀ ) ), Π_ε scaling a difference longer than ε
 //! back onto the ε-sphere. Images are in [0, 1] (O7's pixel scale).
 
-use crate::engine::estimate::per_image_norms;
+use crate::engine::estimate::{per_image_norms, project};
 use crate::engine::sampling::Rng;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Tensor, TensorData};
@@ -66,13 +66,6 @@ pub fn one_hot(labels: &[usize], classes: usize, device: &burn::tensor::Device) 
 fn norms_like(x: Tensor<4>, floor: f32) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
     per_image_norms(x).clamp_min(floor).reshape([n, 1, 1, 1]).expand([n, c, h, w])
-}
-
-/// Π_ε: differences longer than ε are scaled back onto the ε-sphere, shorter ones kept.
-pub fn project_l2(difference: Tensor<4>, epsilon: f32) -> Tensor<4> {
-    let norms = norms_like(difference.clone(), 1e-12);
-    let scale = (norms.recip() * epsilon).clamp_max(1.0);
-    difference * scale
 }
 
 /// A point drawn uniformly from the ℓ2 ball of radius ε in `n` dimensions per image: a Gaussian
@@ -221,7 +214,7 @@ impl PgdAttack {
         let gradient = Tensor::<4>::from_inner(gradient);
         let unit = gradient.clone() / norms_like(gradient, 1e-12);
         let stepped = x.detach() + unit * (self.direction * self.config.step_size);
-        self.x = (original.clone() + project_l2(stepped - original.clone(), self.config.epsilon)).clamp(0.0, 1.0);
+        self.x = (original.clone() + project(stepped - original.clone(), self.config.epsilon)).clamp(0.0, 1.0);
         self.steps_taken += 1;
     }
 }
@@ -238,10 +231,12 @@ mod tests {
     #[test]
     fn projection_scales_long_differences_onto_the_sphere_only() {
         let device = cpu_device();
-        // Image 0: (3, 4) has length 5 → scaled to length 2: (1.2, 1.6). Image 1: (0.3, 0.4), length 0.5, kept.
-        let d = Tensor::<4>::from_data(TensorData::new(vec![3.0f32, 4.0, 0.3, 0.4], [2, 1, 1, 2]), &device);
-        let p = values(project_l2(d, 2.0));
-        let expected = [1.2, 1.6, 0.3, 0.4];
+        // Image 0: (3, 4) has length 5 → scaled to length 2: (1.2, 1.6). Image 1: (0.3, 0.4), length
+        // 0.5, kept. Image 2: zero stays zero.
+        let d = Tensor::<4>::from_data(TensorData::new(vec![3.0f32, 4.0, 0.3, 0.4, 0.0, 0.0], [3, 1, 1, 2]), &device);
+        let p = values(project(d, 2.0));
+        let expected = [1.2, 1.6, 0.3, 0.4, 0.0, 0.0];
+        assert_eq!(p.len(), expected.len());
         for (a, b) in p.iter().zip(expected) {
             assert!((a - b).abs() < 1e-6, "{p:?}");
         }

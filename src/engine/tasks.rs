@@ -204,6 +204,82 @@ fn is_norm(form: &PenaltyForm) -> bool {
     *form == PenaltyForm::Norm
 }
 
+impl TaskSettings {
+    /// These settings with `overrides` applied: a JSON object of settings by name. Three names
+    /// set both methods at once, the one place their coupling is written:
+    /// - `iterations`: A2X's iterations and PGD's steps;
+    /// - `budget`: A2X's η and PGD's ε (ℓ2, pixels in [0, 1]), keeping the step's length (A2X's
+    ///   step size is a fraction of η: step / η);
+    /// - `step`: the ℓ2 length of each step of both.
+    ///
+    /// `samples`, `hole_weight`, `hole_constraint`, `inpaint_samples`, `hole_penalty` and
+    /// `inpaint_seed` are the task's own; any other name is A2X's ([`RunConfig::with_overrides`]).
+    /// The CLI's flags and `--set` and the page's fields all come this way.
+    pub fn with_overrides(&self, overrides: &serde_json::Value) -> Result<TaskSettings, String> {
+        let serde_json::Value::Object(overrides) = overrides else {
+            return Err(format!("settings must be a JSON object, not {overrides}"));
+        };
+        let mut settings = self.clone();
+        let mut engine = serde_json::Map::new();
+        let number = |name: &str, value: &serde_json::Value| value.as_f64().ok_or_else(|| format!("`{name}`: {value} is not a number"));
+        let positive = |name: &str, value: &serde_json::Value| {
+            let x = number(name, value)? as f32;
+            if x > 0.0 && x.is_finite() {
+                Ok(x)
+            } else {
+                Err(format!("`{name}`: a positive number, not {value}"))
+            }
+        };
+        let count = |name: &str, value: &serde_json::Value, range: std::ops::RangeInclusive<u64>| {
+            value.as_u64().filter(|n| range.contains(n)).map(|n| n as usize).ok_or_else(|| format!("`{name}`: a whole number from {} to {}, not {value}", range.start(), range.end()))
+        };
+        let named = |name: &str, value: &serde_json::Value| format!("`{name}`: unknown option {value}");
+        for (name, value) in overrides {
+            match name.as_str() {
+                "iterations" => {
+                    let n = count(name, value, 1..=100_000)?;
+                    settings.run.iterations = n;
+                    settings.baseline.steps = n;
+                }
+                "budget" => {
+                    let eta = positive(name, value)?;
+                    settings.run.eta = eta;
+                    settings.baseline.epsilon = eta;
+                    settings.run.step_size = Some(settings.baseline.step_size / eta);
+                }
+                "step" => {
+                    let step = positive(name, value)?;
+                    settings.baseline.step_size = step;
+                    settings.run.step_size = Some(step / settings.run.eta);
+                }
+                "samples" => settings.samples = count(name, value, 1..=4096)?,
+                "hole_weight" => {
+                    let beta = number(name, value)? as f32;
+                    if !(beta >= 0.0 && beta.is_finite()) {
+                        return Err(format!("`{name}`: zero or a positive number, not {value}"));
+                    }
+                    settings.hole_weight = beta;
+                }
+                "hole_constraint" => settings.hole_constraint = serde_json::from_value(value.clone()).map_err(|_| named(name, value))?,
+                "inpaint_samples" => settings.inpaint_samples = serde_json::from_value(value.clone()).map_err(|_| named(name, value))?,
+                "hole_penalty" => settings.hole_penalty = serde_json::from_value(value.clone()).map_err(|_| named(name, value))?,
+                "inpaint_seed" => settings.inpaint_seed = serde_json::from_value(value.clone()).map_err(|_| named(name, value))?,
+                _ => {
+                    engine.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        settings.run = settings.run.with_overrides(&serde_json::Value::Object(engine))?;
+        if !(2..=1024).contains(&settings.run.batch) {
+            return Err(format!("`batch`: between 2 and 1024, not {}", settings.run.batch));
+        }
+        if !(0.0..=1.0).contains(&settings.run.gamma) {
+            return Err(format!("`gamma`: between 0 and 1, not {}", settings.run.gamma));
+        }
+        Ok(settings)
+    }
+}
+
 impl Task {
     /// The defaults for 32×32 images (see the module notes).
     pub fn defaults(self) -> TaskSettings {
@@ -436,6 +512,34 @@ mod tests {
         for c in 0..3 {
             assert!((filled[c * 16 + 5] - (c as f32 + 0.1)).abs() < 1e-6);
             assert_eq!(filled[c * 16], image[c * 16]);
+        }
+    }
+
+    #[test]
+    fn overrides_move_both_methods_together() {
+        let defaults = Task::Sketch.defaults();
+        let set = |json: serde_json::Value| defaults.with_overrides(&json);
+        let s = set(serde_json::json!({"budget": 10.0})).unwrap();
+        assert_eq!((s.run.eta, s.baseline.epsilon), (10.0, 10.0));
+        assert_eq!(s.baseline.step_size, defaults.baseline.step_size, "the step's length is kept");
+        assert_eq!(s.run.step_size, Some(defaults.baseline.step_size / 10.0));
+        let s = set(serde_json::json!({"budget": 10.0, "step": 0.5, "iterations": 7})).unwrap();
+        assert_eq!((s.baseline.step_size, s.run.step_size), (0.5, Some(0.05)));
+        assert_eq!((s.run.iterations, s.baseline.steps), (7, 7));
+        let s = set(serde_json::json!({"hole_constraint": "step-inside-hole", "samples": 64, "smoothing": 1.5})).unwrap();
+        assert_eq!((s.hole_constraint, s.samples, s.run.smoothing), (HoleConstraint::StepInsideHole, 64, Some(1.5)));
+        assert_eq!(s.run.eta, defaults.run.eta, "the rest is kept");
+        for (bad, says) in [
+            (serde_json::json!({"budget": -1.0}), "positive"),
+            (serde_json::json!({"iterations": 0}), "from 1 to 100000"),
+            (serde_json::json!({"samples": 5000}), "from 1 to 4096"),
+            (serde_json::json!({"hole_constraint": "nope"}), "unknown option"),
+            (serde_json::json!({"no_such": 1}), "unknown engine setting `no_such`"),
+            (serde_json::json!({"batch": 1}), "between 2 and 1024"),
+            (serde_json::json!({"gamma": 1.5}), "between 0 and 1"),
+        ] {
+            let error = set(bad.clone()).unwrap_err();
+            assert!(error.contains(says), "{bad}: {error}");
         }
     }
 

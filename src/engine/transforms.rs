@@ -41,6 +41,26 @@ impl Transform {
         ]
     }
 
+    /// The named lists the page and the CLI offer: `none` and `lucent` ([`Transform::lucent_standard`]).
+    pub fn named(name: &str) -> Option<Vec<Transform>> {
+        match name {
+            "none" => Some(Vec::new()),
+            "lucent" => Some(Transform::lucent_standard()),
+            _ => None,
+        }
+    }
+
+    /// The name [`Transform::named`] reads for `transforms`, or `custom`.
+    pub fn name_of(transforms: &[Transform]) -> &'static str {
+        if transforms.is_empty() {
+            "none"
+        } else if transforms == Transform::lucent_standard().as_slice() {
+            "lucent"
+        } else {
+            "custom"
+        }
+    }
+
     /// The value is usable: finite, positive scales, and at most a quarter turn.
     pub fn check(&self) -> Result<(), String> {
         match *self {

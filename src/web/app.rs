@@ -1,4 +1,5 @@
-use super::explain::{ActiveDevice, Explain};
+use super::explain::Explain;
+use super::page::ActiveDevice;
 use super::tasks::ImageTasks;
 use crate::engine::tasks::Task;
 use super::gpu::{probe_browser_adapter, BrowserAdapter};

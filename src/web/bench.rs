@@ -5,7 +5,7 @@
 //! iteration; on the CPU backend an iteration still holds the page's thread while it runs.
 
 use super::browser::yield_now;
-use super::explain::ActiveDevice;
+use super::page::ActiveDevice;
 use crate::bench::{page_settings, time_setting, Timing, PAGE_SAMPLES, PAGE_TIMED};
 use crate::models::ImageNetModel;
 use std::rc::Rc;

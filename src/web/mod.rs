@@ -7,11 +7,11 @@ mod app;
 mod bench;
 mod browser;
 mod explain;
-mod explain_view;
 mod gpu;
+mod page;
+mod page_view;
 mod plot;
 mod tasks;
-mod tasks_view;
 mod zoo;
 
 /// Mounts the app on `#app` (not the whole body: index.html keeps its own noscript and footer).

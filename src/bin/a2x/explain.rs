@@ -6,12 +6,13 @@ use a2x::clock::now_ms;
 use a2x::device::BackendKind;
 use a2x::engine::sampling::Rng;
 use a2x::engine::schedule::Run;
-use a2x::engine::{read_values, Classifier, Event, Fusion, Preset, RefineInput, RefineStart, Region, RunConfig, SignCheck, SignProbe};
+use a2x::engine::{Classifier, Fusion, Preset, RefineInput, RefineStart, Region, RunConfig, SignCheck, SignProbe};
 use a2x::models::tiny::TinyCnn;
-use burn::tensor::{Device, Tensor, TensorData};
+use a2x::session::{ExplainRequest, Outcome, Photo, RunEvent, Session};
+use burn::tensor::Device;
 use clap::Args;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Parses a setting by the engine's own name ([`a2x::engine::from_name`]).
 fn engine_name<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
@@ -33,7 +34,8 @@ pub struct EngineArgs {
     pub backend: BackendKind,
     /// Where every setting below starts: `a2x` (the defaults chosen by `a2x study`, see the
     /// README's "Does it work?"), `paper` (the paper's settings, its pseudo-code as written) or
-    /// `a2x-v1` (a2x's first defaults, of issue #8).
+    /// `a2x-v1` (a2x's first defaults, of issue #8) or `preview` (the defaults at b 8 and 20
+    /// iterations: the page's quick look).
     #[arg(long, default_value = "a2x", value_parser = engine_name::<Preset>)]
     pub preset: Preset,
     /// η: bound on ‖p‖₂, images in [0, 1].
@@ -97,61 +99,54 @@ pub struct EngineArgs {
 }
 
 fn parse_transforms(s: &str) -> Result<Vec<a2x::engine::transforms::Transform>, String> {
-    let transforms = match s {
-        "none" => Vec::new(),
-        "lucent" => a2x::engine::transforms::Transform::lucent_standard(),
-        json => serde_json::from_str(json).map_err(|e| format!("`{json}`: {e}"))?,
+    let transforms = match a2x::engine::transforms::Transform::named(s) {
+        Some(named) => named,
+        None => serde_json::from_str(s).map_err(|e| format!("`{s}`: {e}"))?,
     };
     a2x::engine::transforms::check(&transforms)?;
     Ok(transforms)
 }
 
 fn parse_param(s: &str) -> Result<a2x::engine::param::Parameterisation, String> {
-    use a2x::engine::param::{Parameterisation, Spectrum};
-    let param = match s {
-        "pixels" => Parameterisation::Pixels,
-        "fourier" => Parameterisation::lucent(),
-        "natural" => Parameterisation::Fourier { spectrum: Spectrum::Natural, decorrelate: true },
-        json => serde_json::from_str(json).map_err(|e| format!("`{json}`: {e}"))?,
+    let param = match a2x::engine::param::Parameterisation::named(s) {
+        Some(named) => named,
+        None => serde_json::from_str(s).map_err(|e| format!("`{s}`: {e}"))?,
     };
     param.check()?;
     Ok(param)
 }
 
 impl EngineArgs {
-    /// The preset with every setting given on the command line applied over it.
-    pub fn config(&self, target: usize, region: Option<Region>) -> RunConfig {
-        let base = self.preset.config();
-        RunConfig {
-            target,
-            eta: self.eta.unwrap_or(base.eta),
-            gamma: self.gamma.unwrap_or(base.gamma),
-            batch: self.batch.unwrap_or(base.batch),
-            iterations: self.iters.unwrap_or(base.iterations),
-            refine_every: self.refine_every.unwrap_or(base.refine_every),
-            lambda: self.lambda.unwrap_or(base.lambda),
-            rng_seed: self.rng.unwrap_or(base.rng_seed),
-            chunk: self.chunk.unwrap_or(base.chunk),
-            sign_check: self.sign_check.unwrap_or(base.sign_check),
-            sign_probe: self.sign_probe.unwrap_or(base.sign_probe),
-            refine_start: self.refine_start.unwrap_or(base.refine_start),
-            refine_input: self.refine_input.unwrap_or(base.refine_input),
-            step_size: match self.step_size {
-                Some(s) if s > 0.0 => Some(s),
-                Some(_) => None,
-                None => base.step_size,
-            },
-            fusion: self.fusion.unwrap_or(base.fusion),
-            smoothing: match self.smoothing {
-                Some(s) if s > 0.0 => Some(s),
-                Some(_) => None,
-                None => base.smoothing,
-            },
-            region,
-            transforms: self.transforms.clone().unwrap_or(base.transforms.clone()),
-            param: self.param.unwrap_or(base.param),
-            ..base
+    /// The preset with every setting given on the command line applied over it
+    /// ([`RunConfig::with_overrides`], the one override path; a step size or σ of 0 is none).
+    pub fn config(&self, target: usize, region: Option<Region>) -> Result<RunConfig, String> {
+        fn json<T: serde::Serialize>(value: &T) -> serde_json::Value {
+            serde_json::to_value(value).expect("a setting serializes")
         }
+        let none_at_zero = |value: Option<f32>| value.map(|v| if v > 0.0 { json(&v) } else { serde_json::Value::Null });
+        let given = [
+            ("eta", self.eta.map(|v| json(&v))),
+            ("gamma", self.gamma.map(|v| json(&v))),
+            ("batch", self.batch.map(|v| json(&v))),
+            ("iterations", self.iters.map(|v| json(&v))),
+            ("refine_every", self.refine_every.map(|v| json(&v))),
+            ("lambda", self.lambda.map(|v| json(&v))),
+            ("rng_seed", self.rng.map(|v| json(&v))),
+            ("chunk", self.chunk.map(|v| json(&v))),
+            ("sign_check", self.sign_check.map(|v| json(&v))),
+            ("sign_probe", self.sign_probe.map(|v| json(&v))),
+            ("refine_start", self.refine_start.map(|v| json(&v))),
+            ("refine_input", self.refine_input.map(|v| json(&v))),
+            ("step_size", none_at_zero(self.step_size)),
+            ("fusion", self.fusion.map(|v| json(&v))),
+            ("smoothing", none_at_zero(self.smoothing)),
+            ("transforms", self.transforms.as_ref().map(json)),
+            ("param", self.param.as_ref().map(json)),
+            ("target", Some(json(&target))),
+            ("region", Some(json(&region))),
+        ];
+        let overrides: serde_json::Map<String, serde_json::Value> = given.into_iter().filter_map(|(name, value)| Some((name.to_string(), value?))).collect();
+        self.preset.config().with_overrides(&serde_json::Value::Object(overrides))
     }
 }
 
@@ -219,16 +214,16 @@ fn parse_region(s: &str) -> Result<Region, String> {
     }
 }
 
-fn read_back(t: Tensor<4>) -> Result<Vec<f32>, String> {
-    pollster::block_on(read_values(t)).map_err(|e| e.to_string())
-}
-
 pub fn explain(args: ExplainArgs) -> Result<(), String> {
     let device = open_device(args.engine.backend)?;
     let model = open_model(&args.engine, &device)?;
     let [c, h, w] = model.input_shape();
-    let seed = images::load_for_model(&args.seed, h)?;
-    let config = args.engine.config(args.target, args.region);
+    let read = |path: &Path| -> Result<image::RgbImage, String> {
+        let bytes = images::read_image_file(path)?;
+        a2x::imaging::decode(&bytes).map(|i| i.to_rgb8()).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let seed = Photo::new(&args.seed.display().to_string(), &a2x::imaging::center_crop(&image::DynamicImage::ImageRgb8(read(&args.seed)?), h));
+    let config = args.engine.config(args.target, args.region)?;
     let mut files = images::list_images(&args.samples)?;
     files.retain(|f| f.canonicalize().ok() != args.seed.canonicalize().ok());
     if files.is_empty() {
@@ -238,44 +233,50 @@ pub fn explain(args: ExplainArgs) -> Result<(), String> {
         let picks = Rng::new(config.rng_seed ^ 0x5A17_5A17).distinct(files.len(), args.num_samples);
         files = picks.into_iter().map(|i| files[i].clone()).collect();
     }
-    let mut sample_values = Vec::with_capacity(files.len() * c * h * w);
-    for file in &files {
-        sample_values.extend(images::load_for_model(file, h)?);
-    }
+    // D̄ is the photos themselves: stretched to as many samples as there are photos, each is its
+    // own ImageNet centre crop (`distribution::stretch`).
+    let photos = files.iter().map(|file| Ok(Photo::new(&file.display().to_string(), &read(file)?))).collect::<Result<Vec<_>, String>>()?;
     eprintln!("{} samples, model input {c}×{h}×{w}", files.len());
-    let seed_tensor = Tensor::from_data(TensorData::new(seed, [1, c, h, w]), &device);
-    let samples = Tensor::from_data(TensorData::new(sample_values, [files.len(), c, h, w]), &device);
-    let mut run = Run::new(&model, seed_tensor, samples, config).map_err(|e| e.to_string())?;
+    let request = ExplainRequest { model: args.engine.model.clone(), config, seed, samples: photos.len(), photos };
     let mut log = match &args.log {
         Some(path) => Some(std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?),
         None => None,
     };
     let start = now_ms();
-    while !run.is_finished() {
-        let event: Event = pollster::block_on(run.step()).map_err(|e| e.to_string())?;
-        if let Some(log) = log.as_mut() {
-            writeln!(log, "{}", serde_json::to_string(&event).expect("serialisable")).map_err(|e| e.to_string())?;
-        }
-        if event.iteration % 10 == 0 || event.iteration == 1 || event.refined {
-            eprintln!(
-                "t {:>4}  ℘ {:.4} (seed {:.4}, samples {:.4})  ϱ± {:.4}/{:.4}  ‖p‖ {:.3}{}",
-                event.iteration, event.target_probability, event.seed_probability,
-                event.samples_probability, event.rho_plus, event.rho_minus,
-                event.perturbation_norm, if event.refined { "  refined" } else { "" }
-            );
+    let mut session = Session::explain(request, &model, &device);
+    let (mut seed_values, mut result) = (Vec::new(), None);
+    while let Some(event) = pollster::block_on(session.next()) {
+        match event {
+            RunEvent::Started { seed, .. } => seed_values = seed,
+            RunEvent::Explained { event, .. } => {
+                if let Some(log) = log.as_mut() {
+                    writeln!(log, "{}", serde_json::to_string(&event).expect("serialisable")).map_err(|e| e.to_string())?;
+                }
+                if event.iteration % 10 == 0 || event.iteration == 1 || event.refined {
+                    eprintln!(
+                        "t {:>4}  ℘ {:.4} (seed {:.4}, samples {:.4})  ϱ± {:.4}/{:.4}  ‖p‖ {:.3}{}",
+                        event.iteration, event.target_probability, event.seed_probability,
+                        event.samples_probability, event.rho_plus, event.rho_minus,
+                        event.perturbation_norm, if event.refined { "  refined" } else { "" }
+                    );
+                }
+            }
+            RunEvent::Finished(Outcome::Explanation { perturbation, .. }) => result = Some(perturbation),
+            RunEvent::Failed { message } => return Err(message),
+            other => return Err(format!("an explanation does not send {other:?}")),
         }
     }
-    let p = read_back(run.perturbation())?;
+    let p = result.ok_or("the run ended without a result")?;
     a2x::imaging::from_chw(&a2x::imaging::PerturbationView::default().render(&p), [h, w])
         .save(&args.out)
         .map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let perturbed: Vec<f32> = read_back(run.seed())?.iter().zip(&p).map(|(s, p)| s + p).collect();
+    let perturbed: Vec<f32> = seed_values.iter().zip(&p).map(|(s, p)| s + p).collect();
     a2x::imaging::from_chw(&perturbed, [h, w])
         .save(&args.out_seed)
         .map_err(|e| format!("{}: {e}", args.out_seed.display()))?;
     eprintln!(
         "done: {} iterations in {:.1} s; wrote {} and {}",
-        run.iteration(), (now_ms() - start) / 1e3, args.out.display(), args.out_seed.display()
+        session.iterations(), (now_ms() - start) / 1e3, args.out.display(), args.out_seed.display()
     );
     Ok(())
 }
@@ -329,7 +330,7 @@ pub fn bench(args: BenchArgs) -> Result<(), String> {
         let [_, h, w] = model.input_shape();
         let (seed, samples) = a2x::bench::synthetic_images(model.input_shape(), args.num_samples, &device);
         // Refine on the last iteration so its cost is measured too.
-        let mut config = args.engine.config(0, None);
+        let mut config = args.engine.config(0, None)?;
         config.refine_start = RefineStart::EveryInterval;
         config.refine_every = config.iterations;
         let mut run = Run::new(&model, seed, samples, config.clone()).map_err(|e| e.to_string())?;

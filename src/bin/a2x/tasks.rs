@@ -8,6 +8,7 @@ use a2x::engine::tasks::{self, HoleConstraint, InpaintSamples, InpaintSeed, Task
 use a2x::engine::pgd::PenaltyForm;
 use a2x::engine::SignCheck;
 use a2x::models::resnet::{self, CifarResNet, LABELS};
+use a2x::session::{self, Outcome, RunEvent, Session, TaskModels, TaskRequest, Verdicts};
 use a2x::train::data::{Dataset, Split};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
@@ -100,49 +101,49 @@ fn open_zoo(device: &Device) -> Result<Zoo, String> {
 }
 
 fn settings_for(task: Task, args: &SettingsArgs, rng: u64, target: usize) -> Result<TaskSettings, String> {
-    let mut settings = task.defaults();
-    settings.run.target = target;
-    settings.run.rng_seed = rng;
+    let mut object = serde_json::Map::new();
+    let mut set = |name: &str, value: serde_json::Value| object.insert(name.into(), value);
+    set("target", target.into());
+    set("rng_seed", rng.into());
     if let Some(n) = args.iterations {
-        settings.run.iterations = n;
-        settings.baseline.steps = n;
+        set("iterations", n.into());
     }
     if let Some(budget) = args.budget {
-        settings.run.eta = budget;
-        settings.baseline.epsilon = budget;
+        set("budget", budget.into());
     }
-    let step = args.step.unwrap_or(settings.baseline.step_size);
-    settings.baseline.step_size = step;
-    settings.run.step_size = Some(step / settings.run.eta);
-    if let Some(check) = args.sign_check {
-        settings.run.sign_check = check;
+    if let Some(step) = args.step {
+        set("step", step.into());
     }
-    if let Some(constraint) = args.hole_constraint {
-        settings.hole_constraint = constraint;
+    for (name, value) in [
+        ("sign_check", json(&args.sign_check)),
+        ("hole_constraint", json(&args.hole_constraint)),
+        ("inpaint_samples", json(&args.inpaint_samples)),
+        ("hole_penalty", json(&args.hole_penalty)),
+        ("inpaint_seed", json(&args.inpaint_seed)),
+    ] {
+        if let Some(value) = value {
+            set(name, value);
+        }
     }
-    if let Some(samples) = args.inpaint_samples {
-        settings.inpaint_samples = samples;
-    }
-    if let Some(form) = args.hole_penalty {
-        settings.hole_penalty = form;
-    }
-    if let Some(fill) = args.inpaint_seed {
-        settings.inpaint_seed = fill;
-    }
-    settings.run = apply_overrides(&settings.run, &args.overrides)?;
-    Ok(settings)
+    object.extend(parse_set(&args.overrides)?);
+    task.defaults().with_overrides(&serde_json::Value::Object(object))
 }
 
-/// `RunConfig` with `FIELD=VALUE` overrides: VALUE is read as JSON (`1.5`, `null`, `true`), else
-/// as a string (`balanced`); an unknown field or a value of the wrong kind is an error
-/// ([`RunConfig::with_overrides`], the grid's own path).
-fn apply_overrides(run: &a2x::engine::RunConfig, overrides: &[String]) -> Result<a2x::engine::RunConfig, String> {
-    let mut object = serde_json::Map::new();
-    for item in overrides {
-        let (field, raw) = item.split_once('=').ok_or_else(|| format!("--set {item}: expected FIELD=VALUE"))?;
-        object.insert(field.to_string(), serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_string())));
-    }
-    run.with_overrides(&serde_json::Value::Object(object)).map_err(|e| format!("--set: {e}"))
+fn json<T: serde::Serialize>(value: &Option<T>) -> Option<serde_json::Value> {
+    value.as_ref().map(|v| serde_json::to_value(v).expect("a setting serializes"))
+}
+
+/// `--set FIELD=VALUE` items as settings by name: VALUE is read as JSON (`1.5`, `null`, `true`),
+/// else as a string (`balanced`); [`TaskSettings::with_overrides`] then refuses an unknown field
+/// or a value of the wrong kind.
+fn parse_set(items: &[String]) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    items
+        .iter()
+        .map(|item| {
+            let (field, raw) = item.split_once('=').ok_or_else(|| format!("--set {item}: expected FIELD=VALUE"))?;
+            Ok((field.to_string(), a2x::engine::setting_value(raw)))
+        })
+        .collect()
 }
 
 fn tensor(values: Vec<f32>, device: &Device) -> Tensor<4> {
@@ -153,100 +154,89 @@ fn values(image: Tensor<4>) -> Result<Vec<f32>, String> {
     pollster::block_on(a2x::engine::read_values(image)).map_err(|e| e.to_string())
 }
 
-/// Top class and the target's probability under `model`.
-fn judge(model: &CifarResNet, image: &[f32], target: usize, device: &Device) -> Result<(usize, f32), String> {
-    let logits = pollster::block_on(a2x::models::classify(model, image.to_vec(), device)).map_err(|e| e.to_string())?.remove(0);
-    Ok((a2x::models::top_k(&logits, 1)[0].class, a2x::models::probability_of(&logits, target)))
-}
-
 /// Writes a CHW 32×32 image as a PNG enlarged 8× with nearest-neighbour scaling.
 fn save_png(path: &Path, image: &[f32]) -> Result<(), String> {
     std::fs::write(path, a2x::imaging::enlarged_png(image, 32, 8)?).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// One task on one seed image: A2X (unless `baseline_only`) and PGD.
-#[allow(clippy::too_many_arguments)]
-fn run_one(
-    zoo: &Zoo,
-    task: Task,
-    settings: &TaskSettings,
-    seed_image: Vec<f32>,
-    hole: Option<&[f32]>,
-    device: &Device,
-    verbose: bool,
-    baseline_only: bool,
-) -> Result<(Option<Vec<f32>>, Vec<f32>, usize), String> {
-    if baseline_only {
-        let pgd_result = tasks::run_pgd(&zoo.robust, tensor(seed_image, device), settings, hole);
-        return Ok((None, values(pgd_result.image)?, 0));
-    }
-    let target = settings.run.target;
-    let samples = tasks::task_samples(&zoo.gaussians[target], settings, hole.map(|h| (seed_image.as_slice(), h)), device).map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let mut on_event = |e: &a2x::engine::Event| {
-        if verbose && (e.iteration % 10 == 0 || e.iteration == 1) {
-            eprintln!("{task:?} A2X iteration {}: ℘ {:.3} (seed {:.3}), ‖p‖ {:.2}{}", e.iteration, e.target_probability, e.seed_probability, e.perturbation_norm, if e.refined { ", refined" } else { "" });
-        }
-        true
-    };
-    let a2x_result = pollster::block_on(tasks::run_a2x(&zoo.robust, tensor(seed_image.clone(), device), samples, settings, hole, &mut on_event))
-        .map_err(|e| e.to_string())?;
-    let iterations = a2x_result.events.len();
-    let a2x_seconds = started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    let pgd_result = tasks::run_pgd(&zoo.robust, tensor(seed_image, device), settings, hole);
-    if verbose {
-        eprintln!("A2X {a2x_seconds:.1} s, PGD {:.1} s", started.elapsed().as_secs_f64());
-    }
-    Ok((Some(values(a2x_result.image)?), values(pgd_result.image)?, iterations))
+/// What one task produced: the seed as both methods start from it, A2X's picture (unless only
+/// the baseline ran) and PGD's, each with the judges' verdicts.
+struct Ran {
+    seed: (Vec<f32>, Verdicts),
+    a2x: Option<(Vec<f32>, Verdicts)>,
+    pgd: (Vec<f32>, Verdicts),
+    iterations: usize,
 }
 
-fn run_task(task: Task, args: TaskArgs, seed_image: Option<Vec<f32>>, hole: Option<Vec<f32>>, true_image: Option<Vec<f32>>) -> Result<(), String> {
+fn models_of(zoo: &Zoo) -> TaskModels<'_, CifarResNet> {
+    TaskModels { robust: &zoo.robust, standard: &zoo.standard, gaussians: &zoo.gaussians }
+}
+
+/// One task through the session (the page's path): A2X beside PGD, both judged; with
+/// `baseline_only` PGD alone (the request must then carry its seed, hole already filled).
+/// `on_step` sees each of A2X's iterations and its picture.
+fn run_one(zoo: &Zoo, request: TaskRequest, device: &Device, baseline_only: bool, mut on_step: impl FnMut(&a2x::engine::Event, &[f32])) -> Result<Ran, String> {
+    let models = models_of(zoo);
+    let target = request.settings.run.target;
+    if baseline_only {
+        let seed = request.seed.clone().ok_or("the baseline alone needs its seed")?;
+        let pgd = values(tasks::run_pgd(&zoo.robust, tensor(seed.clone(), device), &request.settings, request.hole.as_deref()).image)?;
+        let judge = |image: &[f32]| pollster::block_on(session::judge(&models, image, target, device));
+        return Ok(Ran { seed: (seed.clone(), judge(&seed)?), pgd: (pgd.clone(), judge(&pgd)?), a2x: None, iterations: 0 });
+    }
+    let mut session = Session::task(request, models, device);
+    let mut seed = None;
+    while let Some(event) = pollster::block_on(session.next()) {
+        match event {
+            RunEvent::Started { seed: values, verdicts } => seed = Some((values, verdicts.ok_or("the seed was not judged")?)),
+            RunEvent::TaskStep { a2x: Some((event, image)), .. } => on_step(&event, &image),
+            RunEvent::Finished(Outcome::Task { a2x_image, pgd_image, a2x, pgd }) => {
+                let seed = seed.ok_or("the run finished before it started")?;
+                return Ok(Ran { seed, a2x: Some((a2x_image, a2x)), pgd: (pgd_image, pgd), iterations: session.iterations() });
+            }
+            RunEvent::Failed { message } => return Err(message),
+            _ => {}
+        }
+    }
+    Err("the run ended without a result".into())
+}
+
+fn run_task(task: Task, args: TaskArgs, seed: Option<Vec<f32>>, hole: Option<Vec<f32>>, true_image: Option<Vec<f32>>) -> Result<(), String> {
     let target = parse_class(args.target.as_deref().ok_or("--target is required")?)?;
     let settings = settings_for(task, &args.settings, args.rng, target)?;
     let stem = format!("{}-{}-{}", a2x::engine::name_of(task), LABELS[target], args.rng);
-    run_with_settings(task, &settings, args.backend, &args.out, &stem, seed_image, hole, true_image).map(|_| ())
+    run_request(TaskRequest { task, settings, seed, hole }, args.backend, &args.out, &stem, true_image).map(|_| ())
 }
 
-/// One task with `settings` exactly (the task commands, and `a2x replay` of a share link): A2X
-/// and PGD from `seed_image` (a Gaussian sample of the RNG seed, as the page draws it, when
-/// `None`; with a `hole`, its hole filled as `settings.inpaint_seed` says, whatever it held),
-/// both judged by both models; writes `{stem}-{seed,a2x,pgd}.png` (8× nearest) and
-/// `{stem}.json` into `out` and returns the report.
-#[allow(clippy::too_many_arguments)]
-pub fn run_with_settings(
-    task: Task,
-    settings: &TaskSettings,
-    backend: BackendKind,
-    out: &Path,
-    stem: &str,
-    seed_image: Option<Vec<f32>>,
-    hole: Option<Vec<f32>>,
-    true_image: Option<Vec<f32>>,
-) -> Result<serde_json::Value, String> {
+/// One task request exactly (the task commands, and `a2x replay` of a share link): A2X and PGD
+/// from the request's seed, both judged by both models; writes `{stem}-{seed,a2x,pgd}.png` (8×
+/// nearest) and `{stem}.json` into `out` and returns the report. With `true_image`, inpainting's
+/// error inside the hole too.
+pub fn run_request(request: TaskRequest, backend: BackendKind, out: &Path, stem: &str, true_image: Option<Vec<f32>>) -> Result<serde_json::Value, String> {
     let device = crate::common::open_device(backend)?;
     let zoo = open_zoo(&device)?;
+    let (task, settings, hole) = (request.task, request.settings.clone(), request.hole.clone());
     let target = settings.run.target;
-    let seed_image = match (seed_image, &hole) {
-        (Some(image), Some(hole)) => tasks::inpaint_seed(&image, hole, settings.inpaint_seed, &zoo.gaussians[target])?,
-        (Some(image), None) => image,
-        (None, _) => zoo.gaussians[target].sample(1, &mut Rng::new(settings.run.rng_seed)),
-    };
-    let (a2x_image, pgd_image, iterations) = run_one(&zoo, task, settings, seed_image.clone(), hole.as_deref(), &device, true, false)?;
-    let a2x_image = a2x_image.expect("A2X ran");
+    let started = Instant::now();
+    let ran = run_one(&zoo, request, &device, false, |e, _| {
+        if e.iteration % 10 == 0 || e.iteration == 1 {
+            eprintln!("{task:?} A2X iteration {}: ℘ {:.3} (seed {:.3}), ‖p‖ {:.2}{}", e.iteration, e.target_probability, e.seed_probability, e.perturbation_norm, if e.refined { ", refined" } else { "" });
+        }
+    })?;
+    eprintln!("A2X and PGD, stepped in turn: {:.1} s", started.elapsed().as_secs_f64());
     std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
-    let mut report = serde_json::json!({ "task": task, "target": LABELS[target], "settings": settings, "iterations": iterations });
-    for (name, image) in [("seed", &seed_image), ("a2x", &a2x_image), ("pgd", &pgd_image)] {
+    let mut report = serde_json::json!({ "task": task, "target": LABELS[target], "settings": settings, "iterations": ran.iterations });
+    let a2x = ran.a2x.expect("A2X ran");
+    for (name, (image, verdicts)) in [("seed", &ran.seed), ("a2x", &a2x), ("pgd", &ran.pgd)] {
         let path = out.join(format!("{stem}-{name}.png"));
         save_png(&path, image)?;
-        let (robust_top, robust_p) = judge(&zoo.robust, image, target, &device)?;
-        let (standard_top, standard_p) = judge(&zoo.standard, image, target, &device)?;
+        let (robust, standard) = (&verdicts.robust, &verdicts.standard);
         println!(
             "{name:>4}: robust model says {} (target {:.3}), standard model says {} (target {:.3}) → {}",
-            LABELS[robust_top], robust_p, LABELS[standard_top], standard_p, path.display()
+            robust.top1_name, robust.target_probability, standard.top1_name, standard.target_probability, path.display()
         );
-        report[name] = serde_json::json!({ "png": path, "robust_top1": LABELS[robust_top], "robust_target_probability": robust_p,
-            "standard_top1": LABELS[standard_top], "standard_target_probability": standard_p });
+        report[name] = serde_json::json!({ "png": path, "robust_top1": robust.top1_name, "robust_target_probability": robust.target_probability,
+            "standard_top1": standard.top1_name, "standard_target_probability": standard.target_probability });
         if let (Some(truth), Some(hole)) = (&true_image, &hole) {
             report[name]["hole_mse"] = serde_json::json!(hole_mse(image, truth, hole));
             println!("      mean squared error inside the hole: {:.5}", hole_mse(image, truth, hole));
@@ -296,20 +286,18 @@ fn hole_change(image: &[f32], seed: &[f32], truth: &[f32], hole: &[f32]) -> Stri
     format!("‖p‖ in the hole {:.3}, outside {:.3}; cos(p, truth − seed) in the hole {cosine:.3}; ‖truth − seed‖ in the hole {:.3}", inside.sqrt(), outside.sqrt(), residual.sqrt())
 }
 
-/// `--trace`: one A2X inpainting run, printing every 4th iteration's (and the last) ‖p‖, ℘ and in-hole error.
+/// `--trace`: one inpainting run more, printing A2X's ‖p‖, ℘ and in-hole error every 4th
+/// iteration (and the last).
 fn trace_inpainting(zoo: &Zoo, settings: &TaskSettings, seed: &[f32], truth: &[f32], hole: &[f32], device: &Device, index: usize) -> Result<(), String> {
-    let target = settings.run.target;
-    let samples = tasks::task_samples(&zoo.gaussians[target], settings, Some((seed, hole)), device).map_err(|e| e.to_string())?;
-    let mut run = tasks::a2x_run(&zoo.robust, tensor(seed.to_vec(), device), samples, settings, Some(hole)).map_err(|e| e.to_string())?;
-    let mut line = format!("trace {index} ({}): iteration ‖p‖ ℘ error |", LABELS[target]);
-    while !run.is_finished() {
-        let event = pollster::block_on(run.step()).map_err(|e| e.to_string())?;
-        if event.iteration % 4 == 0 || event.iteration == 1 || run.is_finished() {
-            let image = values(a2x::engine::estimate::perturb(run.seed(), run.perturbation()))?;
-            line += &format!(" {} {:.2} {:.3} {:.5} |", event.iteration, event.perturbation_norm, event.target_probability, hole_mse(&image, truth, hole));
+    let mut line = format!("trace {index} ({}): iteration ‖p‖ ℘ error |", LABELS[settings.run.target]);
+    let last = settings.run.iterations;
+    let request = TaskRequest { task: Task::Inpaint, settings: settings.clone(), seed: Some(seed.to_vec()), hole: Some(hole.to_vec()) };
+    let ran = run_one(zoo, request, device, false, |event, image| {
+        if event.iteration % 4 == 0 || event.iteration == 1 || event.iteration == last {
+            line += &format!(" {} {:.2} {:.3} {:.5} |", event.iteration, event.perturbation_norm, event.target_probability, hole_mse(image, truth, hole));
         }
-    }
-    eprintln!("{line}");
+    })?;
+    eprintln!("{line} (stopped after {})", ran.iterations);
     Ok(())
 }
 
@@ -444,13 +432,16 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
             let (mut a2x_hits, mut pgd_hits) = (0usize, 0usize);
             for seed in 0..args.seeds as u64 {
                 let settings = settings_for(Task::Generate, &args.settings, seed, target)?;
+                // The seed as the session draws it (a sample of the target's Gaussian, RNG seed
+                // `seed`), given so that the baseline alone starts from it too.
                 let seed_image = zoo.gaussians[target].sample(1, &mut Rng::new(seed));
-                let (a2x_image, pgd_image, iterations) = run_one(&zoo, Task::Generate, &settings, seed_image, None, &device, false, args.baseline_only)?;
-                a2x_iterations += iterations;
-                if let Some(image) = a2x_image {
-                    a2x_hits += usize::from(judge(&zoo.standard, &image, target, &device)?.0 == target);
+                let request = TaskRequest { task: Task::Generate, settings, seed: Some(seed_image), hole: None };
+                let ran = run_one(&zoo, request, &device, args.baseline_only, |_, _| {})?;
+                a2x_iterations += ran.iterations;
+                if let Some((_, verdicts)) = &ran.a2x {
+                    a2x_hits += usize::from(verdicts.standard.top1 == target);
                 }
-                pgd_hits += usize::from(judge(&zoo.standard, &pgd_image, target, &device)?.0 == target);
+                pgd_hits += usize::from(ran.pgd.1.standard.top1 == target);
             }
             let a2x_cell = if args.baseline_only { "—".to_string() } else { format!("{a2x_hits}/{}", args.seeds) };
             println!("| {} | {a2x_cell} | {}/{} |", LABELS[target], pgd_hits, args.seeds);
@@ -483,7 +474,9 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
             if args.trace && !args.baseline_only {
                 trace_inpainting(&zoo, &settings, &seed, &truth, &hole, &device, k)?;
             }
-            let (a2x_image, pgd_image, a2x_iterations) = run_one(&zoo, Task::Inpaint, &settings, seed.clone(), Some(&hole), &device, false, args.baseline_only)?;
+            let request = TaskRequest { task: Task::Inpaint, settings, seed: Some(seed.clone()), hole: Some(hole.clone()) };
+            let ran = run_one(&zoo, request, &device, args.baseline_only, |_, _| {})?;
+            let (a2x_image, pgd_image, a2x_iterations) = (ran.a2x.map(|(image, _)| image), ran.pgd.0, ran.iterations);
             if let Some(image) = &a2x_image {
                 eprintln!("  A2X ({a2x_iterations} iterations) {}", hole_change(image, &seed, &truth, &hole));
             }
@@ -523,19 +516,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn overrides_set_run_config_fields_and_refuse_unknown_ones() {
-        let run = Task::Sketch.defaults().run;
-        let set = |items: &[&str]| apply_overrides(&run, &items.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        let changed = set(&["smoothing=1.5", "fusion=balanced", "batch=8"]).unwrap();
-        assert_eq!(changed.smoothing, Some(1.5));
-        assert_eq!(changed.fusion, a2x::engine::Fusion::Balanced);
-        assert_eq!(changed.batch, 8);
-        assert_eq!(changed.eta, run.eta, "other fields kept");
-        assert_eq!(set(&["smoothing=null"]).unwrap().smoothing, None);
-        assert!(set(&["no_such_field=1"]).unwrap_err().contains("unknown engine setting `no_such_field`"));
+    fn flags_and_set_go_through_the_one_override_path() {
+        let args = |overrides: &[&str], budget: Option<f32>| SettingsArgs {
+            iterations: Some(9),
+            budget,
+            step: None,
+            sign_check: Some(SignCheck::Batch),
+            hole_constraint: None,
+            inpaint_samples: None,
+            hole_penalty: None,
+            inpaint_seed: Some(InpaintSeed::MeanColour),
+            overrides: overrides.iter().map(|s| s.to_string()).collect(),
+        };
+        let defaults = Task::Sketch.defaults();
+        let set = |items: &[&str], budget| settings_for(Task::Sketch, &args(items, budget), 4, 7);
+        let changed = set(&["smoothing=1.5", "fusion=balanced", "batch=8"], Some(8.0)).unwrap();
+        assert_eq!((changed.run.target, changed.run.rng_seed), (7, 4));
+        assert_eq!((changed.run.iterations, changed.baseline.steps), (9, 9));
+        assert_eq!((changed.run.eta, changed.baseline.epsilon), (8.0, 8.0));
+        assert_eq!(changed.run.step_size, Some(defaults.baseline.step_size / 8.0), "the step's length is kept");
+        assert_eq!((changed.run.sign_check, changed.inpaint_seed), (SignCheck::Batch, InpaintSeed::MeanColour));
+        assert_eq!(changed.run.smoothing, Some(1.5));
+        assert_eq!(changed.run.fusion, a2x::engine::Fusion::Balanced);
+        assert_eq!(changed.run.batch, 8);
+        assert_eq!(changed.run.gamma, defaults.run.gamma, "other fields kept");
+        assert_eq!(set(&["smoothing=null"], None).unwrap().run.smoothing, None);
+        assert_eq!(set(&["hole_weight=2"], None).unwrap().hole_weight, 2.0, "the task's own settings by name too");
+        assert!(set(&["no_such_field=1"], None).unwrap_err().contains("unknown engine setting `no_such_field`"));
         // Settings left out of the JSON at their default can be set too.
-        assert_eq!(set(&["transforms=[{\"kind\":\"jitter\",\"pixels\":2}]"]).unwrap().transforms.len(), 1);
-        assert!(set(&["batch=many"]).is_err());
-        assert!(set(&["batch"]).unwrap_err().contains("FIELD=VALUE"));
+        assert_eq!(set(&["transforms=[{\"kind\":\"jitter\",\"pixels\":2}]"], None).unwrap().run.transforms.len(), 1);
+        assert!(set(&["batch=many"], None).is_err());
+        assert!(set(&["batch"], None).unwrap_err().contains("FIELD=VALUE"));
     }
 }

@@ -1,7 +1,15 @@
-//! What the explanation page shows (the state and its updates are in `explain.rs`).
+//! What the explanation page shows (the state is `state.rs`'s, its updates `component.rs`'s).
 
-use super::explain::{bundled, fingerprint, param_choice, transforms_choice, Explain, Field, ModelSlot, Msg, Preset, RunState, RunView, Tool};
-use super::plot;
+use super::models::ModelSlot;
+use super::run::{RunState, RunView};
+use super::seed::{bundled, Tool};
+use super::settings::{preset_id, preset_label, Field};
+use super::state::{Explain, Msg};
+use crate::engine::transforms::Transform;
+use crate::engine::Preset;
+use crate::web::page::fingerprint;
+use crate::web::page_view::{canvas_point, files_of, link_notices, mb, seconds, share_panel};
+use crate::web::plot;
 use crate::engine::name_of;
 use crate::models::labels;
 use crate::models::Prediction;
@@ -9,32 +17,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
-pub(super) fn files_of(list: Option<web_sys::FileList>) -> Vec<web_sys::File> {
-    list.map(|l| (0..l.length()).filter_map(|i| l.get(i)).collect()).unwrap_or_default()
-}
 
-/// The pointer's position in canvas pixels (the canvas is shown scaled by CSS).
-pub(super) fn canvas_point(e: &MouseEvent) -> (f32, f32) {
-    let canvas: HtmlCanvasElement = e.target_unchecked_into();
-    let rect = canvas.get_bounding_client_rect();
-    let scale_x = canvas.width() as f64 / rect.width().max(1.0);
-    let scale_y = canvas.height() as f64 / rect.height().max(1.0);
-    (((e.client_x() as f64 - rect.left()) * scale_x) as f32, ((e.client_y() as f64 - rect.top()) * scale_y) as f32)
-}
 
-pub(super) fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
 
-pub(super) fn seconds(ms: f64) -> String {
-    if ms < 1e3 {
-        format!("{ms:.0} ms")
-    } else if ms < 120e3 {
-        format!("{:.1} s", ms / 1e3)
-    } else {
-        format!("{:.0} min {:.0} s", (ms / 60e3).floor(), (ms / 1e3) % 60.0)
-    }
-}
 
 fn top5(list: &[Prediction], target: Option<usize>) -> Html {
     let rows = list.iter().map(|p| {
@@ -71,38 +56,6 @@ pub fn view(s: &Explain, ctx: &Context<Explain>) -> Html {
     }
 }
 
-/// What the page says about the share link it was opened with.
-pub(super) fn link_notices(notices: &[String]) -> Html {
-    if notices.is_empty() {
-        return html! {};
-    }
-    html! { <div id="link-notice" class="notice">{ for notices.iter().map(|n| html! { <p>{ n }</p> }) }</div> }
-}
-
-/// "Copy link" under a result, the link itself once made, and whether it reached the clipboard.
-pub(super) fn share_panel(url: Option<&str>, copied: Option<&Result<(), String>>, auto_run: bool, on_auto_run: Callback<bool>, on_copy: Callback<()>) -> Html {
-    let onchange = on_auto_run.reform(|e: Event| e.target_unchecked_into::<HtmlInputElement>().checked());
-    let status = match copied {
-        Some(Ok(())) => "Copied to the clipboard.".to_string(),
-        Some(Err(e)) if url.is_some_and(|u| !u.is_empty()) => format!("Not copied ({e}): select the link above and copy it."),
-        Some(Err(e)) => format!("Not copied: {e}."),
-        None => "Copying…".to_string(),
-    };
-    html! {
-      <div id="share" class="share">
-        <h4>{ "Share" }</h4>
-        <div class="row">
-          <button id="copy-link" onclick={on_copy.reform(|_: MouseEvent| ())}>{ "Copy link" }</button>
-          <label class="choice"><input id="link-autorun" type="checkbox" checked={auto_run} {onchange} />{ " runs when opened" }</label>
-        </div>
-        if let Some(url) = url {
-          if !url.is_empty() { <input id="share-link" class="share-link" readonly=true value={url.to_string()} /> }
-          <p id="copy-status" class="muted">{ status }</p>
-        }
-        <p class="muted">{ "The link holds the model, every setting, the seed and its edits — no photo of yours unless it is tiny, and             nothing is sent anywhere: it is all in the part after “#”. Opened on the same backend it computes the same ℘ at every             iteration and the same p." }</p>
-      </div>
-    }
-}
 
 fn model_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let Some(manifest) = &s.manifest else {
@@ -329,9 +282,9 @@ fn settings_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
               &[("after-gamma", "℘ ≥ γ (as written)"), ("every-interval", "every interval")], off) }
           { select(ctx, Field::RefineInput, "set-refine-input", "refinement sees (O6)", &name_of(c.refine_input),
               &[("mid-grey", "p on mid-grey"), ("visualized", "p visualised")], off) }
-          { select(ctx, Field::Transforms, "set-transforms", "p placed on each image", transforms_choice(&c.transforms),
+          { select(ctx, Field::Transforms, "set-transforms", "p placed on each image", Transform::name_of(&c.transforms),
               &[("none", "as it is (as written)"), ("lucent", "shifted, scaled, rotated at random (Lucent)"), ("custom", "as the link says")], off) }
-          { select(ctx, Field::Param, "set-param", "p moved as", param_choice(&c.param),
+          { select(ctx, Field::Param, "set-param", "p moved as", c.param.name(),
               &[("pixels", "pixels (as written)"), ("fourier", "a 1/f spectrum, decorrelated colour (Lucent)"), ("natural", "the photos' spectrum, decorrelated colour"), ("custom", "as the link says")], off) }
         </div>
       </details>
@@ -340,10 +293,10 @@ fn settings_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
 
 /// The preset beside Run: the one setting most visitors change.
 fn preset_choice(s: &Explain, ctx: &Context<Explain>, disabled: bool) -> Html {
-    let presets = Preset::ALL.iter().map(|p| html! { <option value={p.id()} selected={*p == s.preset}>{ p.label() }</option> });
+    let presets = Preset::ALL.iter().map(|p| html! { <option value={preset_id(*p)} selected={*p == s.preset}>{ preset_label(*p) }</option> });
     let onpreset = ctx.link().callback(|e: Event| {
         let value = e.target_unchecked_into::<HtmlSelectElement>().value();
-        Msg::Preset(Preset::ALL.into_iter().find(|p| p.id() == value).unwrap_or(Preset::A2x))
+        Msg::Preset(Preset::ALL.into_iter().find(|p| preset_id(*p) == value).unwrap_or(Preset::A2x))
     });
     html! {
       <>
@@ -393,7 +346,7 @@ fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
                 else { "Waiting for the model and the seed…".to_string() } }</p>
             <div class="pictures"><figure><div class="placeholder">{ format!("p for “{}” appears here as it forms", labels::imagenet()[s.target].name()) }</div></figure></div>
           </> } } }
-        <super::bench::Bench device={s.device.clone()} model={s.ready_model(&s.model_id).map(|m| (s.model_id.clone(), m))} busy={active} />
+        <crate::web::bench::Bench device={s.device.clone()} model={s.ready_model(&s.model_id).map(|m| (s.model_id.clone(), m))} busy={active} />
       </div>
     }
 }

@@ -1,8 +1,12 @@
-//! What the image-task pages show (state and updates in `tasks.rs`).
+//! What the image-task pages show (the state is `state.rs`'s, its updates `component.rs`'s).
 
 use crate::bundled::PHOTOS as BUNDLED;
-use super::explain_view::{canvas_point, files_of, link_notices, mb, seconds, share_panel};
-use super::tasks::{Field, ImageTasks, Loading, Msg, RunState, TaskRun, Verdicts, SIZE, SKETCH_SCALE};
+use super::inputs::{SIZE, SKETCH_SCALE};
+use super::models::Loading;
+use super::run::{RunState, TaskRun};
+use super::state::{Field, ImageTasks, Msg};
+use crate::session::Verdicts;
+use crate::web::page_view::{canvas_point, files_of, link_notices, mb, seconds, share_panel};
 use crate::engine::name_of;
 use crate::engine::tasks::Task;
 use crate::models::resnet::LABELS;
@@ -279,8 +283,8 @@ fn verdict_line(v: &Verdicts, target: usize) -> Html {
     };
     html! {
       <ul class="verdicts">
-        { one("robust model", v.robust.top1, v.robust.top1_name, v.robust.target_probability) }
-        { one("standard model", v.standard.top1, v.standard.top1_name, v.standard.target_probability) }
+        { one("robust model", v.robust.top1, &v.robust.top1_name, v.robust.target_probability) }
+        { one("standard model", v.standard.top1, &v.standard.top1_name, v.standard.target_probability) }
       </ul>
     }
 }
@@ -329,7 +333,7 @@ fn run_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html {
             Some(e) if r.settings.run.stop_at_gamma && e.gamma_reached => format!(" · A2X stopped at ℘ ≥ γ after {} iterations", e.iteration),
             _ => String::new(),
         };
-        format!("{} · iteration {} / {total}{stopped} · {}", r.state.name(), r.iteration(), seconds((r.ended_ms.unwrap_or_else(super::now_ms) - r.started_ms).max(0.0)))
+        format!("{} · iteration {} / {total}{stopped} · {}", r.state.name(), r.iteration(), seconds((r.ended_ms.unwrap_or_else(crate::web::now_ms) - r.started_ms).max(0.0)))
     });
     let figure = |i: usize, id: &str, title: &str, verdicts: Option<&Verdicts>, save: &'static str| {
         let target = run.map(|r| r.target).unwrap_or_else(|| s.target_of(task));

@@ -1,0 +1,263 @@
+//! The session API's own tests: a request in, the expected event sequence out, on the tiny model
+//! (issue #22). The references are the engine driven by hand, without the session.
+
+use super::from_link::{self, render_picture};
+use super::*;
+use crate::bundled::PhotoSet;
+use crate::device::cpu_device;
+use crate::engine::gaussian::{ClassGaussian, GRAIN};
+use crate::engine::sampling::gaussian as normal;
+use crate::link::{PictureBase, SharedPage, SharedPicture, SharedState};
+use crate::models::tiny::TinyCnn;
+
+fn block<T>(future: impl std::future::Future<Output = T>) -> T {
+    pollster::block_on(future)
+}
+
+/// A picture of smooth colour ramps (so crops and resizes differ from each other).
+fn ramp(width: u32, height: u32, shift: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| image::Rgb([((x * 7 + shift) % 256) as u8, ((y * 5 + 2 * shift) % 256) as u8, ((x + y + shift) % 256) as u8]))
+}
+
+fn explain_request(size: u32) -> ExplainRequest {
+    let config = RunConfig { target: 2, batch: 4, chunk: 4, iterations: 4, refine_every: 2, rng_seed: 11, ..RunConfig::paper() };
+    ExplainRequest {
+        model: "tiny".into(),
+        config,
+        seed: Photo::new("seed", &ramp(size, size, 3)),
+        photos: vec![Photo::new("a", &ramp(40, 30, 50)), Photo::new("b", &ramp(30, 44, 90))],
+        samples: 6,
+    }
+}
+
+/// Events equal but for their wall times.
+fn without_times(mut event: Event) -> Event {
+    event.times = Default::default();
+    event
+}
+
+#[test]
+fn an_explanation_request_gives_started_each_iteration_then_finished() {
+    let device = cpu_device();
+    let size = 16;
+    let model = TinyCnn::random(size, 5, 7, &device);
+    let request = explain_request(size as u32);
+    let events = block(Session::explain(request.clone(), &model, &device).run_to_end(|_| {}));
+
+    // The reference: D̄ stretched and Run stepped by hand.
+    let photos: Vec<RgbImage> = request.photos.iter().map(|p| p.image().unwrap()).collect();
+    let samples = distribution::stretch(&photos, 6, size, 11).unwrap();
+    let seed_values = imaging::to_chw(&request.seed.image().unwrap());
+    let mut run = Run::new(&model, images(seed_values.clone(), 1, size, &device), images(samples, 6, size, &device), request.config.clone()).unwrap();
+    let mut expected = Vec::new();
+    while !run.is_finished() {
+        let event = block(run.step()).unwrap();
+        expected.push((without_times(event), block(read_values(run.perturbation())).unwrap()));
+    }
+    assert_eq!(expected.len(), 4);
+
+    assert_eq!(events.len(), 1 + 4 + 1, "Started, four iterations, Finished: {events:?}");
+    assert_eq!(events[0], RunEvent::Started { seed: seed_values.clone(), verdicts: None });
+    for (t, (event, (reference, p))) in events[1..5].iter().zip(&expected).enumerate() {
+        let RunEvent::Explained { event, perturbation } = event else { panic!("iteration {t}: {event:?}") };
+        assert_eq!(event.iteration, t + 1);
+        assert_eq!(&without_times(event.clone()), reference);
+        assert_eq!(perturbation, p);
+    }
+    let RunEvent::Finished(Outcome::Explanation { perturbation, top5 }) = &events[5] else { panic!("{:?}", events[5]) };
+    let p = &expected[3].1;
+    assert_eq!(perturbation, p);
+    // Top five of Clip(d̄ + p), computed here from the logits of the whole batch.
+    let perturbed: Vec<f32> = seed_values.iter().zip(p).map(|(s, p)| (s + p).clamp(0.0, 1.0)).collect();
+    let logits = block(models::classify(&model, perturbed, &device)).unwrap().remove(0);
+    let mut order: Vec<usize> = (0..5).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    assert_eq!(top5.iter().map(|p| p.class).collect::<Vec<_>>(), order);
+    // Events travel as JSON unchanged (the web worker's messages, issue #23), but for the
+    // milliseconds' last digits (serde_json does not round-trip every f64).
+    let timeless = |event: &RunEvent| match event.clone() {
+        RunEvent::Explained { event, perturbation } => RunEvent::Explained { event: without_times(event), perturbation },
+        other => other,
+    };
+    let sent = RunRequest::Explain(request);
+    assert_eq!(serde_json::from_str::<RunRequest>(&serde_json::to_string(&sent).unwrap()).unwrap(), sent);
+    for event in &events {
+        let back = serde_json::from_str::<RunEvent>(&serde_json::to_string(event).unwrap()).unwrap();
+        assert!(timeless(&back) == timeless(event), "{event:?} changed on its way through JSON");
+    }
+}
+
+#[test]
+fn a_bad_request_fails_with_a_sentence_and_nothing_after() {
+    let device = cpu_device();
+    let model = TinyCnn::random(16, 5, 7, &device);
+    let mut request = explain_request(12);
+    let mut session = Session::explain(request.clone(), &model, &device);
+    let Some(RunEvent::Failed { message }) = block(session.next()) else { panic!("a 12² seed for a 16² model must fail") };
+    assert!(message.contains("12×12") && message.contains("16×16"), "{message}");
+    assert_eq!(block(session.next()), None);
+    assert!(session.is_over());
+
+    request = explain_request(16);
+    request.photos.clear();
+    let events = block(Session::explain(request.clone(), &model, &device).run_to_end(|_| {}));
+    assert!(matches!(&events[..], [RunEvent::Failed { message }] if message.contains("no photos")), "{events:?}");
+    request = explain_request(16);
+    request.config.batch = 9;
+    let events = block(Session::explain(request, &model, &device).run_to_end(|_| {}));
+    assert!(matches!(&events[..], [RunEvent::Failed { message }] if message.contains("b − 1 = 8")), "{events:?}");
+}
+
+/// Ten classes of 8×8 pictures whose 4×4 blocks hold noisy per-class colours.
+fn class_gaussians(small: usize) -> Vec<ClassGaussian> {
+    let mut rng = Rng::new(3);
+    (0..10)
+        .map(|class| {
+            let count = 200;
+            let mut values = Vec::new();
+            for _ in 0..count {
+                let blocks: Vec<f32> = (0..3 * small * small).map(|i| 0.1 + 0.08 * (class + i / (small * small)) as f32 + 0.05 * normal(&mut rng)).collect();
+                values.extend(crate::engine::gaussian::upsample(&blocks, small));
+            }
+            ClassGaussian::fit(&values, count, small).unwrap()
+        })
+        .collect()
+}
+
+fn task_request(task: Task, size: usize) -> TaskRequest {
+    let mut settings = task.defaults();
+    settings.run.target = 3;
+    settings.run.iterations = 3;
+    settings.run.batch = 4;
+    settings.run.chunk = 4;
+    settings.run.stop_at_gamma = false;
+    settings.baseline.steps = 5;
+    settings.samples = 8;
+    let hole = (task == Task::Inpaint).then(|| tasks::hole_mask(size, 0, 4, 4, 4));
+    let seed = (task != Task::Generate).then(|| imaging::to_chw(&ramp(size as u32, size as u32, 9)));
+    TaskRequest { task, settings, seed, hole }
+}
+
+#[test]
+fn a_task_request_gives_a2x_beside_pgd_then_both_judged() {
+    let device = cpu_device();
+    let size = 2 * GRAIN;
+    let (robust, standard) = (TinyCnn::random(size, 10, 1, &device), TinyCnn::random(size, 10, 2, &device));
+    let gaussians = class_gaussians(2);
+    let models = TaskModels { robust: &robust, standard: &standard, gaussians: &gaussians };
+    for task in [Task::Generate, Task::Inpaint] {
+        let request = task_request(task, size);
+        let events = block(Session::task(request.clone(), models.clone(), &device).run_to_end(|_| {}));
+
+        // The reference: the engine's own loops, A2X to the end and then PGD (the session steps
+        // them in turn; neither reads the other's RNG).
+        let settings = &request.settings;
+        let seed = match (&request.seed, &request.hole) {
+            (Some(image), Some(hole)) => tasks::inpaint_seed(image, hole, settings.inpaint_seed, &gaussians[3]).unwrap(),
+            (Some(image), None) => image.clone(),
+            (None, _) => gaussians[3].sample(1, &mut Rng::new(settings.run.rng_seed)),
+        };
+        let samples = tasks::task_samples(&gaussians[3], settings, request.hole.as_deref().map(|h| (seed.as_slice(), h)), &device).unwrap();
+        let seed_tensor = images(seed.clone(), 1, size, &device);
+        let a2x = block(tasks::run_a2x(&robust, seed_tensor.clone(), samples, settings, request.hole.as_deref(), &mut |_| true)).unwrap();
+        let a2x_image = block(read_values(a2x.image)).unwrap();
+        let pgd_image = block(read_values(tasks::run_pgd(&robust, seed_tensor, settings, request.hole.as_deref()).image)).unwrap();
+        let probability = |model: &TinyCnn, image: &[f32]| {
+            let logits = block(models::classify(model, image.to_vec(), &device)).unwrap().remove(0);
+            models::probability_of(&logits, 3)
+        };
+
+        assert_eq!(events.len(), 1 + 5 + 1, "{task:?}: Started, max(3 iterations, 5 steps), Finished: {events:?}");
+        let RunEvent::Started { seed: started, verdicts: Some(verdicts) } = &events[0] else { panic!("{:?}", events[0]) };
+        assert_eq!(started, &seed, "{task:?}");
+        assert_eq!(verdicts.robust.target_probability, probability(&robust, &seed));
+        assert_eq!(verdicts.standard.target_probability, probability(&standard, &seed));
+        for (i, event) in events[1..6].iter().enumerate() {
+            let RunEvent::TaskStep { a2x: a2x_step, pgd } = event else { panic!("{event:?}") };
+            assert_eq!(a2x_step.is_some(), i < 3, "{task:?} step {i}: A2X takes 3 iterations");
+            if let Some((event, _)) = a2x_step {
+                assert_eq!(without_times(event.clone()), without_times(a2x.events[i].clone()));
+            }
+            let pgd = pgd.as_ref().expect("PGD takes 5 steps");
+            assert_eq!(pgd.target_probability, probability(&robust, &pgd.image));
+        }
+        let RunEvent::TaskStep { a2x: Some((_, last_a2x)), .. } = &events[3] else { panic!() };
+        assert_eq!(last_a2x, &a2x_image);
+        let RunEvent::Finished(Outcome::Task { a2x_image: finished_a2x, pgd_image: finished_pgd, a2x: a2x_verdicts, pgd: pgd_verdicts }) = &events[6] else {
+            panic!("{:?}", events[6])
+        };
+        assert_eq!((finished_a2x, finished_pgd), (&a2x_image, &pgd_image), "{task:?}");
+        assert_eq!(a2x_verdicts.standard.target_probability, probability(&standard, &a2x_image));
+        assert_eq!(pgd_verdicts.robust.target_probability, probability(&robust, &pgd_image));
+        if let Some(hole) = &request.hole {
+            // PGD keeps to the hole's penalty, A2X moved the pixels inside the hole.
+            let changed_inside = (0..size * size).filter(|&i| hole[i] > 0.5).any(|i| (a2x_image[i] - seed[i]).abs() > 1e-4);
+            assert!(changed_inside, "A2X left the hole as it was");
+        }
+    }
+}
+
+#[test]
+fn an_empty_hole_or_a_hole_without_inpainting_is_refused() {
+    let device = cpu_device();
+    let size = 2 * GRAIN;
+    let (robust, standard) = (TinyCnn::random(size, 10, 1, &device), TinyCnn::random(size, 10, 2, &device));
+    let gaussians = class_gaussians(2);
+    let models = TaskModels { robust: &robust, standard: &standard, gaussians: &gaussians };
+    let mut request = task_request(Task::Inpaint, size);
+    request.hole = Some(vec![0.0; size * size]);
+    let events = block(Session::task(request, models.clone(), &device).run_to_end(|_| {}));
+    assert!(matches!(&events[..], [RunEvent::Failed { message }] if message.contains("mask is empty")), "{events:?}");
+    let mut request = task_request(Task::Sketch, size);
+    request.hole = Some(vec![1.0; size * size]);
+    let events = block(Session::task(request, models, &device).run_to_end(|_| {}));
+    assert!(matches!(&events[..], [RunEvent::Failed { message }] if message.contains("only inpainting")), "{events:?}");
+}
+
+#[test]
+fn a_recipe_starts_from_the_bundled_photo_cropped_then_edits() {
+    // Independent reference: the crop and the stroke applied by hand.
+    let bundled = vec![("coins".to_string(), ramp(90, 70, 1)), ("coffee".to_string(), ramp(80, 80, 2))];
+    let edit = crate::drawing::Edit::stroke_at([250, 0, 0], 3.0, (20.0, 30.0), 64);
+    let recipe = SharedPicture { base: PictureBase::Bundled { id: "coins".into() }, side: 64, edits: vec![edit] };
+    let mut expected = imaging::center_crop(&image::DynamicImage::ImageRgb8(bundled[0].1.clone()), 64);
+    crate::drawing::stroke(&mut expected, (20.0, 30.0), (20.0, 30.0), 3.0, [250, 0, 0]);
+    assert_eq!(render_picture(&recipe, &bundled, None).unwrap(), expected);
+    let supplied = SharedPicture { base: PictureBase::Supplied { name: "mine.jpg".into() }, ..recipe.clone() };
+    assert!(render_picture(&supplied, &bundled, None).unwrap_err().contains("mine.jpg"));
+    let own = ramp(100, 120, 5);
+    let mut expected = imaging::center_crop(&image::DynamicImage::ImageRgb8(own.clone()), 64);
+    crate::drawing::stroke(&mut expected, (20.0, 30.0), (20.0, 30.0), 3.0, [250, 0, 0]);
+    assert_eq!(render_picture(&supplied, &bundled, Some(&own)).unwrap(), expected);
+}
+
+#[test]
+fn a_link_becomes_the_request_the_page_would_send() {
+    // Every photo of the first set, each a different ramp.
+    let bundled: Vec<(String, RgbImage)> = PhotoSet::First.photos().iter().enumerate().map(|(i, (id, _))| (id.to_string(), ramp(96, 80, 10 * i as u32))).collect();
+    let seed_id = bundled[1].0.clone();
+    let config = RunConfig { target: 340, ..RunConfig::default() };
+    let state = SharedState {
+        page: SharedPage::Explain {
+            model: crate::models::squeezenet::ID.into(),
+            weights: "0123456789abcdef".into(),
+            config: config.clone(),
+            samples: 32,
+            seed: SharedPicture { base: PictureBase::Bundled { id: seed_id.clone() }, side: 227, edits: vec![] },
+            own_photos: 2,
+            photos: PhotoSet::First,
+        },
+        backend: "webgpu".into(),
+        auto_run: true,
+    };
+    let (request, warnings) = from_link::request(&state, &bundled, None).unwrap();
+    let RunRequest::Explain(request) = request else { panic!() };
+    assert_eq!((request.config, request.samples, request.model.as_str()), (config, 32, crate::models::squeezenet::ID));
+    assert_eq!(request.seed.image().unwrap(), imaging::center_crop(&image::DynamicImage::ImageRgb8(bundled[1].1.clone()), 227));
+    // D̄: the first set but the seed, in order.
+    let names: Vec<&str> = request.photos.iter().map(|p| p.name.as_str()).collect();
+    let expected: Vec<&str> = bundled.iter().map(|(id, _)| id.as_str()).filter(|id| *id != seed_id).collect();
+    assert_eq!(names, expected);
+    assert_eq!(request.photos[0].image().unwrap(), bundled[0].1);
+    assert!(warnings.iter().any(|w| w.contains("2 photos of their own")), "{warnings:?}");
+}

@@ -1,0 +1,147 @@
+//! One run as the explanation page shows it: its state, its pictures, the cross-model check and
+//! the JSON export.
+
+use crate::bundled::PhotoSet;
+use crate::engine::{Event, RunConfig};
+use crate::imaging;
+use crate::link::SharedPicture;
+use crate::models::{labels, CrossCheck, Prediction};
+use crate::web::now_ms;
+use crate::web::page::Control;
+use image::RgbImage;
+use serde::Serialize;
+use std::rc::Rc;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RunState {
+    Preparing,
+    Running,
+    Paused,
+    Finished,
+    Cancelled,
+    Failed,
+}
+
+impl RunState {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunState::Preparing => "preparing",
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Finished => "finished",
+            RunState::Cancelled => "cancelled",
+            RunState::Failed => "failed",
+        }
+    }
+    pub fn active(self) -> bool {
+        matches!(self, RunState::Preparing | RunState::Running | RunState::Paused)
+    }
+}
+
+/// One run as the page shows it.
+pub struct RunView {
+    pub id: u32,
+    pub state: RunState,
+    pub error: Option<String>,
+    pub model_id: String,
+    pub backend: &'static str,
+    pub config: RunConfig,
+    pub num_samples: usize,
+    pub seed_name: String,
+    /// The seed's recipe, the visitor's photos in D̄ and the backend, for the share link.
+    pub seed_recipe: SharedPicture,
+    pub own_photos: usize,
+    pub backend_id: &'static str,
+    pub distribution: Vec<String>,
+    /// The set of bundled photos D̄ was drawn from (a link records it).
+    pub photo_set: PhotoSet,
+    /// d̄ as the engine used it (region filled), CHW.
+    pub seed_values: Vec<f32>,
+    pub size: usize,
+    pub events: Vec<Event>,
+    pub perturbation: Option<Vec<f32>>,
+    pub started_ms: f64,
+    pub paused_since: Option<f64>,
+    pub paused_ms: f64,
+    pub ended_ms: Option<f64>,
+    pub control: Rc<Control>,
+    pub top5: Option<Result<Vec<Prediction>, String>>,
+    pub cross: Option<Result<Vec<CrossRow>, String>>,
+    pub cross_running: bool,
+}
+
+/// The cross-model check of one model: the visualised p and the perturbed seed.
+#[derive(Clone, Debug, Serialize)]
+pub struct CrossRow {
+    pub model: String,
+    pub computed_p: bool,
+    pub perturbation: CrossCheck,
+    pub perturbed_seed: CrossCheck,
+}
+
+impl RunView {
+    pub fn elapsed_ms(&self) -> f64 {
+        let end = self.ended_ms.or(self.paused_since).unwrap_or_else(now_ms);
+        end - self.started_ms - self.paused_ms
+    }
+
+    /// Estimated time left, from the mean time per iteration so far.
+    pub fn remaining_ms(&self) -> Option<f64> {
+        let done = self.events.len();
+        (done > 0 && self.state.active()).then(|| self.elapsed_ms() / done as f64 * (self.config.iterations - done) as f64)
+    }
+
+    /// p as the page shows it (`view`), the picture the cross-model check classifies and the
+    /// PNG export holds.
+    pub fn perturbation_image(&self, view: imaging::PerturbationView) -> Option<RgbImage> {
+        let p = self.perturbation.as_ref()?;
+        Some(imaging::from_chw(&view.render(p), [self.size, self.size]))
+    }
+
+    pub fn perturbed_seed_image(&self) -> Option<RgbImage> {
+        let p = self.perturbation.as_ref()?;
+        let values: Vec<f32> = self.seed_values.iter().zip(p).map(|(s, p)| (s + p).clamp(0.0, 1.0)).collect();
+        Some(imaging::from_chw(&values, [self.size, self.size]))
+    }
+
+    /// The run as the JSON export holds it: settings, D̄, the ℘ curve, the judges' answers.
+    pub fn export_json(&self) -> Option<String> {
+        #[derive(Serialize)]
+        struct Export<'a> {
+            app: &'static str,
+            model: &'a str,
+            backend: &'a str,
+            target: usize,
+            target_name: &'a str,
+            seed: &'a str,
+            distribution: &'a [String],
+            num_samples: usize,
+            distribution_note: &'static str,
+            settings: &'a RunConfig,
+            state: &'static str,
+            elapsed_ms: f64,
+            events: &'a [Event],
+            perturbed_seed_top5: Option<&'a Vec<Prediction>>,
+            cross_model_check: Option<&'a Vec<CrossRow>>,
+        }
+        let run = self;
+        let export = Export {
+            app: concat!("a2x ", env!("CARGO_PKG_VERSION")),
+            model: &run.model_id,
+            backend: run.backend,
+            target: run.config.target,
+            target_name: labels::imagenet()[run.config.target].name(),
+            seed: &run.seed_name,
+            distribution: &run.distribution,
+            num_samples: run.num_samples,
+            distribution_note: "the photos, then random square crops (40–100% of the shorter side) and mirror flips drawn from the RNG seed",
+            settings: &run.config,
+            state: run.state.name(),
+            elapsed_ms: run.elapsed_ms(),
+            events: &run.events,
+            perturbed_seed_top5: run.top5.as_ref().and_then(|r| r.as_ref().ok()),
+            cross_model_check: run.cross.as_ref().and_then(|r| r.as_ref().ok()),
+        };
+        serde_json::to_string_pretty(&export).ok()
+    }
+}

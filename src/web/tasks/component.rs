@@ -1,0 +1,295 @@
+//! The image tasks page as a yew component: creating it, hearing the app's inputs change, and
+//! turning each message into a change of state (the work is in `actions` and `restore`; what it
+//! shows is `view`'s).
+
+use super::inputs::{central_hole, Inpainting, Sketch, INPAINT_START, SIZE};
+use super::models::Loading;
+use super::run::{Outcome, RunState};
+use super::state::{index, ImageTasks, Msg, Props};
+use crate::bundled::PHOTOS as BUNDLED;
+use crate::drawing::{self, Edit};
+use crate::engine::tasks::Task;
+use crate::imaging;
+use crate::link::{self, PictureBase, SharedPicture};
+use crate::session::from_link::render_from_photo;
+use crate::web::browser;
+use crate::web::now_ms;
+use crate::web::page::{new_inputs, Share};
+use crate::models::resnet::LABELS;
+use image::{DynamicImage, RgbImage};
+use yew::prelude::*;
+
+impl Component for ImageTasks {
+    type Message = Msg;
+    type Properties = Props;
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let props = ctx.props().clone();
+        let mut page = ImageTasks {
+            device: props.device,
+            manifest: props.manifest,
+            task: props.task,
+            loading: Loading::Idle,
+            load_generation: 0,
+            // Horse, cat (the bundled cat photo), ship (the starting sketch).
+            targets: [7, 3, 8],
+            settings: [Task::Generate.defaults(), Task::Inpaint.defaults(), Task::Sketch.defaults()],
+            setting_error: None,
+            sketch: Sketch::starting(),
+            brush: 16.0,
+            colour: [40, 120, 40],
+            eraser: false,
+            last_point: None,
+            inpainting: {
+                let (hole, hole_recipe) = central_hole();
+                let picture_recipe = SharedPicture { base: PictureBase::Bundled { id: BUNDLED[INPAINT_START].0.into() }, side: SIZE as u32, edits: Vec::new() };
+                Inpainting { name: String::new(), picture: RgbImage::new(SIZE as u32, SIZE as u32), picture_recipe, hole, hole_recipe }
+            },
+            mask_brush: 3.0,
+            mask_erase: false,
+            picture_error: None,
+            runs: [None, None, None],
+            next_run: 0,
+            sketch_canvas: NodeRef::default(),
+            mask_canvas: NodeRef::default(),
+            pictures: Default::default(),
+            smooth_pictures: Default::default(),
+            link_pending: props.shared.clone(),
+            link_notices: Vec::new(),
+            pending_picture: None,
+            picture_request: 0,
+            auto_run_pending: false,
+            share_auto_run: true,
+            share: None,
+        };
+        page.request_bundled(ctx, INPAINT_START);
+        page.load(ctx);
+        page.apply_link(ctx);
+        page
+    }
+
+    fn changed(&mut self, ctx: &Context<Self>, old: &Self::Properties) -> bool {
+        let props = ctx.props().clone();
+        let (link, new_backend) = new_inputs((&old.shared, &props.shared), (&self.device, &props.device));
+        if link.is_some() {
+            self.link_pending = link;
+        }
+        self.device = props.device;
+        self.manifest = props.manifest;
+        self.task = props.task;
+        if new_backend {
+            // Models live on one device: stop runs on the old one and load again on the new one.
+            for run in self.runs.iter_mut().flatten() {
+                run.control.cancelled.set(true);
+            }
+            self.loading = Loading::Idle;
+        }
+        self.load(ctx);
+        self.apply_link(ctx);
+        true
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::Progress(generation, received, total) => {
+                if generation != self.load_generation || !matches!(self.loading, Loading::Downloading { .. }) {
+                    return false;
+                }
+                self.loading = Loading::Downloading { received, total };
+            }
+            Msg::Loaded(generation, result) => {
+                if generation != self.load_generation {
+                    return false;
+                }
+                self.loading = match result {
+                    Ok(models) => Loading::Ready(models),
+                    Err(e) => Loading::Failed(e),
+                };
+                self.try_auto_run(ctx);
+            }
+            Msg::Retry => {
+                self.loading = Loading::Idle;
+                self.load(ctx);
+            }
+            Msg::SetTarget(class) => {
+                if let Some(task) = self.task {
+                    self.targets[index(task)] = class.min(LABELS.len() - 1);
+                }
+            }
+            Msg::Set(task, field, value) => self.setting_error = self.set_field(task, field, &value).err(),
+            Msg::Reset(task) => {
+                self.settings[index(task)] = task.defaults();
+                self.setting_error = None;
+            }
+            Msg::PointerDown(x, y) => {
+                let (radius, colour) = (self.brush / 2.0, if self.eraser { [255; 3] } else { self.colour });
+                // Recorded as painted (quarter-pixel points), so a link replays the same pixels.
+                self.edit_sketch(Edit::stroke_at(colour, radius, (x, y), self.sketch.canvas.width()));
+                self.last_point = Some((x, y));
+            }
+            Msg::PointerMove(x, y) => {
+                if self.last_point.is_none() {
+                    return false;
+                }
+                // One stroke is one undo step: the move extends the stroke just recorded.
+                if let Some(stroke) = self.sketch.recipe.edits.last_mut() {
+                    stroke.continue_on(&mut self.sketch.canvas, (x, y));
+                }
+                self.last_point = Some((x, y));
+            }
+            Msg::PointerUp => return self.last_point.take().is_some(),
+            Msg::Brush(size) => self.brush = size.clamp(1.0, 96.0),
+            Msg::Colour(hex) => {
+                if let Some(colour) = drawing::parse_hex_color(&hex) {
+                    self.colour = colour;
+                    self.eraser = false;
+                }
+            }
+            Msg::Eraser(on) => self.eraser = on,
+            Msg::Undo | Msg::Redo => {
+                let sketch = &mut self.sketch;
+                let (from, to) = if matches!(msg, Msg::Undo) { (&mut sketch.undo, &mut sketch.redo) } else { (&mut sketch.redo, &mut sketch.undo) };
+                if let Some((canvas, recipe)) = from.pop() {
+                    to.push((std::mem::replace(&mut sketch.canvas, canvas), std::mem::replace(&mut sketch.recipe, recipe)));
+                }
+            }
+            Msg::ClearSketch => self.edit_sketch(Edit::Clear { colour: [255; 3] }),
+            Msg::PickPicture(i) => {
+                // The visitor's choice replaces a link's picture still waiting for its file.
+                self.pending_picture = None;
+                self.request_bundled(ctx, i);
+            }
+            Msg::PictureFile(files) => {
+                let Some(file) = files.into_iter().next() else { return false };
+                self.picture_request += 1;
+                let request = self.picture_request;
+                ctx.link().send_future(async move {
+                    let name = file.name();
+                    Msg::Picture(request, name.clone(), false, browser::decode_blob(&file, &name, 256).await)
+                });
+            }
+            Msg::Picture(request, _, _, _) if request != self.picture_request => return false,
+            Msg::Picture(_, name, bundled, result) => match result {
+                Ok(photo) => {
+                    let recipe = match self.pending_picture.take() {
+                        // The picture a link asked for, with its edits.
+                        Some(recipe) => recipe,
+                        None => {
+                            let base = if bundled {
+                                PictureBase::Bundled { id: name.clone() }
+                            } else {
+                                // A 32×32 PNG always fits in a link.
+                                link::embed_image(&name, &imaging::center_crop(&DynamicImage::ImageRgb8(photo.clone()), SIZE)).unwrap_or_else(|| PictureBase::Supplied { name: link::plain_file_name(&name) })
+                            };
+                            SharedPicture { base, side: SIZE as u32, edits: Vec::new() }
+                        }
+                    };
+                    self.inpainting.picture = render_from_photo(&recipe, &photo);
+                    self.inpainting.picture_recipe = recipe;
+                    self.inpainting.name = name;
+                    self.picture_error = None;
+                    self.try_auto_run(ctx);
+                }
+                Err(e) => self.picture_error = Some(e),
+            },
+            Msg::MaskDown(x, y) => {
+                let colour = if self.mask_erase { [0; 3] } else { [255; 3] };
+                let edit = Edit::stroke_at(colour, self.mask_brush / 2.0, (x, y), SIZE as u32);
+                edit.apply(&mut self.inpainting.hole);
+                self.inpainting.hole_recipe.edits.push(edit);
+                self.last_point = Some((x, y));
+            }
+            Msg::MaskMove(x, y) => {
+                if self.last_point.is_none() {
+                    return false;
+                }
+                if let Some(stroke) = self.inpainting.hole_recipe.edits.last_mut() {
+                    stroke.continue_on(&mut self.inpainting.hole, (x, y));
+                }
+                self.last_point = Some((x, y));
+            }
+            Msg::MaskUp => return self.last_point.take().is_some(),
+            Msg::MaskBrush(size) => self.mask_brush = size.clamp(1.0, 16.0),
+            Msg::MaskErase(on) => self.mask_erase = on,
+            Msg::ResetHole => (self.inpainting.hole, self.inpainting.hole_recipe) = central_hole(),
+            Msg::Run => {
+                if let Err(e) = self.start(ctx) {
+                    self.setting_error = Some(e);
+                }
+            }
+            Msg::Cancel => {
+                for run in self.runs.iter_mut().flatten() {
+                    run.control.cancelled.set(true);
+                }
+            }
+            Msg::Started(id, seed, verdicts) => {
+                let Some(run) = self.run_mut(id) else { return false };
+                run.seed = seed;
+                run.seed_verdicts = Some(verdicts);
+            }
+            Msg::Step(id, a2x, pgd) => {
+                let Some(run) = self.run_mut(id) else { return false };
+                if let Some((event, image)) = a2x {
+                    run.events.push(event);
+                    run.a2x = image;
+                }
+                if let Some(step) = pgd {
+                    run.pgd = step.image;
+                    run.pgd_probability.push(step.target_probability);
+                }
+            }
+            Msg::Ended(id, result) => {
+                let Some(run) = self.run_mut(id) else { return false };
+                run.ended_ms = Some(now_ms());
+                match result {
+                    Outcome::Done(a2x, pgd) => {
+                        run.a2x_verdicts = Some(a2x);
+                        run.pgd_verdicts = Some(pgd);
+                        run.state = RunState::Done;
+                    }
+                    Outcome::Cancelled => run.state = RunState::Cancelled,
+                    Outcome::Failed(e) => {
+                        run.state = RunState::Failed;
+                        run.error = Some(e);
+                    }
+                }
+            }
+            Msg::Save(which) => {
+                if let Err(e) = self.save(which) {
+                    self.setting_error = Some(e);
+                }
+            }
+            Msg::ShareAutoRun(on) => {
+                self.share_auto_run = on;
+                self.share = None;
+            }
+            Msg::CopyLink => {
+                let Some(run) = self.task.and_then(|t| self.run_of(t)) else { return false };
+                let Some(state) = self.share_state(run) else { return false };
+                let (link, id) = (ctx.link().clone(), run.id);
+                self.share = Some(Share::copy(&state, id, move |result| link.send_message(Msg::Copied(id, result))));
+            }
+            Msg::Copied(id, result) => return Share::record(&mut self.share, id, result),
+        }
+        true
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        super::view::view(self, ctx)
+    }
+
+    fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
+        let draw = |node: &NodeRef, image: Option<RgbImage>| browser::draw_on(node, image.as_ref());
+        let Some(task) = self.task else { return };
+        let picture = |values: &[f32]| imaging::from_chw(values, [SIZE, SIZE]);
+        draw(&self.sketch_canvas, (task == Task::Sketch).then(|| self.sketch.canvas.clone()));
+        draw(&self.mask_canvas, (task == Task::Inpaint).then(|| self.inpainting.overlay()));
+        let run = self.run_of(task);
+        let seed = run.map(|r| r.seed.clone()).or_else(|| self.seed_of(task));
+        let shown = [seed.as_deref().map(picture), run.map(|r| picture(&r.a2x)), run.map(|r| picture(&r.pgd))];
+        for (i, image) in shown.into_iter().enumerate() {
+            draw(&self.pictures[i], image.clone());
+            draw(&self.smooth_pictures[i], image);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! One run of an image task as the page shows it: A2X beside PGD from the same seed, their
+//! pictures, curves and the judges' verdicts.
+
+use crate::engine::tasks::{Task, TaskSettings};
+use crate::engine::Event;
+use crate::link::SharedPicture;
+use crate::models::resnet::LABELS;
+use crate::session::Verdicts;
+use crate::web::now_ms;
+use crate::web::page::{fingerprint, Control};
+use std::rc::Rc;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RunState {
+    Running,
+    Done,
+    Cancelled,
+    Failed,
+}
+
+impl RunState {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Done => "done",
+            RunState::Cancelled => "cancelled",
+            RunState::Failed => "failed",
+        }
+    }
+}
+
+/// How a run ended.
+pub enum Outcome {
+    /// The verdicts on A2X's and PGD's final pictures.
+    Done(Verdicts, Verdicts),
+    Cancelled,
+    Failed(String),
+}
+
+/// One run of a task: A2X and PGD from the same seed.
+pub struct TaskRun {
+    pub id: u32,
+    pub task: Task,
+    pub target: usize,
+    pub settings: TaskSettings,
+    pub state: RunState,
+    pub error: Option<String>,
+    pub seed: Vec<f32>,
+    pub a2x: Vec<f32>,
+    pub pgd: Vec<f32>,
+    /// A2X's per-iteration events (℘ on D̄, the target probability of seed + p, …).
+    pub events: Vec<Event>,
+    /// The robust model's target probability of PGD's image after each step.
+    pub pgd_probability: Vec<f32>,
+    /// Before any step: the seed, judged.
+    pub seed_verdicts: Option<Verdicts>,
+    /// After the last step.
+    pub a2x_verdicts: Option<Verdicts>,
+    pub pgd_verdicts: Option<Verdicts>,
+    pub started_ms: f64,
+    pub ended_ms: Option<f64>,
+    pub control: Rc<Control>,
+    /// For the share link: the pictures' recipes and the backend.
+    pub seed_recipe: Option<SharedPicture>,
+    pub hole_recipe: Option<SharedPicture>,
+    pub backend_id: &'static str,
+}
+
+impl TaskRun {
+    pub fn iteration(&self) -> usize {
+        self.events.len().max(self.pgd_probability.len())
+    }
+
+    /// A2X's target probability (robust model, seed + p) per iteration.
+    pub fn a2x_probability(&self) -> Vec<f32> {
+        self.events.iter().map(|e| e.seed_probability).collect()
+    }
+
+    /// What the page's tests and the JSON export read.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "task": self.task,
+            "target": self.target,
+            "target_name": LABELS[self.target],
+            "state": self.state.name(),
+            "iteration": self.iteration(),
+            "settings": self.settings,
+            "a2x_target_probability": self.a2x_probability(),
+            "a2x_samples_probability": self.events.iter().map(|e| e.target_probability).collect::<Vec<_>>(),
+            "pgd_target_probability": self.pgd_probability,
+            "seed": self.seed_verdicts,
+            "a2x": self.a2x_verdicts,
+            "pgd": self.pgd_verdicts,
+            "seconds": self.ended_ms.unwrap_or_else(now_ms).max(self.started_ms) / 1e3 - self.started_ms / 1e3,
+            "seed_fingerprint": fingerprint(&self.seed),
+            "a2x_fingerprint": fingerprint(&self.a2x),
+            "pgd_fingerprint": fingerprint(&self.pgd),
+        })
+    }
+}

@@ -1,0 +1,166 @@
+//! The image tasks' state and messages (what the component holds and hears).
+
+use super::inputs::{Inpainting, Sketch};
+use super::models::{Loading, TaskModels};
+use super::run::{Outcome, TaskRun};
+use crate::engine::tasks::{Task, TaskSettings};
+use crate::engine::Event;
+use crate::link::{SharedPicture, SharedState};
+use crate::models::manifest::Manifest;
+use crate::session::{PgdStep, Verdicts};
+use crate::web::page::{same_inputs, same_link, ActiveDevice, Share};
+use image::RgbImage;
+use std::rc::Rc;
+use yew::prelude::*;
+
+#[derive(Properties, Clone)]
+pub struct Props {
+    pub device: Option<ActiveDevice>,
+    pub manifest: Option<Rc<Manifest>>,
+    /// The task shown; `None` while the explanation page is shown (nothing is downloaded until a
+    /// task is first opened).
+    pub task: Option<Task>,
+    /// A share link for one of the tasks, to restore.
+    pub shared: Option<Rc<SharedState>>,
+}
+
+impl PartialEq for Props {
+    fn eq(&self, other: &Self) -> bool {
+        same_inputs((&self.device, &self.manifest), (&other.device, &other.manifest)) && self.task == other.task && same_link(&self.shared, &other.shared)
+    }
+}
+
+/// Which numbered setting a field edits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Field {
+    Iterations,
+    Budget,
+    Step,
+    Samples,
+    Batch,
+    SignCheck,
+    RefineEvery,
+    Gamma,
+    StopAtGamma,
+    HoleWeight,
+    HoleConstraint,
+    InpaintSamples,
+    HolePenalty,
+    InpaintSeed,
+    RngSeed,
+}
+
+impl Field {
+    /// The setting's name in `TaskSettings::with_overrides` (the CLI's `--set` and links use it).
+    pub fn setting_name(self) -> &'static str {
+        match self {
+            Field::Iterations => "iterations",
+            Field::Budget => "budget",
+            Field::Step => "step",
+            Field::Samples => "samples",
+            Field::Batch => "batch",
+            Field::SignCheck => "sign_check",
+            Field::RefineEvery => "refine_every",
+            Field::Gamma => "gamma",
+            Field::StopAtGamma => "stop_at_gamma",
+            Field::HoleWeight => "hole_weight",
+            Field::HoleConstraint => "hole_constraint",
+            Field::InpaintSamples => "inpaint_samples",
+            Field::HolePenalty => "hole_penalty",
+            Field::InpaintSeed => "inpaint_seed",
+            Field::RngSeed => "rng_seed",
+        }
+    }
+}
+
+pub enum Msg {
+    Progress(u32, u64, u64),
+    Loaded(u32, Result<TaskModels, String>),
+    Retry,
+    SetTarget(usize),
+    Set(Task, Field, String),
+    Reset(Task),
+    // Sketch canvas.
+    PointerDown(f32, f32),
+    PointerMove(f32, f32),
+    PointerUp,
+    Brush(f32),
+    Colour(String),
+    Eraser(bool),
+    Undo,
+    Redo,
+    ClearSketch,
+    // Inpainting.
+    PickPicture(usize),
+    PictureFile(Vec<web_sys::File>),
+    /// A picture arrived: the request's number (only the latest request counts), its name,
+    /// whether it is a bundled one, the image.
+    Picture(u32, String, bool, Result<RgbImage, String>),
+    MaskDown(f32, f32),
+    MaskMove(f32, f32),
+    MaskUp,
+    MaskBrush(f32),
+    MaskErase(bool),
+    ResetHole,
+    // Runs.
+    Run,
+    Cancel,
+    Started(u32, Vec<f32>, Verdicts),
+    /// A2X's iteration and picture, PGD's step (each until it stops).
+    Step(u32, Option<(Event, Vec<f32>)>, Option<PgdStep>),
+    Ended(u32, Outcome),
+    Save(&'static str),
+    ShareAutoRun(bool),
+    CopyLink,
+    Copied(u32, Result<(), String>),
+}
+
+pub struct ImageTasks {
+    pub device: Option<ActiveDevice>,
+    pub manifest: Option<Rc<Manifest>>,
+    pub task: Option<Task>,
+    pub loading: Loading,
+    /// Changes with every (re)load, so a late answer for another device is dropped.
+    pub load_generation: u32,
+    /// Per task (Generate, Inpaint, Sketch): the target class.
+    pub targets: [usize; 3],
+    /// Per task (Generate, Inpaint, Sketch), each starting from `Task::defaults`.
+    pub settings: [TaskSettings; 3],
+    pub setting_error: Option<String>,
+    pub sketch: Sketch,
+    pub brush: f32,
+    pub colour: [u8; 3],
+    pub eraser: bool,
+    pub last_point: Option<(f32, f32)>,
+    pub inpainting: Inpainting,
+    pub mask_brush: f32,
+    pub mask_erase: bool,
+    pub picture_error: Option<String>,
+    /// The latest run of each task.
+    pub runs: [Option<TaskRun>; 3],
+    pub next_run: u32,
+    pub sketch_canvas: NodeRef,
+    pub mask_canvas: NodeRef,
+    /// Seed, A2X, PGD: each drawn twice, enlarged by nearest-neighbour and by smooth scaling.
+    pub pictures: [NodeRef; 3],
+    pub smooth_pictures: [NodeRef; 3],
+    /// A share link not yet restored (it waits for the manifest), the last one restored and
+    /// what the page says about it.
+    pub link_pending: Option<Rc<SharedState>>,
+    pub link_notices: Vec<String>,
+    /// The link's inpainting picture, restored when its photo arrives (or the visitor opens it).
+    pub pending_picture: Option<SharedPicture>,
+    /// Numbers the picture requests: a late answer to an older one is dropped.
+    pub picture_request: u32,
+    pub auto_run_pending: bool,
+    pub share_auto_run: bool,
+    pub share: Option<Share>,
+}
+
+pub fn index(task: Task) -> usize {
+    match task {
+        Task::Generate => 0,
+        Task::Inpaint => 1,
+        Task::Sketch => 2,
+    }
+}
