@@ -169,7 +169,7 @@ enum Stage<'a, C: Classifier> {
     Explain { model: &'a C, request: Box<ExplainRequest> },
     Explaining { model: &'a C, run: Box<Run<'a, C>>, seed: Vec<f32> },
     Task { models: TaskModels<'a, C>, request: Box<TaskRequest> },
-    Tasking { models: TaskModels<'a, C>, run: Box<Run<'a, C>>, pgd: Box<PgdAttack>, target: usize, seed: Vec<f32> },
+    Tasking { models: TaskModels<'a, C>, run: Box<Run<'a, C>>, pgd: Box<PgdAttack>, target: usize },
     /// Finished or failed: no more events.
     Over,
 }
@@ -250,10 +250,10 @@ impl<'a, C: Classifier> Session<'a, C> {
             Stage::Task { models, request } => {
                 let (run, pgd, seed, target) = start_task(&models, *request, &device)?;
                 let verdicts = judge(&models, &seed, target, &device).await?;
-                self.stage = Stage::Tasking { models, run: Box::new(run), pgd: Box::new(pgd), target, seed: seed.clone() };
+                self.stage = Stage::Tasking { models, run: Box::new(run), pgd: Box::new(pgd), target };
                 Ok(RunEvent::Started { seed, verdicts: Some(verdicts) })
             }
-            Stage::Tasking { models, mut run, mut pgd, target, seed } => {
+            Stage::Tasking { models, mut run, mut pgd, target } => {
                 if run.is_finished() && pgd.is_finished() {
                     let a2x_image = read_values(perturb(run.seed(), run.perturbation())).await.map_err(|e| e.to_string())?;
                     let pgd_image = read_values(pgd.current()).await.map_err(|e| e.to_string())?;
@@ -275,7 +275,7 @@ impl<'a, C: Classifier> Session<'a, C> {
                     let logits = models::classify(robust, image.clone(), &device).await.map_err(|e| e.to_string())?;
                     pgd_step = Some(PgdStep { target_probability: models::probability_of(&logits[0], target), image });
                 }
-                self.stage = Stage::Tasking { models, run, pgd, target, seed };
+                self.stage = Stage::Tasking { models, run, pgd, target };
                 Ok(RunEvent::TaskStep { a2x, pgd: pgd_step })
             }
             Stage::Over => Err("the run is over".into()),
