@@ -159,7 +159,7 @@ fn inpainting_keeps_a2x_to_the_hole_as_its_setting_says() {
         let mut settings = Task::Inpaint.defaults();
         settings.hole_constraint = constraint;
         // Eq. 4's norm: its pull of length β is what keeps p near the hole within two steps.
-        settings.hole_penalty = a2x::engine::pgd::PenaltyForm::Norm;
+        settings.hole_penalty = a2x::engine::penalty::PenaltyForm::Norm;
         settings.run.target = 3;
         settings.run.iterations = 2;
         settings.samples = 16;

@@ -504,7 +504,7 @@ fn the_loss_check_keeps_the_sign_with_the_lower_eq4_loss() {
         sign_probe: SignProbe::Step,
         ..short_config(3, 8)
     };
-    let mut run = Run::new(&model, seed, samples.clone(), config.clone()).unwrap().with_hole_penalty_in_check(&hole, weight).unwrap();
+    let mut run = Run::new(&model, seed, samples.clone(), config.clone()).unwrap().with_hole_penalty_in_check(&hole, weight, a2x::engine::penalty::PenaltyForm::Norm).unwrap();
     let outside = a2x::engine::estimate::outside_of_hole(&hole, [3, size, size], &device);
     let evaluate = |p: Tensor<4>| -> (f32, f32) {
         let probabilities = target_probabilities(&model, a2x::engine::estimate::perturb(samples.clone(), p.clone()), config.target, 8);

@@ -61,6 +61,7 @@ pub mod evaluate;
 pub mod gaussian;
 pub mod otsu;
 pub mod param;
+pub mod penalty;
 pub mod pgd;
 pub mod refine;
 pub mod sampling;

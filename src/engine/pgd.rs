@@ -8,6 +8,7 @@
 //! back onto the ε-sphere. Images are in [0, 1] (O7's pixel scale).
 
 use crate::engine::estimate::{per_image_norms, project};
+use crate::engine::penalty::HolePenalty;
 use crate::engine::sampling::Rng;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Tensor, TensorData};
@@ -97,60 +98,19 @@ pub fn pgd_l2(
     pgd_l2_with_penalty(forward, images, labels, goal, config, None, rng)
 }
 
-/// How the inpainting loss weighs p outside the hole, `d = p ⊙ (1 − F)` per image of m = C·H·W
-/// values. Both methods take the same form (`tasks::TaskSettings::hole_penalty`; the inpainting
-/// task's default is `MeanSquare`, see `engine/tasks.rs`). `Norm` is the enum's default so that
-/// settings written before the choice existed read as they ran.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PenaltyForm {
-    /// β‖d‖₂: Eq. 4 as the A2X paper writes it.
-    #[default]
-    Norm,
-    /// β · (1/m) Σ d²: what Santurkar et al.'s inpainting notebook adds to the cross-entropy
-    /// (`lambdar * ((im_targ - inp) * (1 - mask))**2` averaged over channels and pixels, λ 10).
-    MeanSquare,
-}
-
-impl PenaltyForm {
-    /// The penalty of each image of `outside_part` (= d), without β: `[n]`.
-    pub fn of(self, outside_part: Tensor<4>) -> Tensor<1> {
-        let [n, c, h, w] = outside_part.dims();
-        let squares = outside_part.square().sum_dims(&[1, 2, 3]).reshape([n]);
-        match self {
-            // √(Σ d² + 1e-12): differentiable at 0, where an attack starts.
-            PenaltyForm::Norm => (squares + 1e-12).sqrt(),
-            PenaltyForm::MeanSquare => squares / (c * h * w) as f64,
-        }
-    }
-
-    /// The gradient of [`PenaltyForm::of`] with respect to d, for one image `[1, C, H, W]`
-    /// (`d / ‖d‖₂`, 0 at d = 0; or `2d / m`).
-    pub fn gradient(self, outside_part: Tensor<4>) -> Tensor<4> {
-        let dims = outside_part.dims();
-        match self {
-            PenaltyForm::Norm => {
-                let norm = per_image_norms(outside_part.clone()).clamp_min(1e-12).reshape([1, 1, 1, 1]).expand(dims);
-                outside_part / norm
-            }
-            PenaltyForm::MeanSquare => outside_part * (2.0 / (dims[1] * dims[2] * dims[3]) as f64),
-        }
-    }
-}
-
-/// [`pgd_l2`] with, for inpainting (Santurkar et al.'s loss), `penalty` = (1 − F broadcast to
-/// the images' shape, β, form): the loss gains β · form((x − x₀) ⊙ (1 − F)) per image, counted
-/// against the goal (a targeted attack lowers it, an untargeted one would raise it).
+/// [`pgd_l2`] with, for inpainting (Santurkar et al.'s loss), a hole's `penalty`: the loss gains
+/// β · form((x − x₀) ⊙ (1 − F)) per image, counted against the goal (a targeted attack lowers
+/// it, an untargeted one would raise it).
 pub fn pgd_l2_with_penalty(
     forward: &dyn Fn(Tensor<4>) -> Tensor<2>,
     images: Tensor<4>,
     labels: &[usize],
     goal: Goal,
     config: &PgdConfig,
-    penalty: Option<(&Tensor<4>, f32, PenaltyForm)>,
+    penalty: Option<&HolePenalty>,
     rng: &mut Rng,
 ) -> Tensor<4> {
-    let mut attack = PgdAttack::new(images, labels, goal, config, penalty.map(|(o, w, f)| (o.clone(), w, f)), rng);
+    let mut attack = PgdAttack::new(images, labels, goal, config, penalty.cloned(), rng);
     while !attack.is_finished() {
         attack.step(forward);
     }
@@ -166,14 +126,14 @@ pub struct PgdAttack {
     /// −1 for a targeted attack (descend the label's loss), +1 for an untargeted one.
     direction: f32,
     config: PgdConfig,
-    penalty: Option<(Tensor<4>, f32, PenaltyForm)>,
+    penalty: Option<HolePenalty>,
     steps_taken: usize,
 }
 
 impl PgdAttack {
     /// Starts at `images` (or a random point of the ε-ball with `random_start`; `rng` is drawn
     /// from only then).
-    pub fn new(images: Tensor<4>, labels: &[usize], goal: Goal, config: &PgdConfig, penalty: Option<(Tensor<4>, f32, PenaltyForm)>, rng: &mut Rng) -> Self {
+    pub fn new(images: Tensor<4>, labels: &[usize], goal: Goal, config: &PgdConfig, penalty: Option<HolePenalty>, rng: &mut Rng) -> Self {
         let original = images.detach();
         let x = if config.random_start {
             let start = random_in_ball(original.dims(), config.epsilon, rng, &original.device());
@@ -201,14 +161,25 @@ impl PgdAttack {
         self.x.clone().detach()
     }
 
+    /// Puts the attack at `steps` steps taken with the images `values` (what [`PgdAttack::current`]
+    /// read back then): it goes on from there as it did (a resumed task, issue #23).
+    pub fn restore(&mut self, steps: usize, values: &[f32]) -> Result<(), String> {
+        let dims = self.x.dims();
+        if values.len() != dims.iter().product::<usize>() || steps > self.config.steps {
+            return Err(format!("a PGD checkpoint of {} values after {steps} steps does not fit an attack of {dims:?} and {} steps", values.len(), self.config.steps));
+        }
+        self.x = Tensor::from_data(TensorData::new(values.to_vec(), dims), &self.x.device());
+        self.steps_taken = steps;
+        Ok(())
+    }
+
     /// One step: x ← clip(x₀ + Π_ε(x ± α ĝ − x₀)).
     pub fn step(&mut self, forward: &dyn Fn(Tensor<4>) -> Tensor<2>) {
         let (original, x) = (&self.original, self.x.clone());
         let tracked = x.clone().detach().require_grad();
         let mut loss = cross_entropy_sum(forward(tracked.clone()), &self.labels);
-        if let Some((outside, weight, form)) = &self.penalty {
-            let difference = (tracked.clone() - original.clone()) * outside.clone();
-            loss = loss + form.of(difference).sum() * *weight;
+        if let Some(penalty) = &self.penalty {
+            loss = loss + penalty.value(tracked.clone() - original.clone()).sum();
         }
         let gradient = tracked.grad(&loss.backward()).expect("the input requires its gradient");
         let gradient = Tensor::<4>::from_inner(gradient);
@@ -274,32 +245,5 @@ mod tests {
         let x = values(pgd_l2(&forward, images, &[0], Goal::Untargeted, &config, &mut rng));
         let moved: f32 = x.iter().zip(&start).map(|(a, b)| (a - b).powi(2)).sum::<f32>().sqrt();
         assert!(moved > 0.0 && moved <= 0.25 + 1e-5, "moved {moved}");
-    }
-
-    /// Both forms of the inpainting penalty: values by hand, and gradients against central
-    /// differences of the values.
-    #[test]
-    fn penalty_forms_by_hand_and_by_finite_differences() {
-        let device = cpu_device();
-        let half = Tensor::<4>::from_data(TensorData::new(vec![0.5f32; 48], [1, 3, 4, 4]), &device);
-        let of = |form: PenaltyForm, d: Tensor<4>| form.of(d).into_data().try_to_vec::<f32>().unwrap()[0];
-        assert!((of(PenaltyForm::Norm, half.clone()) - 12f32.sqrt()).abs() < 1e-5, "√(48 · 0.25)");
-        assert!((of(PenaltyForm::MeanSquare, half) - 0.25).abs() < 1e-7, "48 · 0.25 / 48");
-        let mut rng = Rng::new(4);
-        let d: Vec<f32> = (0..48).map(|_| crate::engine::sampling::gaussian(&mut rng)).collect();
-        let tensor = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 3, 4, 4]), &device);
-        for form in [PenaltyForm::Norm, PenaltyForm::MeanSquare] {
-            let gradient = values(form.gradient(tensor(d.clone())));
-            for i in [0, 7, 21, 47] {
-                let h = 1e-2f32;
-                let (mut up, mut down) = (d.clone(), d.clone());
-                up[i] += h;
-                down[i] -= h;
-                let numeric = (of(form, tensor(up)) - of(form, tensor(down))) / (2.0 * h);
-                assert!((numeric - gradient[i]).abs() < 2e-3 * gradient[i].abs().max(0.05), "{form:?} value {i}: {numeric} vs {}", gradient[i]);
-            }
-        }
-        // Norm's gradient is 0 where d is 0 (the attack's start), not NaN.
-        assert!(values(PenaltyForm::Norm.gradient(tensor(vec![0.0; 48]))).iter().all(|&g| g == 0.0));
     }
 }

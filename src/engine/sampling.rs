@@ -15,6 +15,12 @@ impl Rng {
         Rng { state: seed }
     }
 
+    /// The stream's position: `Rng::new(rng.state())` goes on exactly where `rng` is (a run's
+    /// checkpoint keeps it).
+    pub fn state(&self) -> u64 {
+        self.state
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;

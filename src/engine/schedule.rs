@@ -18,7 +18,7 @@ use super::estimate::{
     smooth, unit_max_norm, with_length, Moments,
 };
 use super::param::Basis;
-use super::pgd::PenaltyForm;
+use super::penalty::{HolePenalty, PenaltyForm};
 use super::refine::{refine, Refinement};
 use super::sampling::Rng;
 use super::transforms::Placements;
@@ -48,19 +48,35 @@ pub struct Run<'a, C: Classifier> {
     last_refinement: Option<Refinement>,
     /// Inpainting (section 5.2): how g is kept to the hole, if at all.
     hole: Option<Hole>,
-    /// How Eq. 4's penalty measures p outside the hole (β‖·‖₂ unless told otherwise).
-    penalty_form: PenaltyForm,
     /// The parameterisation made concrete (pixels: as written).
     basis: Basis,
     /// Where the transforms' draws come from (unused without transforms).
     placement_rng: Rng,
 }
 
+/// Everything of a run that changes from one iteration to the next — Algorithm 1's p_t, μ_t, σ_t
+/// and t (line 1's state), whether ℘ has reached γ, and both random streams' positions — as
+/// plain data. A run set up from the same request and [`Run::restore`]d from it goes on exactly
+/// as the run it was taken from (issue #23: a web worker that dies resumes from the last one).
+/// μ and σ are in the parameterisation's basis, as the moments keep them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunCheckpoint {
+    pub iteration: usize,
+    pub gamma_reached: bool,
+    pub rng: u64,
+    pub placement_rng: u64,
+    /// The moments' own count of updates (t of lines 8–10's bias correction).
+    pub moment_steps: i32,
+    pub perturbation: Vec<f32>,
+    pub mean: Vec<f32>,
+    pub variance: Vec<f32>,
+}
+
 /// Inpainting's ways of keeping p to the hole F (`tasks::HoleConstraint` names the three).
 enum Hole {
-    /// Eq. 4: 1 − F broadcast to `[1, C, H, W]` (1 outside the hole) and β; with `loss_check`
-    /// the ± check compares Eq. 4's loss instead of the target probability.
-    Penalty { outside: Tensor<4>, weight: f32, loss_check: bool },
+    /// Eq. 4's penalty; with `loss_check` the ± check compares Eq. 4's loss instead of the
+    /// target probability.
+    Penalty { penalty: HolePenalty, loss_check: bool },
     /// β → ∞: F broadcast to `[1, C, H, W]` (1 inside the hole).
     StepInside { inside: Tensor<4> },
 }
@@ -154,33 +170,26 @@ impl<'a, C: Classifier> Run<'a, C> {
             gamma_reached: false,
             last_refinement: None,
             hole: None,
-            penalty_form: PenaltyForm::Norm,
         })
     }
 
-    /// Inpainting (section 5.2): the loss becomes E[J(I ⊖ p, ℓ)] + β‖p ⊙ (1 − F)‖₂, where `hole`
-    /// (`H × W`, row-major) is F: 1 inside the hole, 0 outside. The penalty's gradient at
-    /// p_{t−1}, β (p ⊙ (1 − F)) / ‖p ⊙ (1 − F)‖₂ (0 while p is 0 outside), is added to the fused
-    /// gradient g of line 7 before the moments, so p grows freely inside the hole and is pulled
-    /// back to 0 outside it.
-    pub fn with_hole_penalty(mut self, hole: &[f32], weight: f32) -> Result<Self, EngineError> {
-        self.hole = Some(Hole::Penalty { outside: self.outside_of(hole)?, weight, loss_check: false });
+    /// Inpainting (section 5.2): the loss becomes E[J(I ⊖ p, ℓ)] + β‖p ⊙ (1 − F)‖₂ (Eq. 4, or
+    /// β · the mean square with [`PenaltyForm::MeanSquare`]), where `hole` (`H × W`, row-major)
+    /// is F: 1 inside the hole, 0 outside. The penalty's gradient at p_{t−1},
+    /// β (p ⊙ (1 − F)) / ‖p ⊙ (1 − F)‖₂ (0 while p is 0 outside), is added to the fused gradient
+    /// g of line 7 before the moments, so p grows freely inside the hole and is pulled back to 0
+    /// outside it.
+    pub fn with_hole_penalty(mut self, hole: &[f32], weight: f32, form: PenaltyForm) -> Result<Self, EngineError> {
+        self.hole = Some(Hole::Penalty { penalty: self.penalty_of(hole, weight, form)?, loss_check: false });
         Ok(self)
     }
 
     /// As [`Run::with_hole_penalty`], and the ± check (lines 11–19) compares Eq. 4's loss at the
     /// two probes, mean J(D̄ ⊖ (p_{t−1} ± ρ), ℓ) + β‖(p_{t−1} ± ρ) ⊙ (1 − F)‖₂ (J = −ln P(ℓ)),
     /// keeping the sign with the lower loss, instead of the target probability alone.
-    pub fn with_hole_penalty_in_check(mut self, hole: &[f32], weight: f32) -> Result<Self, EngineError> {
-        self.hole = Some(Hole::Penalty { outside: self.outside_of(hole)?, weight, loss_check: true });
+    pub fn with_hole_penalty_in_check(mut self, hole: &[f32], weight: f32, form: PenaltyForm) -> Result<Self, EngineError> {
+        self.hole = Some(Hole::Penalty { penalty: self.penalty_of(hole, weight, form)?, loss_check: true });
         Ok(self)
-    }
-
-    /// Eq. 4's penalty in another form (see [`PenaltyForm`]): its gradient and, with the loss in
-    /// the ± check, its value follow `form`.
-    pub fn with_penalty_form(mut self, form: PenaltyForm) -> Self {
-        self.penalty_form = form;
-        self
     }
 
     /// Inpainting with β → ∞ in Eq. 4: g is multiplied by F before the moments, so p changes
@@ -191,13 +200,24 @@ impl<'a, C: Classifier> Run<'a, C> {
         Ok(self)
     }
 
+    /// The penalty of an `H × W` hole mask, checked against the model's input size.
+    fn penalty_of(&self, hole: &[f32], weight: f32, form: PenaltyForm) -> Result<HolePenalty, EngineError> {
+        self.check_hole(hole)?;
+        Ok(HolePenalty::new(hole, self.classifier.input_shape(), weight, form, &self.seed.device()))
+    }
+
     /// 1 − F of an `H × W` hole mask, checked against the model's input size.
     fn outside_of(&self, hole: &[f32]) -> Result<Tensor<4>, EngineError> {
-        let [c, h, w] = self.classifier.input_shape();
+        self.check_hole(hole)?;
+        Ok(outside_of_hole(hole, self.classifier.input_shape(), &self.seed.device()))
+    }
+
+    fn check_hole(&self, hole: &[f32]) -> Result<(), EngineError> {
+        let [_, h, w] = self.classifier.input_shape();
         if hole.len() != h * w {
             return Err(EngineError::Config(format!("the hole mask has {} values, the image {h}×{w}", hole.len())));
         }
-        Ok(outside_of_hole(hole, [c, h, w], &self.seed.device()))
+        Ok(())
     }
 
     pub fn config(&self) -> &RunConfig {
@@ -229,6 +249,49 @@ impl<'a, C: Classifier> Run<'a, C> {
         self.iteration >= self.config.iterations || (self.config.stop_at_gamma && self.gamma_reached)
     }
 
+    /// The run's state after its last iteration, read back from the device.
+    pub async fn checkpoint(&self) -> Result<RunCheckpoint, EngineError> {
+        Ok(RunCheckpoint {
+            iteration: self.iteration,
+            gamma_reached: self.gamma_reached,
+            rng: self.rng.state(),
+            placement_rng: self.placement_rng.state(),
+            moment_steps: self.moments.steps,
+            perturbation: read(self.perturbation.clone()).await?,
+            mean: read(self.moments.mean.clone()).await?,
+            variance: read(self.moments.variance.clone()).await?,
+        })
+    }
+
+    /// Puts the run where `checkpoint` was taken: a run of the same request restored from a
+    /// checkpoint of iteration t steps on as that run did after t. A checkpoint of another shape
+    /// (another model, another parameterisation) is refused.
+    pub fn restore(&mut self, checkpoint: &RunCheckpoint) -> Result<(), EngineError> {
+        let device = self.seed.device();
+        let tensor = |values: &[f32], like: &Tensor<4>, what: &str| {
+            let dims = like.dims();
+            if values.len() != dims.iter().product::<usize>() {
+                return Err(EngineError::Config(format!("the checkpoint's {what} has {} values, the run's {:?}", values.len(), dims)));
+            }
+            Ok(Tensor::<4>::from_data(TensorData::new(values.to_vec(), dims), &device))
+        };
+        if checkpoint.iteration > self.config.iterations || checkpoint.moment_steps < 0 {
+            return Err(EngineError::Config(format!("a checkpoint of iteration {} does not fit a run of {}", checkpoint.iteration, self.config.iterations)));
+        }
+        let perturbation = tensor(&checkpoint.perturbation, &self.perturbation, "p")?;
+        let mean = tensor(&checkpoint.mean, &self.moments.mean, "μ")?;
+        let variance = tensor(&checkpoint.variance, &self.moments.variance, "σ")?;
+        self.perturbation = perturbation;
+        self.moments.mean = mean;
+        self.moments.variance = variance;
+        self.moments.steps = checkpoint.moment_steps;
+        self.rng = Rng::new(checkpoint.rng);
+        self.placement_rng = Rng::new(checkpoint.placement_rng);
+        self.iteration = checkpoint.iteration;
+        self.gamma_reached = checkpoint.gamma_reached;
+        Ok(())
+    }
+
     /// What the last refinement did, if one ran.
     pub fn last_refinement(&self) -> Option<&Refinement> {
         self.last_refinement.as_ref()
@@ -253,9 +316,7 @@ impl<'a, C: Classifier> Run<'a, C> {
             None => fused,
         };
         match &self.hole {
-            Some(Hole::Penalty { outside, weight, .. }) => {
-                fused + self.penalty_form.gradient(previous.clone() * outside.clone()) * *weight as f64
-            }
+            Some(Hole::Penalty { penalty, .. }) => fused + penalty.gradient(previous.clone()),
             Some(Hole::StepInside { inside }) => fused * inside.clone(),
             None => fused,
         }
@@ -352,12 +413,9 @@ impl<'a, C: Classifier> Run<'a, C> {
         let plus = self.probabilities(check_set.clone(), p_plus.clone(), check_placements);
         let minus = self.probabilities(check_set, p_minus.clone(), check_placements);
         let mut summary = vec![plus.clone().mean(), minus.clone().mean()];
-        if let Some(Hole::Penalty { outside, weight, loss_check: true }) = &self.hole {
+        if let Some(Hole::Penalty { penalty, loss_check: true }) = &self.hole {
             // Eq. 4's loss at each probe: mean −ln P(ℓ) + β‖p ⊙ (1 − F)‖₂ (or the other form).
-            let form = self.penalty_form;
-            let loss = |probabilities: Tensor<1>, p: Tensor<4>| {
-                probabilities.clamp_min(1e-30).log().neg().mean() + form.of(p * outside.clone()) * *weight as f64
-            };
+            let loss = |probabilities: Tensor<1>, p: Tensor<4>| probabilities.clamp_min(1e-30).log().neg().mean() + penalty.value(p);
             summary.push(loss(plus, p_plus));
             summary.push(loss(minus, p_minus));
         }

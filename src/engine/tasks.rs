@@ -95,9 +95,10 @@
 //!   on it on 24 of 100, PGD on 18). The evaluation prints the seed's own error beside the
 //!   methods', so what the Gaussian does and what the attack adds stay apart (README).
 
-use super::estimate::{outside_of_hole, perturb};
+use super::estimate::perturb;
 use super::gaussian::ClassGaussian;
-use super::pgd::{Goal, PenaltyForm, PgdAttack, PgdConfig};
+use super::penalty::{HolePenalty, PenaltyForm};
+use super::pgd::{Goal, PgdAttack, PgdConfig};
 use super::sampling::Rng;
 use super::schedule::Run;
 use super::{Classifier, EngineError, Event, RefineStart, RunConfig, SignCheck, SignProbe};
@@ -445,11 +446,9 @@ pub fn a2x_run<'a, C: Classifier>(
     let run = Run::new(classifier, seed, samples, settings.run.clone())?;
     match hole {
         Some(hole) => match settings.hole_constraint {
-            HoleConstraint::Penalty => Ok(run.with_hole_penalty(hole, settings.hole_weight)?.with_penalty_form(settings.hole_penalty)),
+            HoleConstraint::Penalty => run.with_hole_penalty(hole, settings.hole_weight, settings.hole_penalty),
             HoleConstraint::StepInsideHole => run.with_step_inside_hole(hole),
-            HoleConstraint::PenaltyInCheck => {
-                Ok(run.with_hole_penalty_in_check(hole, settings.hole_weight)?.with_penalty_form(settings.hole_penalty))
-            }
+            HoleConstraint::PenaltyInCheck => run.with_hole_penalty_in_check(hole, settings.hole_weight, settings.hole_penalty),
         },
         None => Ok(run),
     }
@@ -480,8 +479,8 @@ pub async fn run_a2x<C: Classifier>(
 /// The baseline's attack on `seed`, not yet stepped: targeted ℓ2 PGD at the settings' budget
 /// (with `hole`, Santurkar et al.'s inpainting loss, the penalty in `settings.hole_penalty`'s form).
 pub fn pgd_attack<C: Classifier>(classifier: &C, seed: Tensor<4>, settings: &TaskSettings, hole: Option<&[f32]>) -> PgdAttack {
-    let outside = hole.map(|hole| outside_of_hole(hole, classifier.input_shape(), &seed.device()));
-    let penalty = outside.map(|o| (o, settings.hole_weight, settings.hole_penalty));
+    let penalty =
+        hole.map(|hole| HolePenalty::new(hole, classifier.input_shape(), settings.hole_weight, settings.hole_penalty, &seed.device()));
     let mut rng = Rng::new(settings.run.rng_seed);
     PgdAttack::new(seed, &[settings.run.target], Goal::Targeted, &settings.baseline, penalty, &mut rng)
 }

@@ -15,6 +15,7 @@
 //! step before moving the session into a web worker (issue #23).
 
 pub mod from_link;
+pub mod transport;
 #[cfg(test)]
 mod tests;
 
@@ -23,7 +24,7 @@ use crate::engine::estimate::perturb;
 use crate::engine::gaussian::ClassGaussian;
 use crate::engine::pgd::PgdAttack;
 use crate::engine::sampling::Rng;
-use crate::engine::schedule::Run;
+use crate::engine::schedule::{Run, RunCheckpoint};
 use crate::engine::tasks::{self, Task, TaskSettings};
 use crate::engine::{read_values, Classifier, Event, RunConfig};
 use crate::imaging;
@@ -139,6 +140,22 @@ pub enum RunEvent {
     Failed { message: String },
 }
 
+/// A run's state after one of its events (issue #23): A2X's and, for a task, the baseline's. A
+/// session of the same request [`Session::resuming`] from it goes on with the next iteration
+/// exactly as the session it was taken from did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub a2x: RunCheckpoint,
+    pub pgd: Option<PgdCheckpoint>,
+}
+
+/// The PGD baseline's state: the steps it has taken and its picture after them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PgdCheckpoint {
+    pub steps: usize,
+    pub image: Vec<f32>,
+}
+
 /// The models an image task needs: the one both methods attack, the standard one that judges,
 /// and the class Gaussians (generation's seed, D̄).
 pub struct TaskModels<'a, C: Classifier> {
@@ -180,17 +197,45 @@ pub struct Session<'a, C: Classifier> {
     stage: Stage<'a, C>,
     /// A2X's iterations so far (for a task's closing step).
     iterations: usize,
+    /// Where to go on from, once the run is set up.
+    resume: Option<Checkpoint>,
 }
 
 impl<'a, C: Classifier> Session<'a, C> {
     /// An explanation on `model` (the model `request.model` names, loaded on `device`).
     pub fn explain(request: ExplainRequest, model: &'a C, device: &Device) -> Self {
-        Session { device: device.clone(), stage: Stage::Explain { model, request: Box::new(request) }, iterations: 0 }
+        Session { device: device.clone(), stage: Stage::Explain { model, request: Box::new(request) }, iterations: 0, resume: None }
     }
 
     /// An image task on `models`.
     pub fn task(request: TaskRequest, models: TaskModels<'a, C>, device: &Device) -> Self {
-        Session { device: device.clone(), stage: Stage::Task { models, request: Box::new(request) }, iterations: 0 }
+        Session { device: device.clone(), stage: Stage::Task { models, request: Box::new(request) }, iterations: 0, resume: None }
+    }
+
+    /// The same session, going on from `checkpoint` (taken by [`Session::checkpoint`] of a session
+    /// of the same request): it says `Started` as usual, then hands out the events after the
+    /// checkpoint's iteration.
+    pub fn resuming(mut self, checkpoint: Checkpoint) -> Self {
+        self.resume = Some(checkpoint);
+        self
+    }
+
+    /// The run's state now, once it is set up (`None` before the first event and once over).
+    pub async fn checkpoint(&self) -> Option<Result<Checkpoint, String>> {
+        let (run, pgd) = match &self.stage {
+            Stage::Explaining { run, .. } => (run, None),
+            Stage::Tasking { run, pgd, .. } => (run, Some(pgd)),
+            _ => return None,
+        };
+        let state = async {
+            let a2x = run.checkpoint().await.map_err(|e| e.to_string())?;
+            let pgd = match pgd {
+                Some(pgd) => Some(PgdCheckpoint { steps: pgd.steps_taken(), image: read_values(pgd.current()).await.map_err(|e| e.to_string())? }),
+                None => None,
+            };
+            Ok(Checkpoint { a2x, pgd })
+        };
+        Some(state.await)
     }
 
     pub fn is_over(&self) -> bool {
@@ -231,7 +276,11 @@ impl<'a, C: Classifier> Session<'a, C> {
         let device = self.device.clone();
         match std::mem::replace(&mut self.stage, Stage::Over) {
             Stage::Explain { model, request } => {
-                let (run, seed) = start_explanation(model, *request, &device).await?;
+                let (mut run, seed) = start_explanation(model, *request, &device).await?;
+                if let Some(checkpoint) = self.resume.take() {
+                    run.restore(&checkpoint.a2x).map_err(|e| e.to_string())?;
+                    self.iterations = checkpoint.a2x.iteration;
+                }
                 self.stage = Stage::Explaining { model, run: Box::new(run), seed: seed.clone() };
                 Ok(RunEvent::Started { seed, verdicts: None })
             }
@@ -248,7 +297,13 @@ impl<'a, C: Classifier> Session<'a, C> {
                 Ok(RunEvent::Explained { event, perturbation })
             }
             Stage::Task { models, request } => {
-                let (run, pgd, seed, target) = start_task(&models, *request, &device)?;
+                let (mut run, mut pgd, seed, target) = start_task(&models, *request, &device)?;
+                if let Some(checkpoint) = self.resume.take() {
+                    run.restore(&checkpoint.a2x).map_err(|e| e.to_string())?;
+                    let baseline = checkpoint.pgd.ok_or("a task's checkpoint without the baseline's state")?;
+                    pgd.restore(baseline.steps, &baseline.image)?;
+                    self.iterations = checkpoint.a2x.iteration;
+                }
                 let verdicts = judge(&models, &seed, target, &device).await?;
                 self.stage = Stage::Tasking { models, run: Box::new(run), pgd: Box::new(pgd), target };
                 Ok(RunEvent::Started { seed, verdicts: Some(verdicts) })

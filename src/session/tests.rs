@@ -140,11 +140,21 @@ fn task_request(task: Task, size: usize) -> TaskRequest {
 
 #[test]
 fn a_task_request_gives_a2x_beside_pgd_then_both_judged() {
+    with_tiny_task_models(|device, size, models| check_task_events(device, size, models));
+}
+
+/// The image tasks' models at the tiny scale: two random tiny nets (the robust one and the
+/// judge) and ten class Gaussians.
+fn with_tiny_task_models(body: impl Fn(&Device, usize, TaskModels<'_, TinyCnn>)) {
     let device = cpu_device();
     let size = 2 * GRAIN;
     let (robust, standard) = (TinyCnn::random(size, 10, 1, &device), TinyCnn::random(size, 10, 2, &device));
     let gaussians = class_gaussians(2);
-    let models = TaskModels { robust: &robust, standard: &standard, gaussians: &gaussians };
+    body(&device, size, TaskModels { robust: &robust, standard: &standard, gaussians: &gaussians });
+}
+
+fn check_task_events(device: &Device, size: usize, models: TaskModels<'_, TinyCnn>) {
+    let (robust, standard, gaussians, device) = (models.robust, models.standard, models.gaussians, device.clone());
     for task in [Task::Generate, Task::Inpaint] {
         let request = task_request(task, size);
         let events = block(Session::task(request.clone(), models.clone(), &device).run_to_end(|_| {}));
@@ -159,9 +169,9 @@ fn a_task_request_gives_a2x_beside_pgd_then_both_judged() {
         };
         let samples = tasks::task_samples(&gaussians[3], settings, request.hole.as_deref().map(|h| (seed.as_slice(), h)), &device).unwrap();
         let seed_tensor = images(seed.clone(), 1, size, &device);
-        let a2x = block(tasks::run_a2x(&robust, seed_tensor.clone(), samples, settings, request.hole.as_deref(), &mut |_| true)).unwrap();
+        let a2x = block(tasks::run_a2x(robust, seed_tensor.clone(), samples, settings, request.hole.as_deref(), &mut |_| true)).unwrap();
         let a2x_image = block(read_values(a2x.image)).unwrap();
-        let pgd_image = block(read_values(tasks::run_pgd(&robust, seed_tensor, settings, request.hole.as_deref()).image)).unwrap();
+        let pgd_image = block(read_values(tasks::run_pgd(robust, seed_tensor, settings, request.hole.as_deref()).image)).unwrap();
         let probability = |model: &TinyCnn, image: &[f32]| {
             let logits = block(models::classify(model, image.to_vec(), &device)).unwrap().remove(0);
             models::probability_of(&logits, 3)
@@ -170,8 +180,8 @@ fn a_task_request_gives_a2x_beside_pgd_then_both_judged() {
         assert_eq!(events.len(), 1 + 5 + 1, "{task:?}: Started, max(3 iterations, 5 steps), Finished: {events:?}");
         let RunEvent::Started { seed: started, verdicts: Some(verdicts) } = &events[0] else { panic!("{:?}", events[0]) };
         assert_eq!(started, &seed, "{task:?}");
-        assert_eq!(verdicts.robust.target_probability, probability(&robust, &seed));
-        assert_eq!(verdicts.standard.target_probability, probability(&standard, &seed));
+        assert_eq!(verdicts.robust.target_probability, probability(robust, &seed));
+        assert_eq!(verdicts.standard.target_probability, probability(standard, &seed));
         for (i, event) in events[1..6].iter().enumerate() {
             let RunEvent::TaskStep { a2x: a2x_step, pgd } = event else { panic!("{event:?}") };
             assert_eq!(a2x_step.is_some(), i < 3, "{task:?} step {i}: A2X takes 3 iterations");
@@ -179,7 +189,7 @@ fn a_task_request_gives_a2x_beside_pgd_then_both_judged() {
                 assert_eq!(without_times(event.clone()), without_times(a2x.events[i].clone()));
             }
             let pgd = pgd.as_ref().expect("PGD takes 5 steps");
-            assert_eq!(pgd.target_probability, probability(&robust, &pgd.image));
+            assert_eq!(pgd.target_probability, probability(robust, &pgd.image));
         }
         let RunEvent::TaskStep { a2x: Some((_, last_a2x)), .. } = &events[3] else { panic!() };
         assert_eq!(last_a2x, &a2x_image);
@@ -187,8 +197,8 @@ fn a_task_request_gives_a2x_beside_pgd_then_both_judged() {
             panic!("{:?}", events[6])
         };
         assert_eq!((finished_a2x, finished_pgd), (&a2x_image, &pgd_image), "{task:?}");
-        assert_eq!(a2x_verdicts.standard.target_probability, probability(&standard, &a2x_image));
-        assert_eq!(pgd_verdicts.robust.target_probability, probability(&robust, &pgd_image));
+        assert_eq!(a2x_verdicts.standard.target_probability, probability(standard, &a2x_image));
+        assert_eq!(pgd_verdicts.robust.target_probability, probability(robust, &pgd_image));
         if let Some(hole) = &request.hole {
             // PGD keeps to the hole's penalty, A2X moved the pixels inside the hole.
             let changed_inside = (0..size * size).filter(|&i| hole[i] > 0.5).any(|i| (a2x_image[i] - seed[i]).abs() > 1e-4);
@@ -199,19 +209,16 @@ fn a_task_request_gives_a2x_beside_pgd_then_both_judged() {
 
 #[test]
 fn an_empty_hole_or_a_hole_without_inpainting_is_refused() {
-    let device = cpu_device();
-    let size = 2 * GRAIN;
-    let (robust, standard) = (TinyCnn::random(size, 10, 1, &device), TinyCnn::random(size, 10, 2, &device));
-    let gaussians = class_gaussians(2);
-    let models = TaskModels { robust: &robust, standard: &standard, gaussians: &gaussians };
-    let mut request = task_request(Task::Inpaint, size);
-    request.hole = Some(vec![0.0; size * size]);
-    let events = block(Session::task(request, models.clone(), &device).run_to_end(|_| {}));
-    assert!(matches!(&events[..], [RunEvent::Failed { message }] if message.contains("mask is empty")), "{events:?}");
-    let mut request = task_request(Task::Sketch, size);
-    request.hole = Some(vec![1.0; size * size]);
-    let events = block(Session::task(request, models, &device).run_to_end(|_| {}));
-    assert!(matches!(&events[..], [RunEvent::Failed { message }] if message.contains("only inpainting")), "{events:?}");
+    with_tiny_task_models(|device, size, models| {
+        let mut request = task_request(Task::Inpaint, size);
+        request.hole = Some(vec![0.0; size * size]);
+        let events = block(Session::task(request, models.clone(), device).run_to_end(|_| {}));
+        assert!(matches!(&events[..], [RunEvent::Failed { message }] if message.contains("mask is empty")), "{events:?}");
+        let mut request = task_request(Task::Sketch, size);
+        request.hole = Some(vec![1.0; size * size]);
+        let events = block(Session::task(request, models, device).run_to_end(|_| {}));
+        assert!(matches!(&events[..], [RunEvent::Failed { message }] if message.contains("only inpainting")), "{events:?}");
+    });
 }
 
 #[test]
@@ -260,4 +267,82 @@ fn a_link_becomes_the_request_the_page_would_send() {
     assert_eq!(names, expected);
     assert_eq!(request.photos[0].image().unwrap(), bundled[0].1);
     assert!(warnings.iter().any(|w| w.contains("2 photos of their own")), "{warnings:?}");
+}
+
+/// Takes `before` events of `session` after its `Started`, then its checkpoint, sent through the
+/// page–worker transport as the worker sends it.
+fn checkpoint_after<C: Classifier>(mut session: Session<'_, C>, before: usize) -> (Vec<RunEvent>, Checkpoint) {
+    let events: Vec<RunEvent> = (0..1 + before).map(|_| block(session.next()).unwrap()).collect();
+    let checkpoint = block(session.checkpoint()).expect("a run set up has a checkpoint").unwrap();
+    let sent = transport::FromWorker::Checkpoint { id: 1, checkpoint };
+    let Ok(transport::FromWorker::Checkpoint { checkpoint, .. }) = transport::unpack(transport::pack(sent)) else { panic!("the checkpoint did not travel") };
+    (events, checkpoint)
+}
+
+/// An event without its wall times.
+fn untimed(event: &RunEvent) -> RunEvent {
+    match event.clone() {
+        RunEvent::Explained { event, perturbation } => RunEvent::Explained { event: without_times(event), perturbation },
+        RunEvent::TaskStep { a2x, pgd } => RunEvent::TaskStep { a2x: a2x.map(|(e, image)| (without_times(e), image)), pgd },
+        other => other,
+    }
+}
+
+/// The same events, wall times aside (said briefly: the events hold whole pictures).
+fn assert_same(a: &[RunEvent], b: &[RunEvent], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: {} events against {}", a.len(), b.len());
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(untimed(x) == untimed(y), "{what}: event {i} differs");
+    }
+}
+
+/// Every event of `resumed` after its `Started` equals the uninterrupted run's from `from` on
+/// (wall times aside): the same ℘, ±, ‖p‖ and the same p to the last bit.
+fn same_events_from(all: &[RunEvent], resumed: &[RunEvent], from: usize) {
+    assert_same(&resumed[..1], &all[..1], "the resumed session starts from the same d̄");
+    assert_same(&resumed[1..], &all[from..], "the resumed session hands out the events after the checkpoint");
+}
+
+/// Issue #23: a session resumed from a checkpoint (the worker died, the page reloaded) goes on
+/// exactly as the uninterrupted one — on the paper's settings and on a2x's defaults (random
+/// placements from their own stream, the natural-spectrum basis for the moments, refinements).
+#[test]
+fn a_resumed_explanation_goes_on_exactly_as_the_uninterrupted_one() {
+    let device = cpu_device();
+    let size = 16;
+    let model = TinyCnn::random(size, 5, 7, &device);
+    for config in [explain_request(16).config, RunConfig { target: 2, batch: 4, chunk: 4, iterations: 5, refine_every: 2, rng_seed: 11, ..RunConfig::default() }] {
+        let request = ExplainRequest { config, ..explain_request(size as u32) };
+        let all = block(Session::explain(request.clone(), &model, &device).run_to_end(|_| {}));
+        for before in [1, 3] {
+            let (first, checkpoint) = checkpoint_after(Session::explain(request.clone(), &model, &device), before);
+            assert_same(&first, &all[..1 + before], "the interrupted session's events so far");
+            assert_eq!(checkpoint.a2x.iteration, before);
+            let resumed = block(Session::explain(request.clone(), &model, &device).resuming(checkpoint).run_to_end(|_| {}));
+            same_events_from(&all, &resumed, 1 + before);
+        }
+    }
+    // A checkpoint of another model's shape is refused with a sentence, not applied.
+    let (_, mut checkpoint) = checkpoint_after(Session::explain(explain_request(16), &model, &device), 1);
+    checkpoint.a2x.perturbation.pop();
+    let events = block(Session::explain(explain_request(16), &model, &device).resuming(checkpoint).run_to_end(|_| {}));
+    assert!(matches!(&events[..], [RunEvent::Failed { message }] if message.contains("checkpoint")), "{events:?}");
+}
+
+/// The same for an image task, A2X beside PGD: resumed while both step, and after A2X finished
+/// while PGD goes on.
+#[test]
+fn a_resumed_task_goes_on_exactly_as_the_uninterrupted_one() {
+    with_tiny_task_models(|device, size, models| {
+        for task in [Task::Generate, Task::Inpaint] {
+            let request = task_request(task, size);
+            let all = block(Session::task(request.clone(), models.clone(), device).run_to_end(|_| {}));
+            for before in [2, 4] {
+                let (_, checkpoint) = checkpoint_after(Session::task(request.clone(), models.clone(), device), before);
+                assert_eq!((checkpoint.a2x.iteration, checkpoint.pgd.as_ref().map(|p| p.steps)), (before.min(3), Some(before)), "{task:?}");
+                let resumed = block(Session::task(request.clone(), models.clone(), device).resuming(checkpoint).run_to_end(|_| {}));
+                same_events_from(&all, &resumed, 1 + before);
+            }
+        }
+    });
 }

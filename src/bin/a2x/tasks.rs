@@ -5,7 +5,7 @@ use a2x::device::BackendKind;
 use a2x::engine::gaussian::ClassGaussian;
 use a2x::engine::sampling::Rng;
 use a2x::engine::tasks::{self, HoleConstraint, InpaintSamples, InpaintSeed, Task, TaskSettings};
-use a2x::engine::pgd::PenaltyForm;
+use a2x::engine::penalty::PenaltyForm;
 use a2x::engine::SignCheck;
 use a2x::models::resnet::{self, CifarResNet, LABELS};
 use a2x::session::{self, Outcome, RunEvent, Session, TaskModels, TaskRequest, Verdicts};
