@@ -27,9 +27,10 @@ build-release: setup
 	$(ENV) a2x_wasm_env && trunk build --release --dist dist
 	@$(MAKE) --no-print-directory wasm-size DIST=dist
 
+# One line per binary: the page's (web-*.wasm) and the engine's worker (worker_bg.wasm).
 wasm-size:
-	@f=$$(ls $(DIST)/*.wasm); raw=$$(stat -c %s "$$f"); gz=$$(gzip -9 -c "$$f" | wc -c); \
-	  awk -v f="$$f" -v r="$$raw" -v g="$$gz" 'BEGIN { printf "wasm: %s  %.1f MB (gzip -9: %.1f MB)\n", f, r/1e6, g/1e6 }'
+	@for f in $(DIST)/*.wasm; do raw=$$(stat -c %s "$$f"); gz=$$(gzip -9 -c "$$f" | wc -c); \
+	  awk -v f="$$f" -v r="$$raw" -v g="$$gz" 'BEGIN { printf "wasm: %s  %.1f MB (gzip -9: %.1f MB)\n", f, r/1e6, g/1e6 }'; done
 
 serve: build-release
 	$(ENV) node scripts/serve.cjs dist $(PORT)

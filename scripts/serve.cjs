@@ -48,6 +48,17 @@ function contentSecurityPolicy(html) {
   ].join('; ');
 }
 
+// The engine's web worker (worker_loader.js, which imports worker.js and compiles worker_bg.wasm)
+// runs under the policy of its own script's response, not the page's: the same origin-only rules,
+// with nothing inline at all. Sent with every script; a script the page itself loads ignores it.
+const WORKER_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+].join('; ');
+
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
@@ -89,6 +100,7 @@ function serve(root, port, host = '127.0.0.1') {
           });
           return;
         }
+        if (type.startsWith('text/javascript')) headers['content-security-policy'] = WORKER_POLICY;
         res.writeHead(200, { ...headers, 'content-length': stat.size });
         if (req.method === 'HEAD') return res.end();
         fs.createReadStream(real).on('error', () => res.destroy()).pipe(res);
@@ -101,7 +113,7 @@ function serve(root, port, host = '127.0.0.1') {
   });
 }
 
-module.exports = { serve, contentSecurityPolicy, inlineScriptHashes, SECURITY_HEADERS };
+module.exports = { serve, contentSecurityPolicy, inlineScriptHashes, SECURITY_HEADERS, WORKER_POLICY };
 
 if (require.main === module) {
   const args = process.argv.slice(2);

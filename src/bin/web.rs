@@ -2,6 +2,7 @@
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
+    a2x::web::run_static_constructors();
     a2x::web::start();
 }
 

@@ -220,6 +220,17 @@ impl<'a, C: Classifier> Session<'a, C> {
         self
     }
 
+    /// An explanation stopped before its end: the top five of Clip(d̄ + p) by the model, with p
+    /// as it stands (`None` for a task, or before the run is set up).
+    pub async fn top5_now(&self) -> Option<Result<Vec<Prediction>, String>> {
+        let Stage::Explaining { model, run, seed } = &self.stage else { return None };
+        let top5 = async {
+            let perturbation = read_values(run.perturbation()).await.map_err(|e| e.to_string())?;
+            top5_of_perturbed(*model, seed, &perturbation, &self.device).await
+        };
+        Some(top5.await)
+    }
+
     /// The run's state now, once it is set up (`None` before the first event and once over).
     pub async fn checkpoint(&self) -> Option<Result<Checkpoint, String>> {
         let (run, pgd) = match &self.stage {

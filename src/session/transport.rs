@@ -185,6 +185,9 @@ pub enum FromWorker {
     Crashed { message: String },
     /// Run `id` is over: to its end (`finished`), or cancelled.
     Ended { id: u32, finished: bool },
+    /// Run `id` was cancelled after some iterations: the top five of the seed with p as it
+    /// stood, by the model that computed it (before its `Ended`).
+    Stopped { id: u32, top5: Result<Vec<crate::models::Prediction>, String> },
 }
 
 impl Bulky for ToWorker {
@@ -312,6 +315,8 @@ mod tests {
             FromWorker::Checkpoint { id: 4, checkpoint },
             FromWorker::Checkpoint { id: 4, checkpoint: Checkpoint { a2x, pgd: None } },
             FromWorker::Crashed { message: "panicked at wgpu: device lost".into() },
+            FromWorker::Stopped { id: 4, top5: Ok(vec![crate::models::Prediction { class: 1, probability: 0.5, logit: 2.5 }]) },
+            FromWorker::Stopped { id: 4, top5: Err("the device was lost".into()) },
             FromWorker::Ended { id: 4, finished: true },
         ];
         for message in events {

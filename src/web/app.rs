@@ -10,6 +10,7 @@ use crate::device::{self, GpuInfo};
 use crate::link::{self, SharedPage, SharedState};
 use super::browser;
 use crate::probe::{self, ProbeResult};
+use crate::session::transport::Backend;
 use burn::tensor::Device;
 use serde::Serialize;
 use std::rc::Rc;
@@ -83,13 +84,14 @@ pub struct App {
 }
 
 const GPU_LABEL: &str = "WebGPU";
+const CPU_NDARRAY_LABEL: &str = "CPU (ndarray)";
 
 /// The CPU backend: burn's flex (issue #23: in headless Chromium on a 2-core machine an iteration
 /// of SqueezeNet at b 4 took 2.3 s where ndarray took 71 s), or ndarray with `#cpu=ndarray` in the
 /// URL, to measure one against the other.
 fn cpu_backend_from_url() -> (Device, &'static str) {
     if browser::hash_parts().iter().any(|kv| kv == "cpu=ndarray") {
-        (device::cpu_device(), "CPU (ndarray)")
+        (device::cpu_device(), CPU_NDARRAY_LABEL)
     } else {
         (device::flex_device(), "CPU (flex)")
     }
@@ -99,6 +101,12 @@ fn cpu_backend_from_url() -> (Device, &'static str) {
 /// does not carry it: the visitor's own machine decides).
 fn force_cpu_from_url() -> bool {
     browser::hash_parts().iter().any(|kv| kv == "backend=cpu")
+}
+
+/// `#task=sketch` (or generate, inpaint) in the URL: the tab shown, so a reload comes back to it
+/// (and to the run it may offer to resume).
+fn page_from_url() -> Option<Task> {
+    browser::hash_parts().iter().find_map(|kv| kv.strip_prefix("task=").and_then(|name| crate::engine::from_name::<Task>(name).ok()))
 }
 
 fn write_force_cpu_to_url(force_cpu: bool) {
@@ -153,6 +161,11 @@ impl App {
             device,
             label,
             is_cpu: label != GPU_LABEL,
+            backend: match label {
+                GPU_LABEL => Backend::WebGpu,
+                CPU_NDARRAY_LABEL => Backend::Ndarray,
+                _ => Backend::Flex,
+            },
             generation: self.backend_generation,
         })
     }
@@ -341,7 +354,7 @@ impl Component for App {
             manifest: None,
             zoo: Vec::new(),
             backend_generation: 0,
-            page: None,
+            page: page_from_url(),
             shared: None,
             link_fragment: None,
             link_error: None,
@@ -400,7 +413,10 @@ impl Component for App {
                     Msg::Classified(id, generation, result)
                 });
             }
-            Msg::ShowPage(page) => self.page = page,
+            Msg::ShowPage(page) => {
+                self.page = page;
+                browser::set_hash_part("task", page.map(crate::engine::name_of).as_deref());
+            }
             Msg::HashChanged => return self.read_link(),
             Msg::Classified(id, generation, result) => {
                 if generation != self.backend_generation {

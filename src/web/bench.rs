@@ -1,8 +1,9 @@
 //! "Benchmark this device" (issue #23): the time per iteration and per phase of the a2x defaults
 //! at b 4 and b 32 on the model the page has loaded and the backend it computes on, measured by
 //! the library's `bench::time_setting` on synthetic images (the same measurement `a2x bench`
-//! makes natively, so the two tables divide). The page yields to the browser before every
-//! iteration; on the CPU backend an iteration still holds the page's thread while it runs.
+//! makes natively, so the two tables divide). It times the page's own copy of the model on the
+//! page's thread (not the engine's worker): the page yields to the browser before every
+//! iteration, and on the CPU backend an iteration holds the page's thread while it runs.
 
 use super::browser::yield_now;
 use super::page::ActiveDevice;

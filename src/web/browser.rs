@@ -1,6 +1,7 @@
 //! Thin async wrappers over the browser APIs the page needs: downloads with progress, Cache
 //! Storage, canvases, file downloads, decoding images with the browser's own decoder, timers.
-//! Every failure is a sentence for the page, never a panic.
+//! Every failure is a sentence for the page, never a panic. Downloads, Cache Storage and timers
+//! work in the engine's web worker too (`web/worker.rs`): they go through [`Scope`].
 
 use image::RgbImage;
 use js_sys::{Promise, Reflect, Uint8Array};
@@ -12,14 +13,51 @@ fn window() -> Result<web_sys::Window, String> {
     web_sys::window().ok_or_else(|| "no window".to_string())
 }
 
-fn js_error(e: JsValue) -> String {
+/// Where the code runs: the page's window, or a worker (which has fetch, Cache Storage and
+/// timers, but no window).
+enum Scope {
+    Window(web_sys::Window),
+    Worker(web_sys::WorkerGlobalScope),
+}
+
+fn scope() -> Scope {
+    match web_sys::window() {
+        Some(window) => Scope::Window(window),
+        None => Scope::Worker(js_sys::global().unchecked_into()),
+    }
+}
+
+impl Scope {
+    fn fetch(&self, url: &str) -> Promise {
+        match self {
+            Scope::Window(w) => w.fetch_with_str(url),
+            Scope::Worker(w) => w.fetch_with_str(url),
+        }
+    }
+
+    fn caches(&self) -> Result<web_sys::CacheStorage, JsValue> {
+        match self {
+            Scope::Window(w) => w.caches(),
+            Scope::Worker(w) => w.caches(),
+        }
+    }
+
+    fn set_timeout(&self, callback: &js_sys::Function, ms: i32) {
+        let _ = match self {
+            Scope::Window(w) => w.set_timeout_with_callback_and_timeout_and_arguments_0(callback, ms),
+            Scope::Worker(w) => w.set_timeout_with_callback_and_timeout_and_arguments_0(callback, ms),
+        };
+    }
+}
+
+pub(crate) fn js_error(e: JsValue) -> String {
     e.as_string()
         .or_else(|| e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())))
         .unwrap_or_else(|| format!("{e:?}"))
 }
 
 async fn fetch_response(url: &str) -> Result<Response, String> {
-    let response = JsFuture::from(window()?.fetch_with_str(url))
+    let response = JsFuture::from(scope().fetch(url))
         .await
         .map_err(|e| format!("{url}: the download failed ({})", js_error(e)))?;
     let response: Response = response.dyn_into().map_err(|_| format!("{url}: not an HTTP response"))?;
@@ -100,7 +138,7 @@ pub async fn fetch_checked<T>(
 const CACHE: &str = "a2x-models-v1";
 
 async fn open_cache() -> Result<web_sys::Cache, String> {
-    let caches = window()?.caches().map_err(|e| format!("Cache Storage is not available ({})", js_error(e)))?;
+    let caches = scope().caches().map_err(|e| format!("Cache Storage is not available ({})", js_error(e)))?;
     let cache = JsFuture::from(caches.open(CACHE)).await.map_err(|e| format!("Cache Storage: {}", js_error(e)))?;
     cache.dyn_into().map_err(|_| "Cache Storage gave no cache".to_string())
 }
@@ -132,11 +170,7 @@ pub async fn remove_from_cache(url: &str) {
 /// Resolves after `ms` milliseconds (0: at the next turn of the event loop, after the browser
 /// has handled input and painted).
 pub async fn sleep(ms: i32) {
-    let promise = Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
+    let promise = Promise::new(&mut |resolve, _| scope().set_timeout(&resolve, ms));
     let _ = JsFuture::from(promise).await;
 }
 
@@ -196,6 +230,39 @@ pub fn draw_on(node: &yew::NodeRef, image: Option<&RgbImage>) {
             web_sys::console::warn_1(&e.into());
         }
     }
+}
+
+/// As [`draw_on`], but only when the canvas does not show `key` already: the picture is computed
+/// and drawn when its key changed or the canvas is a new one (the key is kept on the element as
+/// `data-drawn`). A page re-renders on every message (a click on Pause, an event of a run); the
+/// per-pixel work of its pictures must not come with each.
+pub fn draw_once(node: &yew::NodeRef, key: &str, image: impl FnOnce() -> Option<RgbImage>) {
+    let Some(canvas) = node.cast::<HtmlCanvasElement>() else { return };
+    if canvas.get_attribute("data-drawn").as_deref() == Some(key) {
+        return;
+    }
+    if let Some(image) = image() {
+        match draw_rgb(&canvas, &image) {
+            Ok(()) => {
+                let _ = canvas.set_attribute("data-drawn", key);
+            }
+            Err(e) => web_sys::console::warn_1(&e.into()),
+        }
+    }
+}
+
+/// A short key of a picture's pixels (for [`draw_once`]): FNV-1a over its bytes, 8 at a time.
+pub fn picture_key(image: &RgbImage) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let bytes = image.as_raw();
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        hash = (hash ^ u64::from_le_bytes(word.try_into().expect("8 bytes"))).wrapping_mul(0x0100_0000_01b3);
+    }
+    for &byte in words.remainder() {
+        hash = (hash ^ byte as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{}x{}:{hash:016x}", image.width(), image.height())
 }
 
 /// Offers `bytes` to the visitor as a file called `name`.

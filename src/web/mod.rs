@@ -6,13 +6,32 @@
 mod app;
 mod bench;
 mod browser;
+mod engine_worker;
 mod explain;
 mod gpu;
+mod messages;
 mod page;
 mod page_view;
 mod plot;
+mod saved;
 mod tasks;
+pub mod worker;
 mod zoo;
+
+/// Runs the module's static constructors (the `inventory` registrations of burn's compiler,
+/// cubecl), once. Each binary's `main` calls it first. Without an explicit call wasm-ld treats a
+/// `wasm32-unknown-unknown` binary as a "command" and wraps *every* export with
+/// `__wasm_call_ctors`, so every call from JavaScript into the module (each DOM callback of yew's,
+/// each table slot wasm-bindgen takes) ran all constructors again: in the debug build a re-render of
+/// the explanation page took about 600 ms, nearly all of it there (a CPU profile in headless
+/// Chromium, issue #23). Calling it ourselves makes the linker leave the exports alone.
+pub fn run_static_constructors() {
+    unsafe extern "C" {
+        fn __wasm_call_ctors();
+    }
+    // SAFETY: the linker's own constructor list, called once before anything reads a registry.
+    unsafe { __wasm_call_ctors() }
+}
 
 /// Mounts the app on `#app` (not the whole body: index.html keeps its own noscript and footer).
 pub fn start() {
@@ -26,5 +45,10 @@ pub fn start() {
 
 /// Milliseconds since the page loaded.
 pub(crate) fn now_ms() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map(|p| p.now()).unwrap_or(0.0)
+    use wasm_bindgen::JsCast;
+    let performance = match web_sys::window() {
+        Some(window) => window.performance(),
+        None => js_sys::global().unchecked_into::<web_sys::WorkerGlobalScope>().performance(),
+    };
+    performance.map(|p| p.now()).unwrap_or(0.0)
 }

@@ -1,14 +1,12 @@
 //! What both pages share: the backend as the app hands it down, the comparisons that decide
-//! whether their inputs changed, the notices about a restored link, the share link of a result,
-//! and the loop that drives a session (`pump`): the pages send a request and render the events.
+//! whether their inputs changed, the notices about a restored link and the share link of a result.
+//! A run itself goes to the engine's worker (`engine_worker`).
 
-use super::browser::{self, sleep, yield_now};
-use crate::engine::Classifier;
+use super::browser;
 use crate::link::{self, SharedState};
 use crate::models::manifest::Manifest;
-use crate::session::{RunEvent, Session};
+use crate::session::transport::Backend;
 use burn::tensor::Device;
-use std::cell::Cell;
 use std::rc::Rc;
 
 /// The backend the page computes on, as the app hands it down.
@@ -17,6 +15,8 @@ pub struct ActiveDevice {
     pub device: Device,
     pub label: &'static str,
     pub is_cpu: bool,
+    /// The same backend, as the engine's worker sets it up for a run.
+    pub backend: Backend,
     /// Changes with every backend switch.
     pub generation: u32,
 }
@@ -131,32 +131,6 @@ impl Share {
                 true
             }
             None => false,
-        }
-    }
-}
-
-/// Pause and cancel, shared between a page and the run's driver.
-#[derive(Default)]
-pub struct Control {
-    pub paused: Cell<bool>,
-    pub cancelled: Cell<bool>,
-}
-
-/// Drives `session` on the page's thread: a turn of the browser's event loop before each event
-/// (the page paints, scrolls and handles clicks between iterations), waiting while paused;
-/// `send` hears every event. Returns false when cancelled before the end.
-pub async fn pump<C: Classifier>(mut session: Session<'_, C>, control: &Control, mut send: impl FnMut(RunEvent)) -> bool {
-    loop {
-        yield_now().await;
-        while control.paused.get() && !control.cancelled.get() {
-            sleep(100).await;
-        }
-        if control.cancelled.get() {
-            return false;
-        }
-        match session.next().await {
-            Some(event) => send(event),
-            None => return true,
         }
     }
 }

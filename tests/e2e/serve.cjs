@@ -30,6 +30,7 @@ function get(port, raw, method = 'GET') {
   const loader = "\nimport init from '/web.js';\nawait init();\n";
   fs.writeFileSync(path.join(dist, 'index.html'), `<!doctype html><html><head><script type="module">${loader}</script><script src="/x.js"></script></head><body><noscript>js</noscript></body></html>`);
   fs.writeFileSync(path.join(dist, 'a.txt'), 'inside');
+  fs.writeFileSync(path.join(dist, 'worker_loader.js'), "importScripts('./worker.js');");
   fs.writeFileSync(path.join(top, 'dist-old', 'secret.txt'), 'SECRET');
   fs.writeFileSync(path.join(top, 'secret.txt'), 'SECRET');
   fs.symlinkSync(path.join(top, 'dist-old', 'secret.txt'), path.join(dist, 'out.txt'));
@@ -57,6 +58,10 @@ function get(port, raw, method = 'GET') {
     check(`the page carries a CSP whose script-src allows its own origin, wasm and the inline loader by hash, nothing else (${scriptSrc})`,
       scriptSrc === `script-src 'self' 'wasm-unsafe-eval' ${hash}`);
     check('the CSP forbids plugins, framing and <base>', /object-src 'none'/.test(csp) && /frame-ancestors 'none'/.test(csp) && /base-uri 'none'/.test(csp) && !/unsafe-eval'/.test(csp.replace("'wasm-unsafe-eval'", '')));
+    const script = await get(port, '/worker_loader.js');
+    const workerCsp = script.headers['content-security-policy'] || '';
+    check(`a script (the engine's worker runs under its own response's policy) carries a CSP: own origin and wasm only (${workerCsp})`,
+      /(^|; )script-src 'self' 'wasm-unsafe-eval'(;|$)/.test(workerCsp) && /default-src 'self'/.test(workerCsp) && /object-src 'none'/.test(workerCsp));
     const file = await get(port, '/a.txt');
     check('every response says nosniff, no referrer, same-origin opener',
       [page, file, nul].every((r) => r.headers['x-content-type-options'] === 'nosniff' && r.headers['referrer-policy'] === 'no-referrer' && r.headers['cross-origin-opener-policy'] === 'same-origin'));

@@ -6,7 +6,12 @@
 //   - the robust model's target probability rose for both methods (final > the seed's),
 //   - one value per iteration was reported for each method, and a PNG can be saved;
 // Generate runs a few iterations from a Gaussian sample the same way; on Inpaint a stroke on the
-// mask canvas grows the hole and a short run ends. Screenshots go to OUT_DIR.
+// mask canvas grows the hole and a short run ends. On the CPU backend, runs survive (issue #23):
+//   - the engine's worker is killed in the middle of a Sketch run; a new one goes on from the last
+//     checkpoint and the run ends with exactly the pictures and curves of an uninterrupted run,
+//   - the page is reloaded in the middle of a run; it comes back on the Sketch tab with the
+//     visitor's sketch, offers to resume, and Resume ends with the same pictures and curves.
+// Screenshots go to OUT_DIR.
 //
 //   node tests/e2e/tasks.cjs DIST_DIR OUT_DIR
 'use strict';
@@ -52,9 +57,11 @@ async function quickSettings(page, { iterations = ITERATIONS, samples = 16, batc
 }
 
 async function runAndRead(page, label) {
-  // On the CPU backend the page computes on its own thread right after the click, so the click's
-  // own completion can take as long as the run.
   await page.click('#task-start', { timeout: TIMEOUT });
+  return readRun(page, label);
+}
+
+async function readRun(page, label) {
   await page.waitForSelector('#task-run[data-state="done"], #task-run[data-state="failed"]', { timeout: TIMEOUT });
   const state = await page.getAttribute('#task-run', 'data-state');
   const error = state === 'done' ? '' : await page.textContent('#task-run-error').catch(() => '');
@@ -218,6 +225,73 @@ async function inpaintScenario(page) {
   return run;
 }
 
+// The pictures (their fingerprints) and curves a run ended with: what must not change when the run
+// lost its worker or the page on the way.
+function outcome(run) {
+  return JSON.stringify([run.a2x_fingerprint, run.pgd_fingerprint, run.a2x_target_probability, run.a2x_samples_probability, run.pgd_target_probability]);
+}
+
+// Waits until the shown run has done at least `n` iterations.
+async function untilIteration(page, n) {
+  await page.waitForFunction((n) => Number(document.querySelector('#task-run')?.dataset.iteration) >= n, n, { timeout: TIMEOUT });
+  return Number(await page.getAttribute('#task-run', 'data-iteration'));
+}
+
+// Issue #23 item 3 on the CPU backend: a Sketch run uninterrupted, the same run with its worker
+// killed after an iteration, and again with the page reloaded in the middle.
+async function crashProofScenario(page, url) {
+  await page.click('#tab-sketch');
+  await page.waitForSelector('#task-models[data-state="ready"], #task-models[data-state="failed"]', { timeout: TIMEOUT });
+  await page.click('#cifar-class-8');
+  await page.locator('#sketch-canvas').scrollIntoViewIfNeeded();
+  const box = await page.locator('#sketch-canvas').boundingBox();
+  await page.click('#swatch-red');
+  await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.5);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.8, box.y + box.height * 0.55, { steps: 8 });
+  await page.mouse.up();
+  const drawn = await pixels(page, '#sketch-canvas');
+  await quickSettings(page, { iterations: 12, samples: 4, batch: 4 });
+  const whole = await runAndRead(page, 'CPU Sketch, uninterrupted');
+
+  // The worker dies after an iteration (an uncaught error in it: the page sees the worker fail).
+  await page.click('#task-start', { timeout: TIMEOUT });
+  const at = await untilIteration(page, 2);
+  const workers = page.workers().filter((w) => w.url().includes('worker'));
+  check(`CPU: the run goes on in the engine's web worker (${workers.map((w) => w.url()).join(', ')})`, workers.length >= 1);
+  await Promise.all(workers.map((w) => w.evaluate(() => { setTimeout(() => { throw new Error('killed by the test'); }, 0); }).catch(() => {})));
+  const killed = await readRun(page, 'CPU Sketch, worker killed');
+  const recovered = await page.$$eval('#task-run-recovered li', (items) => items.map((li) => li.textContent));
+  check(`CPU: the page said the worker died and a new one went on (after iteration ${at}: ${recovered.join(' | ')})`,
+    recovered.length === 1 && /goes on from iteration \d+/.test(recovered[0]));
+  check('CPU: the run whose worker was killed ended with exactly the uninterrupted run\'s pictures and curves',
+    outcome(killed) === outcome(whole), `${outcome(killed)} vs ${outcome(whole)}`);
+
+  // A reload in the middle: the sketch is still there, the run is offered, and Resume finishes it.
+  await page.click('#task-start', { timeout: TIMEOUT });
+  const before = await untilIteration(page, 2);
+  await page.reload({ timeout: 300_000, waitUntil: 'domcontentloaded' });
+  await page.waitForSelector('#resume-offer', { timeout: TIMEOUT });
+  check(`CPU: after a reload the page is back on the Sketch tab (${await page.evaluate(() => location.hash)})`,
+    await page.getAttribute('#tasks', 'data-task') === 'sketch');
+  const offered = Number(await page.getAttribute('#resume-offer', 'data-iteration'));
+  check(`CPU: the page offers to resume the run where it was (iteration ${offered}; the reload came after ${before})`, offered >= 1 && offered <= 12);
+  await page.waitForFunction(() => {
+    const canvas = document.querySelector('#sketch-canvas');
+    const data = canvas && canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    return data && data.some((v, i) => i % 4 === 0 && v > 150 && data[i + 1] < 100);
+  }, null, { timeout: 60_000 }).catch(() => {});
+  const kept = difference(drawn, await pixels(page, '#sketch-canvas'));
+  check(`CPU: the sketch drawn before the reload is still there (${kept.n} pixels differ)`, kept.n === 0);
+  await page.waitForSelector('#resume-run:not([disabled])', { timeout: TIMEOUT });
+  await page.click('#resume-run');
+  const resumed = await readRun(page, 'CPU Sketch, resumed after a reload');
+  check('CPU: the resumed run ended with exactly the uninterrupted run\'s pictures and curves',
+    outcome(resumed) === outcome(whole), `${outcome(resumed)} vs ${outcome(whole)}`);
+  check('CPU: nothing is offered once the run ended', !(await page.$('#resume-offer')));
+  await page.screenshot({ path: path.join(outDir, 'tasks-resumed-cpu-1280.png'), fullPage: true });
+}
+
 (async () => {
   fs.mkdirSync(outDir, { recursive: true });
   const server = await serve(dist, 0);
@@ -247,6 +321,7 @@ async function inpaintScenario(page) {
       const run = await runAndRead(page, 'CPU Generate');
       probabilityChecks('CPU Generate', run, 2);
       results.cpu = run;
+      await crashProofScenario(page, url);
     });
     cpuErrors.forEach((e) => check('CPU: no browser errors', false, e));
   } catch (e) {

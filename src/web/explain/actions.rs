@@ -7,9 +7,11 @@ use super::state::{Explain, Msg};
 use crate::engine::RunConfig;
 use crate::imaging;
 use crate::models::{self, labels, ImageNetModel};
-use crate::session::{ExplainRequest, Outcome, Photo, RunEvent, Session};
+use crate::session::transport::ModelFiles;
+use crate::session::{ExplainRequest, Outcome, Photo, RunEvent, RunRequest};
+use crate::web::engine_worker::{run_in_worker, Control, EngineWorker, Heard};
 use crate::web::now_ms;
-use crate::web::page::{backend_id, pump, Control};
+use crate::web::page::backend_id;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -76,7 +78,10 @@ impl Explain {
     /// link if it fits, otherwise named so the recipient is asked for it).
     pub(super) fn start(&mut self, ctx: &Context<Self>) -> Result<(), String> {
         let device = self.device.clone().ok_or("the backend is still starting")?;
-        let model = self.ready_model(&self.model_id).ok_or("the model is not loaded yet")?;
+        // The page's copy of the model is loaded (so its file is in Cache Storage, checked): the
+        // worker loads its own from there.
+        self.ready_model(&self.model_id).ok_or("the model is not loaded yet")?;
+        let entry = self.entry(&self.model_id).ok_or("the manifest has no such model")?;
         let seed = self.seed.as_ref().ok_or("choose a seed first")?;
         match &self.bundled {
             Some(Ok(_)) => {}
@@ -102,10 +107,13 @@ impl Explain {
         let config = RunConfig { target: self.target, region: self.region, ..self.config.clone() };
         let seed_values = imaging::to_chw(&seed.image);
         let request = ExplainRequest { model: self.model_id.clone(), config: config.clone(), seed: Photo::new(&seed.name(), &seed.image), photos, samples: self.num_samples };
+        let worker = EngineWorker::in_slot(&mut self.worker)?;
+        let stopped = ctx.link().clone();
+        worker.on_stopped(move |what| stopped.send_message(Msg::EngineStopped(what)));
         self.next_run += 1;
         let id = self.next_run;
         self.share = None;
-        let control = Rc::new(Control::default());
+        let control = Control::new(worker, id);
         self.run = Some(RunView {
             id,
             state: RunState::Preparing,
@@ -120,6 +128,8 @@ impl Explain {
             backend_id: backend_id(&device),
             distribution: photo_names,
             photo_set: self.photo_set,
+            seed_fingerprint: crate::web::page::fingerprint(&seed_values),
+            p_fingerprint: None,
             seed_values: seed_values.clone(),
             size,
             events: Vec::new(),
@@ -129,22 +139,26 @@ impl Explain {
             paused_ms: 0.0,
             ended_ms: None,
             control: control.clone(),
+            engine_stopped: None,
+            recovered: Vec::new(),
             top5: None,
             cross: None,
             cross_running: false,
         });
         let link = ctx.link().clone();
+        let files = ModelFiles::ImageNet { entry };
         wasm_bindgen_futures::spawn_local(async move {
-            let session = Session::explain(request, &*model, &device.device);
-            let finished = pump(session, &control, |event| match event {
-                RunEvent::Started { seed, .. } => link.send_message(Msg::RunStarted(id, seed)),
-                RunEvent::Explained { event, perturbation } => link.send_message(Msg::Iteration(id, event, perturbation)),
-                RunEvent::Finished(Outcome::Explanation { top5, .. }) => {
+            let finished = run_in_worker(control, device.backend, files, RunRequest::Explain(request), None, |heard| match heard {
+                Heard::Event(RunEvent::Started { seed, .. }) => link.send_message(Msg::RunStarted(id, seed)),
+                Heard::Event(RunEvent::Explained { event, perturbation }) => link.send_message(Msg::Iteration(id, event, perturbation)),
+                Heard::Event(RunEvent::Finished(Outcome::Explanation { top5, .. })) => {
                     link.send_message(Msg::ResultTop5(id, Ok(top5)));
                     link.send_message(Msg::RunEnded(id, Ok(true)));
                 }
-                RunEvent::Failed { message } => link.send_message(Msg::RunEnded(id, Err(message))),
-                other => link.send_message(Msg::RunEnded(id, Err(format!("an explanation does not send {other:?}")))),
+                Heard::Event(RunEvent::Failed { message }) => link.send_message(Msg::RunEnded(id, Err(message))),
+                Heard::Event(other) => link.send_message(Msg::RunEnded(id, Err(format!("an explanation does not send {other:?}")))),
+                Heard::Checkpoint(_) => {}
+                Heard::Recovering(what) => link.send_message(Msg::Recovering(id, what)),
             })
             .await;
             if !finished {

@@ -12,6 +12,7 @@ use crate::drawing::{self, Edit};
 use crate::engine::Preset;
 use crate::imaging;
 use crate::models::{self, labels};
+use crate::session::RunEvent;
 use crate::web::browser;
 use crate::web::now_ms;
 use crate::web::page::{new_inputs, Share};
@@ -61,6 +62,7 @@ impl Component for Explain {
             form_error: None,
             run: None,
             next_run: 0,
+            worker: None,
             seed_canvas: NodeRef::default(),
             p_canvas: NodeRef::default(),
             perturbed_canvas: NodeRef::default(),
@@ -75,6 +77,9 @@ impl Component for Explain {
             explain.model_id = manifest.default_model.clone();
         }
         explain.auto_load(ctx);
+        // The engine's worker starts now, so that its module downloads and compiles while the
+        // visitor picks a class and a seed, not after Run (a failure is said when Run is pressed).
+        let _ = crate::web::engine_worker::EngineWorker::in_slot(&mut explain.worker);
         explain
     }
 
@@ -95,7 +100,7 @@ impl Component for Explain {
             // Models live on one device: load again on the new one, and stop a run on the old one.
             if let Some(run) = self.run.as_mut() {
                 if run.state.active() {
-                    run.control.cancelled.set(true);
+                    run.control.cancel();
                 }
             }
             self.models.clear();
@@ -404,7 +409,7 @@ impl Component for Explain {
             Msg::Pause | Msg::Resume => {
                 let pause = matches!(msg, Msg::Pause);
                 if let Some(run) = self.run.as_mut().filter(|r| r.state.active()) {
-                    run.control.paused.set(pause);
+                    run.control.pause(pause);
                     if pause && run.paused_since.is_none() {
                         run.paused_since = Some(now_ms());
                         run.state = RunState::Paused;
@@ -418,12 +423,37 @@ impl Component for Explain {
             }
             Msg::Cancel => {
                 if let Some(run) = self.run.as_mut().filter(|r| r.state.active()) {
-                    run.control.cancelled.set(true);
+                    run.control.cancel();
+                    // Shown at once; the worker stops after the iteration in hand.
+                    if let Some(since) = run.paused_since.take() {
+                        run.paused_ms += now_ms() - since;
+                    }
+                    run.ended_ms = Some(now_ms());
+                    run.state = RunState::Cancelled;
+                }
+            }
+            Msg::Recovering(id, what) => {
+                let Some(run) = self.run_mut(id) else { return false };
+                run.recovered.push(what);
+            }
+            Msg::EngineStopped(stopped) => {
+                let Some(run) = self.run_mut(stopped.id) else { return false };
+                // The iteration the worker had in hand when the visitor cancelled: shown, since
+                // the top five below are of p after it.
+                run.engine_stopped = Some(stopped.late.len());
+                for event in stopped.late {
+                    if let RunEvent::Explained { event, perturbation } = event {
+                        run.events.push(event);
+                        run.set_perturbation(perturbation);
+                    }
+                }
+                if let Some(top5) = stopped.top5 {
+                    run.top5 = Some(top5);
                 }
             }
             Msg::RunStarted(id, seed_values) => {
                 let Some(run) = self.run_mut(id) else { return false };
-                run.seed_values = seed_values;
+                run.set_seed(seed_values);
                 if run.state == RunState::Preparing {
                     run.state = RunState::Running;
                 }
@@ -431,7 +461,7 @@ impl Component for Explain {
             Msg::Iteration(id, event, p) => {
                 let Some(run) = self.run_mut(id) else { return false };
                 run.events.push(event);
-                run.perturbation = Some(p);
+                run.set_perturbation(p);
             }
             Msg::RunEnded(id, result) => {
                 let Some(run) = self.run_mut(id) else { return false };
@@ -439,7 +469,6 @@ impl Component for Explain {
                     run.paused_ms += now_ms() - since;
                 }
                 run.ended_ms = Some(now_ms());
-                let finished = result == Ok(true);
                 match result {
                     Ok(true) => run.state = RunState::Finished,
                     Ok(false) => run.state = RunState::Cancelled,
@@ -448,7 +477,9 @@ impl Component for Explain {
                         run.error = Some(e);
                     }
                 }
-                if run.perturbation.is_some() && !finished {
+                // A failed run's picture is classified here (its worker may be gone); a cancelled
+                // one's top five come from the worker when it stops.
+                if run.perturbation.is_some() && run.state == RunState::Failed {
                     self.classify_result(ctx);
                 }
             }
@@ -506,8 +537,15 @@ impl Component for Explain {
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
-        browser::draw_on(&self.seed_canvas, self.seed.as_ref().map(|s| &s.image));
-        browser::draw_on(&self.p_canvas, self.run.as_ref().and_then(|run| run.perturbation_image(self.view)).as_ref());
-        browser::draw_on(&self.perturbed_canvas, self.run.as_ref().and_then(RunView::perturbed_seed_image).as_ref());
+        // Each picture is computed and drawn again only when it changed (a run's p changes with its
+        // events, the view with the visitor's choice).
+        if let Some(seed) = &self.seed {
+            browser::draw_once(&self.seed_canvas, &browser::picture_key(&seed.image), || Some(seed.image.clone()));
+        }
+        if let Some(run) = &self.run {
+            let shown = format!("{}:{}:{}", run.id, run.events.len(), run.perturbation.is_some());
+            browser::draw_once(&self.p_canvas, &format!("{shown}:{:?}", self.view), || run.perturbation_image(self.view));
+            browser::draw_once(&self.perturbed_canvas, &shown, || run.perturbed_seed_image());
+        }
     }
 }

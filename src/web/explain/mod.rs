@@ -1,12 +1,11 @@
 //! The explanation page (issue #5): pick a model and a class, edit the seed, choose D̄ and the
 //! settings, run the engine live on the active backend, read the result and export it.
 //!
-//! The page builds a `RunRequest` and renders the session's `RunEvent`s; it holds no tensors.
-//! The session still runs on the page's main thread, one iteration at a time: `Run::step` is
-//! async, every readback awaits the GPU, and the driver (`page::pump`) yields to the browser before
-//! each event, so the browser paints, scrolls and handles clicks between iterations
-//! (ARCHITECTURE.md says why not a worker yet). Pause and cancel are flags the driver reads
-//! before each event.
+//! The page builds a `RunRequest`, sends it to the engine's web worker (`web::engine_worker`) and
+//! renders the session's `RunEvent`s as they come; a run holds no tensor on the page's thread.
+//! Pause and Cancel go to the worker, which reads them before each event. The page still keeps
+//! the chosen model on its own backend for what it does between runs: the seed's top five, a
+//! failed run's, the cross-model check and the benchmark.
 //!
 //! One job a file: `state` (what the component holds and hears), `component` (messages into
 //! changes), `actions` (models, runs, checks), `editing` (seed and settings), `restore` (share

@@ -41,7 +41,7 @@ impl Explain {
         let SharedPage::Explain { model, weights, config, samples, seed, own_photos, photos: photo_set } = &state.page else { return };
         self.photo_set = *photo_set;
         if let Some(run) = self.run.as_mut().filter(|r| r.state.active()) {
-            run.control.cancelled.set(true);
+            run.control.cancel();
         }
         let mut notices = Vec::new();
         match manifest.model(model) {
@@ -96,8 +96,9 @@ impl Explain {
             let Some(device) = self.device.as_ref() else { return };
             self.auto_run_pending = false;
             if device.is_cpu {
-                // On the CPU an iteration holds the page's only thread for minutes: the visitor
-                // decides, knowing that (the CPU notice says how long).
+                // On the CPU the run takes many times longer than on a GPU (in the engine's
+                // worker; the page stays free): the visitor decides, knowing that (the CPU notice
+                // says how long).
                 self.link_notices.push("The link asks to run at once, but this page computes on the CPU backend, where this run takes long: press Run when you are ready.".into());
                 return;
             }

@@ -7,7 +7,7 @@ use crate::imaging;
 use crate::link::SharedPicture;
 use crate::models::{labels, CrossCheck, Prediction};
 use crate::web::now_ms;
-use crate::web::page::Control;
+use crate::web::engine_worker::Control;
 use image::RgbImage;
 use serde::Serialize;
 use std::rc::Rc;
@@ -57,6 +57,9 @@ pub struct RunView {
     pub photo_set: PhotoSet,
     /// d̄ as the engine used it (region filled), CHW.
     pub seed_values: Vec<f32>,
+    /// `page::fingerprint` of d̄ and of p, taken when they arrive (not at every render).
+    pub seed_fingerprint: String,
+    pub p_fingerprint: Option<String>,
     pub size: usize,
     pub events: Vec<Event>,
     pub perturbation: Option<Vec<f32>>,
@@ -65,6 +68,11 @@ pub struct RunView {
     pub paused_ms: f64,
     pub ended_ms: Option<f64>,
     pub control: Rc<Control>,
+    /// After a cancel: how many iterations the engine's worker still finished before it stopped
+    /// (their results dropped), once it has.
+    pub engine_stopped: Option<usize>,
+    /// Each time the engine's worker died and the run went on in a new one: what happened.
+    pub recovered: Vec<String>,
     pub top5: Option<Result<Vec<Prediction>, String>>,
     pub cross: Option<Result<Vec<CrossRow>, String>>,
     pub cross_running: bool,
@@ -80,6 +88,18 @@ pub struct CrossRow {
 }
 
 impl RunView {
+    /// d̄ as the engine uses it.
+    pub fn set_seed(&mut self, values: Vec<f32>) {
+        self.seed_fingerprint = crate::web::page::fingerprint(&values);
+        self.seed_values = values;
+    }
+
+    /// p after the last iteration shown.
+    pub fn set_perturbation(&mut self, values: Vec<f32>) {
+        self.p_fingerprint = Some(crate::web::page::fingerprint(&values));
+        self.perturbation = Some(values);
+    }
+
     pub fn elapsed_ms(&self) -> f64 {
         let end = self.ended_ms.or(self.paused_since).unwrap_or_else(now_ms);
         end - self.started_ms - self.paused_ms

@@ -13,6 +13,7 @@ use crate::models::{ImageNetModel, Prediction};
 use crate::web::page::{same_inputs, same_link, ActiveDevice, Share};
 use image::RgbImage;
 use std::collections::HashMap;
+use crate::web::engine_worker::EngineWorker;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -68,6 +69,10 @@ pub enum Msg {
     RunStarted(u32, Vec<f32>),
     Iteration(u32, Event, Vec<f32>),
     RunEnded(u32, Result<bool, String>),
+    /// A cancelled run has stopped in the engine's worker (after the iteration in hand).
+    EngineStopped(crate::web::engine_worker::Stopped),
+    /// The run's worker died and a new one goes on with it: what happened.
+    Recovering(u32, String),
     ResultTop5(u32, Result<Vec<Prediction>, String>),
     CrossCheck,
     CrossChecked(u32, Result<Vec<CrossRow>, String>),
@@ -116,6 +121,8 @@ pub struct Explain {
     pub form_error: Option<String>,
     pub run: Option<RunView>,
     pub next_run: u32,
+    /// The engine's worker the runs go to (started with the first run).
+    pub worker: Option<Rc<EngineWorker>>,
     pub seed_canvas: NodeRef,
     pub p_canvas: NodeRef,
     pub perturbed_canvas: NodeRef,

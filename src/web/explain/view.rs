@@ -7,7 +7,6 @@ use super::settings::{preset_id, preset_label, Field};
 use super::state::{Explain, Msg};
 use crate::engine::transforms::Transform;
 use crate::engine::Preset;
-use crate::web::page::fingerprint;
 use crate::web::page_view::{canvas_point, files_of, link_notices, mb, seconds, share_panel};
 use crate::web::plot;
 use crate::engine::name_of;
@@ -317,7 +316,7 @@ fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let active = s.run.as_ref().is_some_and(|r| r.state.active());
     let paused = s.run.as_ref().is_some_and(|r| r.state == RunState::Paused);
     let cpu_notice = s.device.as_ref().filter(|d| d.is_cpu).map(|_| html! {
-        <details class="notice" id="cpu-notice"><summary>{ "On the CPU backend: slower than a GPU, and the page reacts between iterations only." }</summary>
+        <details class="notice" id="cpu-notice"><summary>{ "On the CPU backend: slower than a GPU (the page itself stays free: the run goes on in the engine's worker)." }</summary>
           { "burn's flex, one thread in the browser: measured in headless Chromium on a 2-core machine, SqueezeNet takes about \
             2.3 s per iteration at b 4, and an iteration grows with b (the a2x defaults use b 32). Use the fast preview with a \
             small b, or the native CLI (`a2x explain`, all cores). The time left is estimated as the run goes." }</details>
@@ -355,8 +354,14 @@ fn view_run(s: &Explain, run: &RunView, ctx: &Context<Explain>) -> Html {
     let link = ctx.link();
     let last = run.events.last();
     let target = run.config.target;
+    let stopped = match (run.state, run.engine_stopped) {
+        (RunState::Cancelled, Some(0)) => " · the engine stopped at once".to_string(),
+        (RunState::Cancelled, Some(late)) => format!(" · the engine stopped after finishing {late} more (dropped)"),
+        (RunState::Cancelled, None) => " · the engine stops after the iteration in hand".to_string(),
+        _ => String::new(),
+    };
     let status = format!(
-        "{} · iteration {} / {} · {} elapsed{}",
+        "{} · iteration {} / {} · {} elapsed{}{stopped}",
         run.state.name(),
         run.events.len(),
         run.config.iterations,
@@ -368,7 +373,13 @@ fn view_run(s: &Explain, run: &RunView, ctx: &Context<Explain>) -> Html {
     let others_rank = run.cross.as_ref().and_then(|r| r.as_ref().ok());
     html! {
       <>
-        <p id="run-status" data-iteration={run.events.len().to_string()}>{ status }</p>
+        <p id="run-status" data-iteration={run.events.len().to_string()}
+           data-engine-stopped={run.engine_stopped.map(|late| late.to_string())}>{ status }</p>
+        if !run.recovered.is_empty() {
+          <ul class="notice" id="run-recovered" data-count={run.recovered.len().to_string()}>
+            { for run.recovered.iter().map(|what| html! { <li>{ what }</li> }) }
+          </ul>
+        }
         if let Some(e) = &run.error {
           <p class="error" id="run-error">{ e }{ " — if the GPU ran out of memory, lower “images per pass”, or force the CPU backend above." }</p>
         }
@@ -392,8 +403,7 @@ fn view_run(s: &Explain, run: &RunView, ctx: &Context<Explain>) -> Html {
         { plot::view(&run.events, run.config.iterations, run.config.gamma) }
         <pre id="run-json" hidden=true>{ serde_json::json!({
             "state": run.state.name(), "backend": run.backend, "curve": curve,
-            "seed_fingerprint": fingerprint(&run.seed_values),
-            "p_fingerprint": run.perturbation.as_deref().map(fingerprint),
+            "seed_fingerprint": run.seed_fingerprint, "p_fingerprint": run.p_fingerprint,
         }).to_string() }</pre>
         if finished {
           <div id="result">

@@ -3,18 +3,20 @@
 
 use super::inputs::{SIZE, SKETCH_SCALE};
 use super::models::{load_models, Loading};
-use super::run::{Outcome, RunState, TaskRun};
+use super::run::{Outcome, RunInputs, RunState, TaskRun};
+use super::saved::Resumed;
 use super::state::{index, Field, ImageTasks, Msg};
 use crate::drawing::{self, Edit};
 use crate::engine::sampling::Rng;
 use crate::engine::tasks::{Task, TaskSettings};
 use crate::imaging;
 use crate::models::resnet::LABELS;
-use crate::session::{Outcome as SessionOutcome, RunEvent, Session, TaskRequest};
+use crate::session::transport::ModelFiles;
+use crate::session::{Outcome as SessionOutcome, RunEvent, RunRequest, TaskRequest};
 use crate::web::browser;
+use crate::web::engine_worker::{run_in_worker, Control, EngineWorker, Heard};
 use crate::web::now_ms;
-use crate::web::page::{backend_id, pump, Control};
-use std::rc::Rc;
+use crate::web::page::backend_id;
 use yew::prelude::*;
 
 impl ImageTasks {
@@ -52,7 +54,8 @@ impl ImageTasks {
     }
 
     pub(super) fn load(&mut self, ctx: &Context<Self>) {
-        let (Some(device), Some(manifest)) = (self.device.clone(), self.manifest.clone()) else { return };
+        // The files do not depend on the backend; the models are built by the worker on it.
+        let (Some(_), Some(manifest)) = (self.device.as_ref(), self.manifest.clone()) else { return };
         if self.task.is_none() || !matches!(self.loading, Loading::Idle) {
             return;
         }
@@ -62,7 +65,7 @@ impl ImageTasks {
         let link = ctx.link().clone();
         ctx.link().send_future(async move {
             let progress = move |received, total| link.send_message(Msg::Progress(generation, received, total));
-            Msg::Loaded(generation, load_models(manifest, device.device, progress).await)
+            Msg::Loaded(generation, load_models(manifest, progress).await)
         });
     }
 
@@ -77,12 +80,12 @@ impl ImageTasks {
 
     pub(super) fn start(&mut self, ctx: &Context<Self>) -> Result<(), String> {
         let task = self.task.ok_or("no task is shown")?;
-        let device = self.device.clone().ok_or("the backend is still starting")?;
-        let Loading::Ready(models) = &self.loading else { return Err("the models are not loaded yet".into()) };
+        // The files are in Cache Storage, checked: the worker builds the models from there.
+        let Loading::Ready(_) = &self.loading else { return Err("the models are not loaded yet".into()) };
         if self.busy() {
             return Err("a run is going on; cancel it first".into());
         }
-        let models = models.share();
+        let files = self.model_files()?;
         let seed = self.seed_of(task).ok_or("no seed yet")?;
         let hole = (task == Task::Inpaint).then(|| self.inpainting.hole_mask());
         // Generation's seed is the session's own draw (the same sample of the target's Gaussian).
@@ -95,14 +98,32 @@ impl ImageTasks {
         if settings.run.batch > settings.samples + 1 {
             return Err(format!("b = {} needs at least b − 1 = {} samples in D̄", settings.run.batch, settings.run.batch - 1));
         }
-        self.next_run += 1;
-        let id = self.next_run;
-        self.share = None;
-        let control = Rc::new(Control::default());
         let (seed_recipe, hole_recipe) = match task {
             Task::Generate => (None, None),
             Task::Inpaint => (Some(self.inpainting.picture_recipe.clone()), Some(self.inpainting.hole_recipe.clone())),
             Task::Sketch => (Some(self.sketch.recipe.clone()), None),
+        };
+        let request = TaskRequest { task, settings, seed: request_seed, hole };
+        let inputs = RunInputs { request, files, seed_recipe, hole_recipe };
+        self.launch(ctx, inputs, seed, None)
+    }
+
+    /// Starts a run of `inputs` in the engine's worker on the page's backend: from the start, or
+    /// from `resumed` (an interrupted run's checkpoint, with what the page had shown of it).
+    pub(super) fn launch(&mut self, ctx: &Context<Self>, inputs: RunInputs, seed: Vec<f32>, resumed: Option<Resumed>) -> Result<(), String> {
+        let device = self.device.clone().ok_or("the backend is still starting")?;
+        let task = inputs.request.task;
+        let worker = EngineWorker::in_slot(&mut self.worker)?;
+        self.next_run += 1;
+        let id = self.next_run;
+        self.share = None;
+        let control = Control::new(worker, id);
+        // A new run is kept in place of an interrupted one.
+        self.interrupted = None;
+        let settings = inputs.request.settings.clone();
+        let (events, pgd_probability, checkpoint) = match resumed {
+            Some(r) => (r.events, r.pgd_probability, Some(r.checkpoint)),
+            None => (Vec::new(), Vec::new(), None),
         };
         self.runs[index(task)] = Some(TaskRun {
             id,
@@ -113,29 +134,30 @@ impl ImageTasks {
             error: None,
             seed: seed.clone(),
             a2x: seed.clone(),
-            pgd: seed.clone(),
-            events: Vec::new(),
-            pgd_probability: Vec::new(),
+            pgd: seed,
+            events,
+            pgd_probability,
             seed_verdicts: None,
             a2x_verdicts: None,
             pgd_verdicts: None,
             started_ms: now_ms(),
             ended_ms: None,
             control: control.clone(),
-            seed_recipe,
-            hole_recipe,
+            recovered: Vec::new(),
             backend_id: backend_id(&device),
+            inputs: inputs.clone(),
         });
-        let request = TaskRequest { task, settings, seed: request_seed, hole };
+        let RunInputs { request, files, .. } = inputs;
         let link = ctx.link().clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let session = Session::task(request, models.for_session(), &device.device);
-            let finished = pump(session, &control, |event| match event {
-                RunEvent::Started { seed, verdicts: Some(verdicts) } => link.send_message(Msg::Started(id, seed, verdicts)),
-                RunEvent::TaskStep { a2x, pgd } => link.send_message(Msg::Step(id, a2x, pgd)),
-                RunEvent::Finished(SessionOutcome::Task { a2x, pgd, .. }) => link.send_message(Msg::Ended(id, Outcome::Done(a2x, pgd))),
-                RunEvent::Failed { message } => link.send_message(Msg::Ended(id, Outcome::Failed(message))),
-                other => link.send_message(Msg::Ended(id, Outcome::Failed(format!("an image task does not send {other:?}")))),
+            let finished = run_in_worker(control, device.backend, files, RunRequest::Task(request), checkpoint, |heard| match heard {
+                Heard::Event(RunEvent::Started { seed, verdicts: Some(verdicts) }) => link.send_message(Msg::Started(id, seed, verdicts)),
+                Heard::Event(RunEvent::TaskStep { a2x, pgd }) => link.send_message(Msg::Step(id, a2x, pgd)),
+                Heard::Event(RunEvent::Finished(SessionOutcome::Task { a2x, pgd, .. })) => link.send_message(Msg::Ended(id, Outcome::Done(a2x, pgd))),
+                Heard::Event(RunEvent::Failed { message }) => link.send_message(Msg::Ended(id, Outcome::Failed(message))),
+                Heard::Event(other) => link.send_message(Msg::Ended(id, Outcome::Failed(format!("an image task does not send {other:?}")))),
+                Heard::Checkpoint(checkpoint) => link.send_message(Msg::Checkpoint(id, checkpoint)),
+                Heard::Recovering(what) => link.send_message(Msg::Recovering(id, what)),
             })
             .await;
             if !finished {
@@ -143,6 +165,16 @@ impl ImageTasks {
             }
         });
         Ok(())
+    }
+
+    /// The files of the robust model, the standard one and the class Gaussians, as the manifest
+    /// lists them (the worker loads them).
+    fn model_files(&self) -> Result<ModelFiles, String> {
+        let manifest = self.manifest.as_ref().ok_or("the manifest is not read yet")?;
+        let robust = manifest.trained("cifar-robust").ok_or("the manifest lists no cifar-robust model")?.clone();
+        let standard = manifest.trained("cifar-standard").ok_or("the manifest lists no cifar-standard model")?.clone();
+        let gaussians = robust.gaussians.clone().ok_or("the manifest names no Gaussians for cifar-robust")?;
+        Ok(ModelFiles::Tasks { robust, standard, gaussians })
     }
 
     /// Applies and records one edit of the sketch (one undo step).

@@ -50,6 +50,7 @@ impl Component for ImageTasks {
             picture_error: None,
             runs: [None, None, None],
             next_run: 0,
+            worker: None,
             sketch_canvas: NodeRef::default(),
             mask_canvas: NodeRef::default(),
             pictures: Default::default(),
@@ -61,10 +62,13 @@ impl Component for ImageTasks {
             auto_run_pending: false,
             share_auto_run: true,
             share: None,
+            interrupted: None,
+            saved_read: false,
         };
         page.request_bundled(ctx, INPAINT_START);
         page.load(ctx);
         page.apply_link(ctx);
+        page.read_saved(ctx);
         page
     }
 
@@ -80,7 +84,7 @@ impl Component for ImageTasks {
         if new_backend {
             // Models live on one device: stop runs on the old one and load again on the new one.
             for run in self.runs.iter_mut().flatten() {
-                run.control.cancelled.set(true);
+                run.control.cancel();
             }
             self.loading = Loading::Idle;
         }
@@ -90,6 +94,8 @@ impl Component for ImageTasks {
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        // What changes the drawings or settings is kept for a reload (strokes when they end).
+        let keep = matches!(msg, Msg::SetTarget(_) | Msg::Set(..) | Msg::Reset(_) | Msg::Undo | Msg::Redo | Msg::ClearSketch | Msg::ResetHole | Msg::Picture(..));
         match msg {
             Msg::Progress(generation, received, total) => {
                 if generation != self.load_generation || !matches!(self.loading, Loading::Downloading { .. }) {
@@ -137,7 +143,13 @@ impl Component for ImageTasks {
                 }
                 self.last_point = Some((x, y));
             }
-            Msg::PointerUp => return self.last_point.take().is_some(),
+            Msg::PointerUp | Msg::MaskUp => {
+                let drew = self.last_point.take().is_some();
+                if drew {
+                    self.save_draft();
+                }
+                return drew;
+            }
             Msg::Brush(size) => self.brush = size.clamp(1.0, 96.0),
             Msg::Colour(hex) => {
                 if let Some(colour) = drawing::parse_hex_color(&hex) {
@@ -208,7 +220,6 @@ impl Component for ImageTasks {
                 }
                 self.last_point = Some((x, y));
             }
-            Msg::MaskUp => return self.last_point.take().is_some(),
             Msg::MaskBrush(size) => self.mask_brush = size.clamp(1.0, 16.0),
             Msg::MaskErase(on) => self.mask_erase = on,
             Msg::ResetHole => (self.inpainting.hole, self.inpainting.hole_recipe) = central_hole(),
@@ -219,8 +230,31 @@ impl Component for ImageTasks {
             }
             Msg::Cancel => {
                 for run in self.runs.iter_mut().flatten() {
-                    run.control.cancelled.set(true);
+                    run.control.cancel();
                 }
+            }
+            Msg::Checkpoint(id, checkpoint) => {
+                self.save_run(id, checkpoint);
+                return false;
+            }
+            Msg::SavedRead(drafts, run) => {
+                self.restore_drafts(ctx, drafts);
+                self.saved_read = true;
+                // Not offered again while this page runs it already (a link's auto-run).
+                self.interrupted = run.filter(|_| !self.busy());
+            }
+            Msg::ResumeInterrupted => {
+                if let Err(e) = self.resume_interrupted(ctx) {
+                    self.setting_error = Some(e);
+                }
+            }
+            Msg::DiscardInterrupted => {
+                self.interrupted = None;
+                Self::forget_run();
+            }
+            Msg::Recovering(id, what) => {
+                let Some(run) = self.run_mut(id) else { return false };
+                run.recovered.push(what);
             }
             Msg::Started(id, seed, verdicts) => {
                 let Some(run) = self.run_mut(id) else { return false };
@@ -240,6 +274,7 @@ impl Component for ImageTasks {
             }
             Msg::Ended(id, result) => {
                 let Some(run) = self.run_mut(id) else { return false };
+                Self::forget_run();
                 run.ended_ms = Some(now_ms());
                 match result {
                     Outcome::Done(a2x, pgd) => {
@@ -270,6 +305,9 @@ impl Component for ImageTasks {
                 self.share = Some(Share::copy(&state, id, move |result| link.send_message(Msg::Copied(id, result))));
             }
             Msg::Copied(id, result) => return Share::record(&mut self.share, id, result),
+        }
+        if keep {
+            self.save_draft();
         }
         true
     }

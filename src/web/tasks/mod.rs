@@ -3,10 +3,11 @@
 //! baseline it is compared with (Santurkar et al.'s targeted ℓ2 PGD at the same budget), both
 //! stepped in turn so the two pictures change side by side.
 //!
-//! The page builds a `TaskRequest` and renders the session's events (`page::pump`); the session
-//! owns the sequence (the seed's fill, D̄ from the target's Gaussian, A2X beside PGD, the judges),
-//! as it does for the CLI. One job a file: `state`, `component`, `actions`, `restore`, `inputs`
-//! (sketch and inpainting picture), `models`, `run`, `view`.
+//! The page builds a `TaskRequest`, sends it to the engine's web worker and renders the session's
+//! events (`web::engine_worker`); the session owns the sequence (the seed's fill, D̄ from the
+//! target's Gaussian, A2X beside PGD, the judges), as it does for the CLI. One job a file:
+//! `state`, `component`, `actions`, `restore`, `inputs` (sketch and inpainting picture), `models`,
+//! `run`, `saved` (drawings and the run in progress across a reload), `view`.
 
 mod actions;
 mod component;
@@ -14,6 +15,7 @@ mod inputs;
 mod models;
 mod restore;
 mod run;
+mod saved;
 mod state;
 mod view;
 

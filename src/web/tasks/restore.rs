@@ -6,9 +6,9 @@ use super::models::Loading;
 use super::run::TaskRun;
 use super::state::{index, ImageTasks, Msg};
 use crate::bundled::PHOTOS as BUNDLED;
-use crate::engine::tasks::Task;
+use crate::engine::tasks::{Task, TaskSettings};
 use crate::imaging;
-use crate::link::{PictureBase, SharedPage, SharedState};
+use crate::link::{PictureBase, SharedPage, SharedPicture, SharedState};
 use crate::session::from_link::render_picture;
 use crate::web::browser;
 use crate::web::page::{backend_notice, restored_notice};
@@ -23,8 +23,8 @@ impl ImageTasks {
                 model: entry.id.clone(),
                 weights: entry.sha256.chars().take(16).collect(),
                 settings: run.settings.clone(),
-                seed: run.seed_recipe.clone(),
-                hole: run.hole_recipe.clone(),
+                seed: run.inputs.seed_recipe.clone(),
+                hole: run.inputs.hole_recipe.clone(),
             },
             backend: run.backend_id.into(),
             auto_run: self.share_auto_run,
@@ -37,7 +37,7 @@ impl ImageTasks {
         self.link_pending = None;
         let SharedPage::Task { task, model, weights, settings, seed, hole } = &state.page else { return };
         for run in self.runs.iter_mut().flatten() {
-            run.control.cancelled.set(true);
+            run.control.cancel();
         }
         let mut notices = vec![restored_notice(&state, "the models are")];
         match manifest.trained(model) {
@@ -49,7 +49,17 @@ impl ImageTasks {
             None => notices.push(format!("The link names a model this page does not have (“{model}”).")),
         }
         notices.extend(backend_notice(&state.backend, self.device.as_ref()));
-        let i = index(*task);
+        notices.extend(self.restore_inputs(ctx, *task, settings, seed.as_ref(), hole.as_ref()));
+        self.link_notices = notices;
+        self.auto_run_pending = state.runs_by_itself();
+        self.try_auto_run(ctx);
+    }
+
+    /// A task's settings, sketch, picture and hole from their recipes (a share link's, or the
+    /// drawings kept across a reload); what could not be restored, as sentences.
+    pub(super) fn restore_inputs(&mut self, ctx: &Context<Self>, task: Task, settings: &TaskSettings, seed: Option<&SharedPicture>, hole: Option<&SharedPicture>) -> Vec<String> {
+        let mut notices = Vec::new();
+        let i = index(task);
         self.settings[i] = settings.clone();
         self.targets[i] = settings.run.target;
         self.setting_error = None;
@@ -95,9 +105,7 @@ impl ImageTasks {
             }
             _ => {}
         }
-        self.link_notices = notices;
-        self.auto_run_pending = state.runs_by_itself();
-        self.try_auto_run(ctx);
+        notices
     }
 
     /// Fetches bundled photo `i` for the inpainting panel (the latest request wins).
@@ -113,9 +121,9 @@ impl ImageTasks {
         if self.auto_run_pending && self.link_pending.is_none() && self.pending_picture.is_none() && matches!(self.loading, Loading::Ready(_)) && !self.busy() {
             self.auto_run_pending = false;
             if self.device.as_ref().is_some_and(|d| d.is_cpu) {
-                // As on the explanation page: on the CPU a run holds the page's only thread, so
-                // the visitor decides.
-                self.link_notices.push("The link asks to run at once, but this page computes on the CPU backend, where the page waits while it runs: press Run when you are ready.".into());
+                // As on the explanation page: on the CPU a run takes many times longer than on
+                // a GPU, so the visitor decides.
+                self.link_notices.push("The link asks to run at once, but this page computes on the CPU backend, where this run takes long: press Run when you are ready.".into());
                 return;
             }
             if let Err(e) = self.start(ctx) {

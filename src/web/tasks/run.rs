@@ -5,9 +5,11 @@ use crate::engine::tasks::{Task, TaskSettings};
 use crate::engine::Event;
 use crate::link::SharedPicture;
 use crate::models::resnet::LABELS;
-use crate::session::Verdicts;
+use crate::session::transport::ModelFiles;
+use crate::session::{TaskRequest, Verdicts};
 use crate::web::now_ms;
-use crate::web::page::{fingerprint, Control};
+use crate::web::engine_worker::Control;
+use crate::web::page::fingerprint;
 use std::rc::Rc;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -60,10 +62,22 @@ pub struct TaskRun {
     pub started_ms: f64,
     pub ended_ms: Option<f64>,
     pub control: Rc<Control>,
-    /// For the share link: the pictures' recipes and the backend.
+    /// Each time the engine's worker died and the run went on in a new one: what happened.
+    pub recovered: Vec<String>,
+    /// For the share link: the backend.
+    pub backend_id: &'static str,
+    /// What the run was asked to do (the share link's recipes, and a resume after a reload).
+    pub inputs: RunInputs,
+}
+
+/// What a run of a task is asked to do: the request the worker runs, the files of its models,
+/// and the pictures' recipes (for its share link).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RunInputs {
+    pub request: TaskRequest,
+    pub files: ModelFiles,
     pub seed_recipe: Option<SharedPicture>,
     pub hole_recipe: Option<SharedPicture>,
-    pub backend_id: &'static str,
 }
 
 impl TaskRun {

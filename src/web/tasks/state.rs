@@ -106,6 +106,14 @@ pub enum Msg {
     Run,
     Cancel,
     Started(u32, Vec<f32>, Verdicts),
+    /// The run's worker died and a new one goes on with it: what happened.
+    Recovering(u32, String),
+    /// The run's state after an iteration: kept, so that a reload can resume it.
+    Checkpoint(u32, crate::session::Checkpoint),
+    /// What was kept from before a reload: the drawings, an interrupted run.
+    SavedRead(Vec<SharedState>, Option<Box<super::saved::SavedRun>>),
+    ResumeInterrupted,
+    DiscardInterrupted,
     /// A2X's iteration and picture, PGD's step (each until it stops).
     Step(u32, Option<(Event, Vec<f32>)>, Option<PgdStep>),
     Ended(u32, Outcome),
@@ -139,6 +147,8 @@ pub struct ImageTasks {
     /// The latest run of each task.
     pub runs: [Option<TaskRun>; 3],
     pub next_run: u32,
+    /// The engine's worker the runs go to (started with the first run).
+    pub worker: Option<Rc<crate::web::engine_worker::EngineWorker>>,
     pub sketch_canvas: NodeRef,
     pub mask_canvas: NodeRef,
     /// Seed, A2X, PGD: each drawn twice, enlarged by nearest-neighbour and by smooth scaling.
@@ -155,6 +165,11 @@ pub struct ImageTasks {
     pub auto_run_pending: bool,
     pub share_auto_run: bool,
     pub share: Option<Share>,
+    /// A run kept from before a reload, offered for resuming.
+    pub interrupted: Option<Box<super::saved::SavedRun>>,
+    /// Whether what was kept has been read back (until then nothing is kept, so that the page's
+    /// first picture does not overwrite the drawing it is about to restore).
+    pub saved_read: bool,
 }
 
 pub fn index(task: Task) -> usize {

@@ -50,6 +50,7 @@ pub fn view(s: &ImageTasks, ctx: &Context<ImageTasks>) -> Html {
         <h2>{ match task { Task::Generate => "Generate an image of a class", Task::Inpaint => "Fill a hole", Task::Sketch => "Sketch to image" } }</h2>
         <p class="muted">{ about(task) }{ " Both attack a2x's own adversarially trained CIFAR-10 model (32×32); a second, standard model judges the results." }</p>
         { link_notices(&s.link_notices) }
+        { resume_offer(s, ctx) }
         <div class="explain-grid">
           <div class="column">
             { models_panel(s, ctx) }
@@ -64,6 +65,23 @@ pub fn view(s: &ImageTasks, ctx: &Context<ImageTasks>) -> Html {
           <div class="column">{ run_panel(s, task, ctx) }</div>
         </div>
       </section>
+    }
+}
+
+/// A run interrupted by a reload or a closed tab, kept with its last checkpoint: resume or discard.
+fn resume_offer(s: &ImageTasks, ctx: &Context<ImageTasks>) -> Html {
+    let Some(run) = &s.interrupted else { return html! {} };
+    let (done, total) = run.progress();
+    let target = run.inputs.request.settings.run.target;
+    let ready = matches!(s.loading, Loading::Ready(_)) && !s.busy();
+    let link = ctx.link();
+    html! {
+      <div class="notice" id="resume-offer" data-task={name_of(run.task())} data-iteration={done.to_string()}>
+        <p>{ format!("A {} run (target “{}”) was interrupted at iteration {done} of {total}, by a reload or a closed tab.             Resume goes on from there, on this page's backend.", name_of(run.task()), LABELS.get(target).copied().unwrap_or("?")) }</p>
+        <button id="resume-run" class="primary" onclick={link.callback(|_| Msg::ResumeInterrupted)} disabled={!ready}>{ "Resume" }</button>
+        { " " }
+        <button id="discard-run" onclick={link.callback(|_| Msg::DiscardInterrupted)}>{ "Discard" }</button>
+      </div>
     }
 }
 
@@ -362,6 +380,9 @@ fn run_panel(s: &ImageTasks, task: Task, ctx: &Context<ImageTasks>) -> Html {
         </div>
         { for status.map(|t| html! { <p id="task-status">{ t }</p> }) }
         { for run.and_then(|r| r.error.as_ref()).map(|e| html! { <p class="error" id="task-run-error">{ e }</p> }) }
+        { for run.filter(|r| !r.recovered.is_empty()).map(|r| html! {
+            <ul class="notice" id="task-run-recovered">{ for r.recovered.iter().map(|what| html! { <li>{ what }</li> }) }</ul>
+        }) }
         <p class="muted">{ format!("Each picture twice: enlarged {}× by nearest-neighbour (the pixels as they are) and by smooth scaling.", 8) }</p>
         <div class="task-pictures">
           { figure(0, "task-seed", "Seed", run.and_then(|r| r.seed_verdicts.as_ref()), "seed") }

@@ -1,0 +1,325 @@
+//! The page's side of the engine's web worker (`web/worker.rs`): starting it, sending it a run,
+//! hearing the run's events, and passing the visitor's Pause and Cancel on. The page's thread
+//! runs no tensor operation of a run; it renders the events as they arrive.
+//!
+//! After every iteration the worker sends the run's checkpoint. A worker that dies (a panic in the
+//! engine, the device lost, out of memory, the browser killing it) is replaced, and the run goes on
+//! in the new one from the last checkpoint, losing at most the iteration in hand: out of memory
+//! retries with half the chunk, a lost WebGPU device once more on WebGPU and then on the CPU. The
+//! page hears what happened as a sentence.
+
+use super::browser::js_error;
+use super::messages;
+use crate::session::transport::{Backend, FromWorker, ModelFiles, ToWorker};
+use crate::models::Prediction;
+use crate::session::{Checkpoint, RunEvent, RunRequest};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+
+/// Where trunk puts the worker binary's loader (`index.html`, `data-loader-shim`).
+const WORKER_SCRIPT: &str = "./worker_loader.js";
+
+/// What the worker said, in order, and a way to wake whoever waits for it.
+#[derive(Default)]
+struct Inbox {
+    messages: RefCell<VecDeque<Result<FromWorker, String>>>,
+    wake: RefCell<Option<js_sys::Function>>,
+    /// Set when the worker failed: it answers nothing more.
+    dead: Cell<bool>,
+    /// The runs cancelled and not yet ended in the worker, with the events each sent after its
+    /// cancel (the iteration in hand).
+    cancelled: RefCell<HashMap<u32, Vec<RunEvent>>>,
+    /// Told when a cancelled run has really stopped in the worker: its id, its late events and
+    /// what the worker said of the picture where it stopped.
+    on_stopped: RefCell<Option<Box<dyn Fn(Stopped)>>>,
+    /// A cancelled explanation's top five, until its `Ended` comes.
+    stopped_top5: RefCell<HashMap<u32, Result<Vec<Prediction>, String>>>,
+    /// The worker listens only once its wasm module has started (it says `Ready`); what the
+    /// page sends before waits here, or the browser would hand it to nobody.
+    ready: Cell<bool>,
+    outbox: RefCell<Vec<(JsValue, js_sys::Array)>>,
+}
+
+impl Inbox {
+    /// Counts a cancelled run's late events, and tells `on_stopped` when the worker ends it.
+    fn note(&self, message: &FromWorker) {
+        match message {
+            FromWorker::Event { id, event } => {
+                if let Some(late) = self.cancelled.borrow_mut().get_mut(id) {
+                    late.push(event.clone());
+                }
+            }
+            FromWorker::Crashed { .. } => self.dead.set(true),
+            FromWorker::Stopped { id, top5 } => {
+                self.stopped_top5.borrow_mut().insert(*id, top5.clone());
+            }
+            FromWorker::Ended { id, .. } => {
+                let late = self.cancelled.borrow_mut().remove(id);
+                let top5 = self.stopped_top5.borrow_mut().remove(id);
+                if let (Some(late), Some(tell)) = (late, self.on_stopped.borrow().as_ref()) {
+                    tell(Stopped { id: *id, late, top5 });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn push(&self, message: Result<FromWorker, String>) {
+        self.messages.borrow_mut().push_back(message);
+        if let Some(wake) = self.wake.borrow_mut().take() {
+            let _ = wake.call0(&JsValue::NULL);
+        }
+    }
+
+    /// The next message, as soon as there is one.
+    async fn next(&self) -> Result<FromWorker, String> {
+        loop {
+            if let Some(message) = self.messages.borrow_mut().pop_front() {
+                return message;
+            }
+            let promise = js_sys::Promise::new(&mut |resolve, _| *self.wake.borrow_mut() = Some(resolve));
+            let _ = JsFuture::from(promise).await;
+        }
+    }
+}
+
+/// One engine worker, started by a page for its runs.
+pub struct EngineWorker {
+    worker: Worker,
+    inbox: Rc<Inbox>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+impl EngineWorker {
+    fn spawn() -> Result<EngineWorker, String> {
+        let worker = Worker::new(WORKER_SCRIPT).map_err(|e| format!("the engine's worker did not start ({})", js_error(e)))?;
+        let inbox = Rc::new(Inbox::default());
+        let (heard, post) = (inbox.clone(), worker.clone());
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let message = messages::from_js::<FromWorker>(&event.data());
+            match message {
+                Ok(FromWorker::Crashed { message }) => {
+                    heard.note(&FromWorker::Crashed { message: message.clone() });
+                    heard.push(Err(format!("the engine's worker crashed: {message}")))
+                }
+                Ok(FromWorker::Ready) => {
+                    heard.ready.set(true);
+                    for (data, transfer) in heard.outbox.borrow_mut().drain(..) {
+                        if let Err(e) = post.post_message_with_transfer(&data, &transfer) {
+                            heard.push(Err(format!("the engine's worker could not be reached ({})", js_error(e))));
+                        }
+                    }
+                }
+                Ok(message) => {
+                    heard.note(&message);
+                    heard.push(Ok(message))
+                }
+                Err(e) => heard.push(Err(e)),
+            }
+        });
+        let failed = inbox.clone();
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+            event.prevent_default();
+            failed.dead.set(true);
+            let what = event.message();
+            failed.push(Err(if what.is_empty() { "the engine's worker stopped".to_string() } else { format!("the engine's worker stopped: {what}") }));
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(EngineWorker { worker, inbox, _on_message: on_message, _on_error: on_error })
+    }
+
+    /// The page's worker in `slot`, started now if there is none or the last one died.
+    pub fn in_slot(slot: &mut Option<Rc<EngineWorker>>) -> Result<Rc<EngineWorker>, String> {
+        if let Some(worker) = slot.as_ref().filter(|w| !w.inbox.dead.get()) {
+            return Ok(worker.clone());
+        }
+        if let Some(old) = slot.take() {
+            old.worker.terminate();
+        }
+        let worker = Rc::new(EngineWorker::spawn()?);
+        *slot = Some(worker.clone());
+        Ok(worker)
+    }
+
+    /// `tell` hears when a cancelled run has stopped in the worker.
+    pub fn on_stopped(&self, tell: impl Fn(Stopped) + 'static) {
+        *self.inbox.on_stopped.borrow_mut() = Some(Box::new(tell));
+    }
+
+    fn send(&self, message: ToWorker) {
+        let (data, transfer) = messages::to_js(message);
+        if !self.inbox.ready.get() {
+            self.inbox.outbox.borrow_mut().push((data, transfer));
+            return;
+        }
+        if let Err(e) = self.worker.post_message_with_transfer(&data, &transfer) {
+            self.inbox.push(Err(format!("the engine's worker could not be reached ({})", js_error(e))));
+        }
+    }
+}
+
+impl Drop for EngineWorker {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
+
+/// Pause and cancel of one run, as the page's buttons set them; the worker hears of each (the
+/// worker that runs it now: a run that survived a crash runs in another one).
+pub struct Control {
+    worker: RefCell<Rc<EngineWorker>>,
+    id: u32,
+    paused: Cell<bool>,
+    over: Cell<bool>,
+}
+
+impl Control {
+    pub fn new(worker: Rc<EngineWorker>, id: u32) -> Rc<Control> {
+        Rc::new(Control { worker: RefCell::new(worker), id, paused: Cell::new(false), over: Cell::new(false) })
+    }
+
+    pub fn pause(&self, pause: bool) {
+        if self.over.get() || self.paused.replace(pause) == pause {
+            return;
+        }
+        self.worker.borrow().send(if pause { ToWorker::Pause } else { ToWorker::Resume });
+    }
+
+    /// Stops the run now, as far as the page is concerned: the worker stops before its next
+    /// event, and what it still sends of this run is dropped.
+    pub fn cancel(&self) {
+        if self.over.replace(true) {
+            return;
+        }
+        let worker = self.worker.borrow();
+        worker.inbox.cancelled.borrow_mut().insert(self.id, Vec::new());
+        worker.send(ToWorker::Cancel);
+        worker.inbox.push(Ok(FromWorker::Ended { id: self.id, finished: false }));
+    }
+}
+
+/// A cancelled run, stopped in the worker.
+pub struct Stopped {
+    pub id: u32,
+    /// The events of the iteration it still finished after the cancel (at most one).
+    pub late: Vec<RunEvent>,
+    /// An explanation's top five of the seed with p as it stopped (the worker classified it with
+    /// the model that computed p).
+    pub top5: Option<Result<Vec<Prediction>, String>>,
+}
+
+/// What the page hears of a run in the worker.
+pub enum Heard {
+    /// An event of the session.
+    Event(RunEvent),
+    /// The run's state after its last iteration (what the page keeps to resume it after a reload).
+    Checkpoint(Checkpoint),
+    /// The worker died and the run goes on in a new one: what happened, as a sentence.
+    Recovering(String),
+}
+
+/// How many times one run may lose its worker before it fails.
+const RESTARTS: usize = 3;
+
+/// Runs `request` in the worker of `control` (from `resume`, if given) and hands `send` what it
+/// hears. Returns false when cancelled before the end. A worker that dies is replaced and the run
+/// resumed from its last checkpoint (see the module notes); after [`RESTARTS`] the run fails
+/// with a sentence.
+pub async fn run_in_worker(
+    control: Rc<Control>,
+    mut backend: Backend,
+    files: ModelFiles,
+    mut request: RunRequest,
+    mut resume: Option<Checkpoint>,
+    mut send: impl FnMut(Heard),
+) -> bool {
+    let id = control.id;
+    let mut restarts = 0;
+    let mut lost_webgpu = 0;
+    // The iterations handed to the page, those the last checkpoint holds, and how many a new
+    // worker will send again (from the checkpoint on) before it sends a new one; and whether its
+    // `Started` is one the page has had already.
+    let (mut forwarded, mut checkpointed, mut skip, mut restarted) = (0usize, 0usize, 0usize, false);
+    let mut worker = control.worker.borrow().clone();
+    worker.send(ToWorker::Run { id, backend, files: files.clone(), request: request.clone(), resume: resume.clone() });
+    let finished = loop {
+        match worker.inbox.next().await {
+            Ok(FromWorker::Event { id: from, event }) if from == id => match event {
+                RunEvent::Started { .. } if restarted => restarted = false,
+                RunEvent::Explained { .. } | RunEvent::TaskStep { .. } if skip > 0 => skip -= 1,
+                RunEvent::Explained { .. } | RunEvent::TaskStep { .. } => {
+                    forwarded += 1;
+                    send(Heard::Event(event));
+                }
+                event => send(Heard::Event(event)),
+            },
+            Ok(FromWorker::Checkpoint { id: from, checkpoint }) if from == id => {
+                checkpointed = forwarded - skip;
+                resume = Some(checkpoint.clone());
+                send(Heard::Checkpoint(checkpoint));
+            }
+            Ok(FromWorker::Ended { id: from, finished }) if from == id => break finished,
+            // Another run's late answers, the worker's greeting, its preparations.
+            Ok(_) => {}
+            Err(message) if !worker.inbox.dead.get() => web_sys::console::error_1(&message.into()),
+            Err(message) => {
+                if control.over.get() {
+                    break false;
+                }
+                restarts += 1;
+                if restarts > RESTARTS {
+                    send(Heard::Event(RunEvent::Failed { message: format!("{message} (the engine's worker died {RESTARTS} times in this run; it was not restarted again)") }));
+                    break true;
+                }
+                let lowered = message.to_lowercase();
+                let mut change = String::new();
+                if lowered.contains("out of memory") || lowered.contains("outofmemory") || lowered.contains("allocation") {
+                    let chunk = chunk_of(&mut request);
+                    if *chunk > 1 {
+                        *chunk /= 2;
+                        change = format!(", with half the chunk ({} images per pass)", *chunk);
+                    }
+                } else if backend == Backend::WebGpu && lowered.contains("lost") {
+                    lost_webgpu += 1;
+                    if lost_webgpu > 1 {
+                        backend = Backend::Flex;
+                        change = " on the CPU backend (the GPU device was lost twice)".into();
+                    }
+                }
+                let from = resume.as_ref().map_or("the start".to_string(), |c| format!("iteration {}", c.a2x.iteration));
+                send(Heard::Recovering(format!("{message}. A new worker goes on from {from}{change}.")));
+                (skip, restarted) = (forwarded - checkpointed, true);
+                worker.worker.terminate();
+                worker = match EngineWorker::spawn() {
+                    Ok(w) => Rc::new(w),
+                    Err(e) => {
+                        send(Heard::Event(RunEvent::Failed { message: e }));
+                        break true;
+                    }
+                };
+                *control.worker.borrow_mut() = worker.clone();
+                if control.paused.get() {
+                    worker.send(ToWorker::Pause);
+                }
+                worker.send(ToWorker::Run { id, backend, files: files.clone(), request: request.clone(), resume: resume.clone() });
+            }
+        }
+    };
+    control.over.set(true);
+    finished
+}
+
+/// The chunk size (images per forward pass) of a request's A2X run.
+fn chunk_of(request: &mut RunRequest) -> &mut usize {
+    match request {
+        RunRequest::Explain(request) => &mut request.config.chunk,
+        RunRequest::Task(request) => &mut request.settings.run.chunk,
+    }
+}

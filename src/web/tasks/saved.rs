@@ -1,0 +1,174 @@
+//! The image tasks across a reload or a closed tab (issue #23 item 3), kept in IndexedDB
+//! (`web/saved.rs`): each task's drawings and settings, as the share link of its inputs (so they
+//! are read back through a link's checks), and the run in progress with its last checkpoint.
+//! After a reload the drawings are back, and the page offers to resume the run where it was.
+
+use super::run::RunInputs;
+use super::state::{ImageTasks, Msg};
+use crate::engine::tasks::Task;
+use crate::engine::{name_of, Event};
+use crate::link::{self, SharedPage, SharedState};
+use crate::session::transport::{ArrayMut, Bulky};
+use crate::session::Checkpoint;
+use crate::web::page::backend_id;
+use crate::web::{messages, saved};
+use serde::{Deserialize, Serialize};
+use yew::prelude::*;
+
+/// Where the run in progress is kept (one at a time: the page runs one task at a time).
+const RUN_KEY: &str = "tasks-run";
+
+fn draft_key(task: Task) -> String {
+    format!("tasks-draft-{}", name_of(task))
+}
+
+/// A run as kept after each of its iterations: what it was asked, its last checkpoint and what
+/// the page had shown of it up to there.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedRun {
+    pub inputs: RunInputs,
+    /// d̄ as the page showed it before the run's first step.
+    pub seed: Vec<f32>,
+    pub checkpoint: Checkpoint,
+    pub events: Vec<Event>,
+    pub pgd_probability: Vec<f32>,
+}
+
+impl Bulky for SavedRun {
+    fn arrays(&mut self, visit: &mut dyn FnMut(ArrayMut)) {
+        self.inputs.request.arrays(visit);
+        visit(ArrayMut::Floats(&mut self.seed));
+        self.checkpoint.arrays(visit);
+    }
+}
+
+impl SavedRun {
+    pub fn task(&self) -> Task {
+        self.inputs.request.task
+    }
+
+    /// A2X's iterations done, of how many.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.checkpoint.a2x.iteration, self.inputs.request.settings.run.iterations)
+    }
+}
+
+/// What a resumed run starts from: the checkpoint, and the curves up to it.
+pub struct Resumed {
+    pub checkpoint: Checkpoint,
+    pub events: Vec<Event>,
+    pub pgd_probability: Vec<f32>,
+}
+
+fn warn(what: &str, e: String) {
+    web_sys::console::warn_1(&format!("{what}: {e}").into());
+}
+
+impl ImageTasks {
+    /// Reads what was kept: the drawings (unless the page opened a share link, which wins) and
+    /// an interrupted run.
+    pub(super) fn read_saved(&self, ctx: &Context<Self>) {
+        let with_link = self.link_pending.is_some();
+        ctx.link().send_future(async move {
+            let mut drafts = Vec::new();
+            for task in [Task::Generate, Task::Inpaint, Task::Sketch].into_iter().filter(|_| !with_link) {
+                match saved::get(&draft_key(task)).await {
+                    Ok(Some(value)) => match value.as_string().map(|text| link::decode(&text)) {
+                        Some(Ok(state)) => drafts.push(state),
+                        Some(Err(e)) => warn("the kept drawing did not read", e.to_string()),
+                        None => warn("the kept drawing did not read", "not text".into()),
+                    },
+                    Ok(None) => {}
+                    Err(e) => {
+                        warn("nothing kept from before", e);
+                        break;
+                    }
+                }
+            }
+            let run = match saved::get(RUN_KEY).await {
+                Ok(Some(value)) => messages::from_js::<SavedRun>(&value).map_err(|e| warn("the kept run did not read", e)).ok(),
+                Ok(None) => None,
+                Err(e) => {
+                    warn("no run kept from before", e);
+                    None
+                }
+            };
+            Msg::SavedRead(drafts, run.map(Box::new))
+        });
+    }
+
+    /// Puts back the drawings and settings kept before the reload.
+    pub(super) fn restore_drafts(&mut self, ctx: &Context<Self>, drafts: Vec<SharedState>) {
+        if self.link_pending.is_some() {
+            return;
+        }
+        for state in drafts {
+            if let SharedPage::Task { task, settings, seed, hole, .. } = &state.page {
+                for problem in self.restore_inputs(ctx, *task, settings, seed.as_ref(), hole.as_ref()) {
+                    warn("a kept drawing", problem);
+                }
+            }
+        }
+    }
+
+    /// Keeps the shown task's drawings and settings (after each stroke, undo, picture or setting).
+    pub(super) fn save_draft(&self) {
+        let Some(task) = self.task.filter(|_| self.saved_read) else { return };
+        let Some(entry) = self.manifest.as_ref().and_then(|m| m.trained("cifar-robust")) else { return };
+        let mut settings = self.settings_of(task).clone();
+        settings.run.target = self.target_of(task);
+        let (seed, hole) = match task {
+            Task::Generate => (None, None),
+            Task::Inpaint => (Some(self.inpainting.picture_recipe.clone()), Some(self.inpainting.hole_recipe.clone())),
+            Task::Sketch => (Some(self.sketch.recipe.clone()), None),
+        };
+        let page = SharedPage::Task { task, model: entry.id.clone(), weights: entry.sha256.chars().take(16).collect(), settings, seed, hole };
+        let backend = self.device.as_ref().map(backend_id).unwrap_or("cpu").to_string();
+        let text = link::encode(&SharedState { page, backend, auto_run: false });
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = saved::put(&draft_key(task), &text.into()).await {
+                warn("the drawing is not kept for a reload", e);
+            }
+        });
+    }
+
+    /// Keeps run `id` as it stands after the iteration of `checkpoint`.
+    pub(super) fn save_run(&self, id: u32, checkpoint: Checkpoint) {
+        let Some(run) = self.runs.iter().flatten().find(|r| r.id == id) else { return };
+        let saved = SavedRun {
+            inputs: run.inputs.clone(),
+            seed: run.seed.clone(),
+            checkpoint,
+            events: run.events.clone(),
+            pgd_probability: run.pgd_probability.clone(),
+        };
+        let (value, _) = messages::to_js(saved);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = saved::put(RUN_KEY, &value).await {
+                warn("the run is not kept for a reload", e);
+            }
+        });
+    }
+
+    /// Forgets the kept run (it ended, or the visitor discarded it).
+    pub(super) fn forget_run() {
+        wasm_bindgen_futures::spawn_local(async {
+            if let Err(e) = saved::delete(RUN_KEY).await {
+                warn("the kept run could not be forgotten", e);
+            }
+        });
+    }
+
+    /// Resumes the interrupted run from its checkpoint, on this page's backend.
+    pub(super) fn resume_interrupted(&mut self, ctx: &Context<Self>) -> Result<(), String> {
+        if !matches!(self.loading, super::models::Loading::Ready(_)) {
+            return Err("the models are not loaded yet".into());
+        }
+        if self.busy() {
+            return Err("a run is going on; cancel it first".into());
+        }
+        let saved = self.interrupted.take().ok_or("there is no interrupted run")?;
+        let SavedRun { inputs, seed, checkpoint, events, pgd_probability } = *saved;
+        self.launch(ctx, inputs, seed, Some(Resumed { checkpoint, events, pgd_probability }))
+    }
+}

@@ -1,0 +1,248 @@
+//! The engine's web worker (issue #23, the shape of candle's `candle-wasm-examples/yolo`): it owns
+//! the backend, the models and the session, and the page only sends it [`ToWorker`]s and renders
+//! the [`FromWorker`]s it answers with. So a run never holds the page's thread: on the CPU an
+//! iteration takes seconds, and the page stays free to scroll, draw and answer Pause or Cancel.
+//!
+//! The worker takes the model files from Cache Storage, where the page put them when it downloaded
+//! them (or downloads them itself), checks each sha256, and keeps what it loaded for the next run.
+//! Between two events of a run it lets its own event loop turn, so a Pause or Cancel from the page
+//! is read before the next iteration starts.
+
+use super::browser::{self, sleep, yield_now};
+use super::messages;
+use crate::device;
+use crate::engine::gaussian::ClassGaussian;
+use crate::engine::Classifier;
+use crate::models::resnet::{self, CifarResNet};
+use crate::models::{self, ImageNetModel};
+use crate::session::transport::{Backend, FromWorker, ModelFiles, ToWorker};
+use crate::session::{Checkpoint, RunEvent, RunRequest, Session, TaskModels};
+use burn::tensor::Device;
+use image::{Rgb, RgbImage};
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+/// The image tasks' three files, loaded.
+struct TaskFiles {
+    robust: CifarResNet,
+    standard: CifarResNet,
+    gaussians: Vec<ClassGaussian>,
+}
+
+/// What the worker keeps between runs.
+struct Engine {
+    scope: DedicatedWorkerGlobalScope,
+    /// The run that may go on (`None` once cancelled): a run whose id is not this one stops
+    /// before its next event.
+    active: Cell<Option<u32>>,
+    paused: Cell<bool>,
+    /// One device per backend (WebGPU can be set up only once in a worker).
+    devices: RefCell<Vec<(Backend, Device)>>,
+    /// The last ImageNet model loaded, by backend and sha256.
+    imagenet: RefCell<Option<(Backend, String, Rc<ImageNetModel>)>>,
+    /// The image tasks' models, by backend.
+    tasks: RefCell<Option<(Backend, Rc<TaskFiles>)>>,
+}
+
+/// The worker binary's `main`: listens for the page's messages.
+pub fn start() {
+    // A panic aborts the module, and an abort inside a promise job may reach the page as nothing
+    // at all: the page hears of it from here first, with Rust's message (issue #23).
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+        let (data, transfer) = messages::to_js(FromWorker::Crashed { message: info.to_string() });
+        let _ = scope.post_message_with_transfer(&data, &transfer);
+    }));
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let engine = Rc::new(Engine {
+        scope: scope.clone(),
+        active: Cell::new(None),
+        paused: Cell::new(false),
+        devices: RefCell::new(Vec::new()),
+        imagenet: RefCell::new(None),
+        tasks: RefCell::new(None),
+    });
+    let listener = engine.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        match messages::from_js::<ToWorker>(&event.data()) {
+            Ok(message) => listener.clone().hear(message),
+            Err(e) => web_sys::console::error_1(&format!("the engine's worker got a message it cannot read: {e}").into()),
+        }
+    });
+    scope.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    // The worker lives as long as its page: the listener is never dropped.
+    on_message.forget();
+    engine.post(FromWorker::Ready);
+}
+
+impl Engine {
+    fn post(&self, message: FromWorker) {
+        let (data, transfer) = messages::to_js(message);
+        if let Err(e) = self.scope.post_message_with_transfer(&data, &transfer) {
+            web_sys::console::error_1(&format!("the engine's worker could not answer: {}", browser::js_error(e)).into());
+        }
+    }
+
+    fn hear(self: Rc<Self>, message: ToWorker) {
+        match message {
+            ToWorker::Run { id, backend, files, request, resume } => {
+                self.active.set(Some(id));
+                self.paused.set(false);
+                wasm_bindgen_futures::spawn_local(async move {
+                    let finished = match self.run(id, backend, files, request, resume).await {
+                        Ok(finished) => finished,
+                        Err(message) => {
+                            self.post(FromWorker::Event { id, event: RunEvent::Failed { message } });
+                            true
+                        }
+                    };
+                    self.post(FromWorker::Ended { id, finished });
+                });
+            }
+            ToWorker::Pause => self.paused.set(true),
+            ToWorker::Resume => self.paused.set(false),
+            ToWorker::Cancel => self.active.set(None),
+        }
+    }
+
+    /// One run: the backend and the models (kept from an earlier run when they are the same),
+    /// then the session's events to the page, from the start or from `resume`. Ok(false) when
+    /// cancelled.
+    async fn run(&self, id: u32, backend: Backend, files: ModelFiles, request: RunRequest, resume: Option<Checkpoint>) -> Result<bool, String> {
+        self.post(FromWorker::Preparing { id, what: "starting the backend".into() });
+        let device = self.device(backend).await?;
+        self.post(FromWorker::Preparing { id, what: "loading the model".into() });
+        match (request, files) {
+            (RunRequest::Explain(request), ModelFiles::ImageNet { entry }) => {
+                let model = self.imagenet_model(backend, &entry, &device).await?;
+                let session = Session::explain(request, &*model, &device);
+                Ok(self.pump(id, resuming(session, resume)).await)
+            }
+            (RunRequest::Task(request), ModelFiles::Tasks { robust, standard, gaussians }) => {
+                let files = self.task_models(backend, &robust, &standard, &gaussians, &device).await?;
+                let models = TaskModels { robust: &files.robust, standard: &files.standard, gaussians: &files.gaussians };
+                let session = Session::task(request, models, &device);
+                Ok(self.pump(id, resuming(session, resume)).await)
+            }
+            _ => Err("the page asked for a run with the files of another kind of run".into()),
+        }
+    }
+
+    /// Hands the session's events to the page, each iteration's with the run's checkpoint after
+    /// it, a turn of the worker's event loop before each (where the page's Pause or Cancel comes
+    /// in). False when cancelled before the end.
+    async fn pump<C: Classifier>(&self, id: u32, mut session: Session<'_, C>) -> bool {
+        loop {
+            yield_now().await;
+            while self.paused.get() && self.active.get() == Some(id) {
+                sleep(50).await;
+            }
+            if self.active.get() != Some(id) {
+                // What the page shows of a cancelled explanation: the seed with p as it stands,
+                // classified here rather than on the page's thread.
+                if let Some(top5) = session.top5_now().await {
+                    self.post(FromWorker::Stopped { id, top5 });
+                }
+                return false;
+            }
+            match session.next().await {
+                Some(event) => {
+                    let iteration = matches!(event, RunEvent::Explained { .. } | RunEvent::TaskStep { .. });
+                    self.post(FromWorker::Event { id, event });
+                    if iteration {
+                        match session.checkpoint().await {
+                            Some(Ok(checkpoint)) => self.post(FromWorker::Checkpoint { id, checkpoint }),
+                            Some(Err(e)) => web_sys::console::warn_1(&format!("no checkpoint after this iteration: {e}").into()),
+                            None => {}
+                        }
+                    }
+                }
+                None => return true,
+            }
+        }
+    }
+
+    async fn device(&self, backend: Backend) -> Result<Device, String> {
+        if let Some((_, device)) = self.devices.borrow().iter().find(|(b, _)| *b == backend) {
+            return Ok(device.clone());
+        }
+        let device = match backend {
+            Backend::WebGpu => device::init_wgpu().await.map(|(device, _)| device).map_err(|e| format!("WebGPU did not start in the engine's worker: {e}"))?,
+            Backend::Flex => device::flex_device(),
+            Backend::Ndarray => device::cpu_device(),
+        };
+        self.devices.borrow_mut().push((backend, device.clone()));
+        Ok(device)
+    }
+
+    async fn imagenet_model(&self, backend: Backend, entry: &crate::models::manifest::ModelEntry, device: &Device) -> Result<Rc<ImageNetModel>, String> {
+        if let Some((b, sha, model)) = self.imagenet.borrow().as_ref() {
+            if *b == backend && *sha == entry.sha256 {
+                return Ok(model.clone());
+            }
+        }
+        // Let the last model go before loading the next (a visitor switching models on a small
+        // device should not hold two).
+        self.imagenet.borrow_mut().take();
+        let (sha, name, load_device) = (entry.sha256.clone(), entry.name.clone(), device.clone());
+        let (model, _, _) = browser::fetch_checked(&format!("models/{}", entry.file), entry.file_bytes as u64, |_, _| {}, move |bytes| {
+            models::load_imagenet(bytes, Some(&sha), &load_device).map_err(|e| format!("{name}: {e}"))
+        })
+        .await?;
+        warm_up(&model, entry.input_size, device).await?;
+        let model = Rc::new(model);
+        *self.imagenet.borrow_mut() = Some((backend, entry.sha256.clone(), model.clone()));
+        Ok(model)
+    }
+
+    async fn task_models(
+        &self,
+        backend: Backend,
+        robust: &crate::models::manifest::TrainedEntry,
+        standard: &crate::models::manifest::TrainedEntry,
+        gaussians: &crate::models::manifest::GaussiansFile,
+        device: &Device,
+    ) -> Result<Rc<TaskFiles>, String> {
+        if let Some((b, files)) = self.tasks.borrow().as_ref() {
+            if *b == backend {
+                return Ok(files.clone());
+            }
+        }
+        self.tasks.borrow_mut().take();
+        let load = |entry: &crate::models::manifest::TrainedEntry| {
+            let (sha, name, device) = (entry.sha256.clone(), entry.name.clone(), device.clone());
+            move |bytes: &[u8]| resnet::load(bytes, Some(&sha), &device).map_err(|e| format!("{name}: {e}"))
+        };
+        let (robust_model, _, _) = browser::fetch_checked(&format!("models/{}", robust.file), robust.file_bytes as u64, |_, _| {}, load(robust)).await?;
+        let (standard_model, _, _) = browser::fetch_checked(&format!("models/{}", standard.file), standard.file_bytes as u64, |_, _| {}, load(standard)).await?;
+        let sha = gaussians.sha256.clone();
+        let (gaussians, _, _) = browser::fetch_checked(&format!("models/{}", gaussians.file), gaussians.file_bytes as u64, |_, _| {}, move |bytes: &[u8]| {
+            crate::models::gaussians::read_file(bytes, Some(&sha)).map_err(|e| format!("class Gaussians: {e}"))
+        })
+        .await?;
+        if gaussians.len() != resnet::CLASSES {
+            return Err(format!("the Gaussians file holds {} classes, the model {}", gaussians.len(), resnet::CLASSES));
+        }
+        warm_up(&robust_model, 32, device).await?;
+        let files = Rc::new(TaskFiles { robust: robust_model, standard: standard_model, gaussians });
+        *self.tasks.borrow_mut() = Some((backend, files.clone()));
+        Ok(files)
+    }
+}
+
+fn resuming<C: Classifier>(session: Session<'_, C>, resume: Option<Checkpoint>) -> Session<'_, C> {
+    match resume {
+        Some(checkpoint) => session.resuming(checkpoint),
+        None => session,
+    }
+}
+
+/// One forward pass of a grey picture: compiles the kernels for this input size on a GPU.
+async fn warm_up<C: Classifier>(model: &C, side: usize, device: &Device) -> Result<(), String> {
+    let grey = RgbImage::from_pixel(side as u32, side as u32, Rgb([128, 128, 128]));
+    models::logits_of(model, &grey, device).await.map(|_| ()).map_err(|e| format!("warm-up on this backend failed: {e}"))
+}
