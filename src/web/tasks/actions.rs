@@ -3,8 +3,7 @@
 
 use super::inputs::{SIZE, SKETCH_SCALE};
 use super::models::{load_models, Loading};
-use super::run::{Outcome, RunInputs, RunState, TaskRun};
-use super::saved::Resumed;
+use super::run::{Outcome, Resumed, RunInputs, RunState, TaskRun};
 use super::state::{index, Field, ImageTasks, Msg};
 use crate::drawing::{self, Edit};
 use crate::engine::sampling::Rng;

@@ -6,7 +6,9 @@ use crate::engine::Event;
 use crate::link::SharedPicture;
 use crate::models::resnet::LABELS;
 use crate::session::transport::ModelFiles;
-use crate::session::{TaskRequest, Verdicts};
+use crate::session::transport::{ArrayMut, Bulky};
+use crate::session::{Checkpoint, TaskRequest, Verdicts};
+use serde::{Deserialize, Serialize};
 use crate::web::now_ms;
 use crate::web::engine_worker::Control;
 use crate::web::page::fingerprint;
@@ -111,4 +113,42 @@ impl TaskRun {
             "pgd_fingerprint": fingerprint(&self.pgd),
         })
     }
+}
+
+/// A run as kept after each of its iterations: what it was asked, its last checkpoint and what
+/// the page had shown of it up to there.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SavedRun {
+    pub inputs: RunInputs,
+    /// d̄ as the page showed it before the run's first step.
+    pub seed: Vec<f32>,
+    pub checkpoint: Checkpoint,
+    pub events: Vec<Event>,
+    pub pgd_probability: Vec<f32>,
+}
+
+impl Bulky for SavedRun {
+    fn arrays(&mut self, visit: &mut dyn FnMut(ArrayMut)) {
+        self.inputs.request.arrays(visit);
+        visit(ArrayMut::Floats(&mut self.seed));
+        self.checkpoint.arrays(visit);
+    }
+}
+
+impl SavedRun {
+    pub fn task(&self) -> Task {
+        self.inputs.request.task
+    }
+
+    /// A2X's iterations done, of how many.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.checkpoint.a2x.iteration, self.inputs.request.settings.run.iterations)
+    }
+}
+
+/// What a resumed run starts from: the checkpoint, and the curves up to it.
+pub struct Resumed {
+    pub checkpoint: Checkpoint,
+    pub events: Vec<Event>,
+    pub pgd_probability: Vec<f32>,
 }

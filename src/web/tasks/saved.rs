@@ -3,16 +3,14 @@
 //! are read back through a link's checks), and the run in progress with its last checkpoint.
 //! After a reload the drawings are back, and the page offers to resume the run where it was.
 
-use super::run::RunInputs;
+use super::run::{Resumed, SavedRun};
 use super::state::{ImageTasks, Msg};
+use crate::engine::name_of;
 use crate::engine::tasks::Task;
-use crate::engine::{name_of, Event};
 use crate::link::{self, SharedPage, SharedState};
-use crate::session::transport::{ArrayMut, Bulky};
 use crate::session::Checkpoint;
 use crate::web::page::backend_id;
 use crate::web::{messages, saved};
-use serde::{Deserialize, Serialize};
 use yew::prelude::*;
 
 /// Where the run in progress is kept (one at a time: the page runs one task at a time).
@@ -20,44 +18,6 @@ const RUN_KEY: &str = "tasks-run";
 
 fn draft_key(task: Task) -> String {
     format!("tasks-draft-{}", name_of(task))
-}
-
-/// A run as kept after each of its iterations: what it was asked, its last checkpoint and what
-/// the page had shown of it up to there.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SavedRun {
-    pub inputs: RunInputs,
-    /// d̄ as the page showed it before the run's first step.
-    pub seed: Vec<f32>,
-    pub checkpoint: Checkpoint,
-    pub events: Vec<Event>,
-    pub pgd_probability: Vec<f32>,
-}
-
-impl Bulky for SavedRun {
-    fn arrays(&mut self, visit: &mut dyn FnMut(ArrayMut)) {
-        self.inputs.request.arrays(visit);
-        visit(ArrayMut::Floats(&mut self.seed));
-        self.checkpoint.arrays(visit);
-    }
-}
-
-impl SavedRun {
-    pub fn task(&self) -> Task {
-        self.inputs.request.task
-    }
-
-    /// A2X's iterations done, of how many.
-    pub fn progress(&self) -> (usize, usize) {
-        (self.checkpoint.a2x.iteration, self.inputs.request.settings.run.iterations)
-    }
-}
-
-/// What a resumed run starts from: the checkpoint, and the curves up to it.
-pub struct Resumed {
-    pub checkpoint: Checkpoint,
-    pub events: Vec<Event>,
-    pub pgd_probability: Vec<f32>,
 }
 
 fn warn(what: &str, e: String) {

@@ -111,7 +111,7 @@ pub enum Msg {
     /// The run's state after an iteration: kept, so that a reload can resume it.
     Checkpoint(u32, crate::session::Checkpoint),
     /// What was kept from before a reload: the drawings, an interrupted run.
-    SavedRead(Vec<SharedState>, Option<Box<super::saved::SavedRun>>),
+    SavedRead(Vec<SharedState>, Option<Box<super::run::SavedRun>>),
     ResumeInterrupted,
     DiscardInterrupted,
     /// A2X's iteration and picture, PGD's step (each until it stops).
@@ -166,7 +166,7 @@ pub struct ImageTasks {
     pub share_auto_run: bool,
     pub share: Option<Share>,
     /// A run kept from before a reload, offered for resuming.
-    pub interrupted: Option<Box<super::saved::SavedRun>>,
+    pub interrupted: Option<Box<super::run::SavedRun>>,
     /// Whether what was kept has been read back (until then nothing is kept, so that the page's
     /// first picture does not overwrite the drawing it is about to restore).
     pub saved_read: bool,
