@@ -243,6 +243,14 @@ pub async fn logits_of<C: crate::engine::Classifier + ?Sized>(
     crate::engine::read_values(model.logits(images)).await
 }
 
+/// One forward pass of a mid-grey picture of the model's input size: on a GPU it compiles the
+/// kernels for that size, so the first real pass is not the slow one.
+pub async fn warm_up<C: crate::engine::Classifier + ?Sized>(model: &C, device: &Device) -> Result<(), String> {
+    let [_, h, w] = model.input_shape();
+    let grey = image::RgbImage::from_pixel(w as u32, h as u32, image::Rgb([128, 128, 128]));
+    logits_of(model, &grey, device).await.map(|_| ()).map_err(|e| format!("warm-up on this backend failed: {e}"))
+}
+
 /// The cross-model check of one picture by `model` (called `id`): pixel for pixel and resized to
 /// the model's input.
 pub async fn cross_check<C: crate::engine::Classifier + ?Sized>(

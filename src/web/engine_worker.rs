@@ -31,14 +31,11 @@ struct Inbox {
     wake: RefCell<Option<js_sys::Function>>,
     /// Set when the worker failed: it answers nothing more.
     dead: Cell<bool>,
-    /// The runs cancelled and not yet ended in the worker, with the events each sent after its
-    /// cancel (the iteration in hand).
-    cancelled: RefCell<HashMap<u32, Vec<RunEvent>>>,
-    /// Told when a cancelled run has really stopped in the worker: its id, its late events and
-    /// what the worker said of the picture where it stopped.
+    /// The runs cancelled and not yet ended in the worker, each with what it has sent since the
+    /// cancel (the iteration in hand, an explanation's top five), until its `Ended` comes.
+    cancelled: RefCell<HashMap<u32, Stopped>>,
+    /// Told when a cancelled run has really stopped in the worker.
     on_stopped: RefCell<Option<Box<dyn Fn(Stopped)>>>,
-    /// A cancelled explanation's top five, until its `Ended` comes.
-    stopped_top5: RefCell<HashMap<u32, Result<Vec<Prediction>, String>>>,
     /// The worker listens only once its wasm module has started (it says `Ready`); what the
     /// page sends before waits here, or the browser would hand it to nobody.
     ready: Cell<bool>,
@@ -46,23 +43,23 @@ struct Inbox {
 }
 
 impl Inbox {
-    /// Counts a cancelled run's late events, and tells `on_stopped` when the worker ends it.
+    /// Keeps what a cancelled run still sends, and tells `on_stopped` when the worker ends it.
     fn note(&self, message: &FromWorker) {
         match message {
             FromWorker::Event { id, event } => {
-                if let Some(late) = self.cancelled.borrow_mut().get_mut(id) {
-                    late.push(event.clone());
+                if let Some(stopped) = self.cancelled.borrow_mut().get_mut(id) {
+                    stopped.late.push(event.clone());
                 }
             }
-            FromWorker::Crashed { .. } => self.dead.set(true),
             FromWorker::Stopped { id, top5 } => {
-                self.stopped_top5.borrow_mut().insert(*id, top5.clone());
+                if let Some(stopped) = self.cancelled.borrow_mut().get_mut(id) {
+                    stopped.top5 = Some(top5.clone());
+                }
             }
             FromWorker::Ended { id, .. } => {
-                let late = self.cancelled.borrow_mut().remove(id);
-                let top5 = self.stopped_top5.borrow_mut().remove(id);
-                if let (Some(late), Some(tell)) = (late, self.on_stopped.borrow().as_ref()) {
-                    tell(Stopped { id: *id, late, top5 });
+                let stopped = self.cancelled.borrow_mut().remove(id);
+                if let (Some(stopped), Some(tell)) = (stopped, self.on_stopped.borrow().as_ref()) {
+                    tell(stopped);
                 }
             }
             _ => {}
@@ -105,7 +102,7 @@ impl EngineWorker {
             let message = messages::from_js::<FromWorker>(&event.data());
             match message {
                 Ok(FromWorker::Crashed { message }) => {
-                    heard.note(&FromWorker::Crashed { message: message.clone() });
+                    heard.dead.set(true);
                     heard.push(Err(format!("the engine's worker crashed: {message}")))
                 }
                 Ok(FromWorker::Ready) => {
@@ -199,7 +196,7 @@ impl Control {
             return;
         }
         let worker = self.worker.borrow();
-        worker.inbox.cancelled.borrow_mut().insert(self.id, Vec::new());
+        worker.inbox.cancelled.borrow_mut().insert(self.id, Stopped { id: self.id, late: Vec::new(), top5: None });
         worker.send(ToWorker::Cancel);
         worker.inbox.push(Ok(FromWorker::Ended { id: self.id, finished: false }));
     }

@@ -18,7 +18,6 @@ use crate::models::{self, ImageNetModel};
 use crate::session::transport::{Backend, FromWorker, ModelFiles, ToWorker};
 use crate::session::{Checkpoint, RunEvent, RunRequest, Session, TaskModels};
 use burn::tensor::Device;
-use image::{Rgb, RgbImage};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -193,7 +192,7 @@ impl Engine {
             models::load_imagenet(bytes, Some(&sha), &load_device).map_err(|e| format!("{name}: {e}"))
         })
         .await?;
-        warm_up(&model, entry.input_size, device).await?;
+        models::warm_up(&model, device).await?;
         let model = Rc::new(model);
         *self.imagenet.borrow_mut() = Some((backend, entry.sha256.clone(), model.clone()));
         Ok(model)
@@ -227,7 +226,7 @@ impl Engine {
         if gaussians.len() != resnet::CLASSES {
             return Err(format!("the Gaussians file holds {} classes, the model {}", gaussians.len(), resnet::CLASSES));
         }
-        warm_up(&robust_model, 32, device).await?;
+        models::warm_up(&robust_model, device).await?;
         let files = Rc::new(TaskFiles { robust: robust_model, standard: standard_model, gaussians });
         *self.tasks.borrow_mut() = Some((backend, files.clone()));
         Ok(files)
@@ -239,10 +238,4 @@ fn resuming<C: Classifier>(session: Session<'_, C>, resume: Option<Checkpoint>) 
         Some(checkpoint) => session.resuming(checkpoint),
         None => session,
     }
-}
-
-/// One forward pass of a grey picture: compiles the kernels for this input size on a GPU.
-async fn warm_up<C: Classifier>(model: &C, side: usize, device: &Device) -> Result<(), String> {
-    let grey = RgbImage::from_pixel(side as u32, side as u32, Rgb([128, 128, 128]));
-    models::logits_of(model, &grey, device).await.map(|_| ()).map_err(|e| format!("warm-up on this backend failed: {e}"))
 }

@@ -6,7 +6,6 @@ use crate::web::now_ms;
 use crate::web::zoo;
 use crate::models::{self, ImageNetModel};
 use burn::tensor::Device;
-use image::RgbImage;
 use serde::Serialize;
 use std::rc::Rc;
 
@@ -51,8 +50,7 @@ pub async fn load_model(
     let load_ms = now_ms() - start - download_ms;
     // Warm-up: one forward pass compiles the kernels for this input size.
     let start = now_ms();
-    let grey = RgbImage::from_pixel(entry.input_size as u32, entry.input_size as u32, image::Rgb([128, 128, 128]));
-    models::logits_of(&model, &grey, &device).await.map_err(|e| format!("warm-up on this backend failed: {e}"))?;
+    models::warm_up(&model, &device).await?;
     let warmup_ms = now_ms() - start;
     Ok((Rc::new(model), LoadInfo { from_cache, bytes, download_ms, load_ms, warmup_ms }))
 }

@@ -97,11 +97,7 @@ impl ImageTasks {
         if settings.run.batch > settings.samples + 1 {
             return Err(format!("b = {} needs at least b − 1 = {} samples in D̄", settings.run.batch, settings.run.batch - 1));
         }
-        let (seed_recipe, hole_recipe) = match task {
-            Task::Generate => (None, None),
-            Task::Inpaint => (Some(self.inpainting.picture_recipe.clone()), Some(self.inpainting.hole_recipe.clone())),
-            Task::Sketch => (Some(self.sketch.recipe.clone()), None),
-        };
+        let (seed_recipe, hole_recipe) = self.recipes_of(task);
         let request = TaskRequest { task, settings, seed: request_seed, hole };
         let inputs = RunInputs { request, files, seed_recipe, hole_recipe };
         self.launch(ctx, inputs, seed, None)

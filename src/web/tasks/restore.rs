@@ -16,19 +16,31 @@ use yew::prelude::*;
 
 impl ImageTasks {
     pub(super) fn share_state(&self, run: &TaskRun) -> Option<SharedState> {
+        let (seed, hole) = (run.inputs.seed_recipe.clone(), run.inputs.hole_recipe.clone());
+        self.task_state(run.task, run.settings.clone(), (seed, hole), run.backend_id, self.share_auto_run)
+    }
+
+    /// A task's inputs as a share link's state (a run's link, or the drawing kept for a reload).
+    pub(super) fn task_state(
+        &self,
+        task: Task,
+        settings: TaskSettings,
+        (seed, hole): (Option<SharedPicture>, Option<SharedPicture>),
+        backend: &str,
+        auto_run: bool,
+    ) -> Option<SharedState> {
         let entry = self.manifest.as_ref()?.trained("cifar-robust")?;
-        Some(SharedState {
-            page: SharedPage::Task {
-                task: run.task,
-                model: entry.id.clone(),
-                weights: entry.sha256.chars().take(16).collect(),
-                settings: run.settings.clone(),
-                seed: run.inputs.seed_recipe.clone(),
-                hole: run.inputs.hole_recipe.clone(),
-            },
-            backend: run.backend_id.into(),
-            auto_run: self.share_auto_run,
-        })
+        let page = SharedPage::Task { task, model: entry.id.clone(), weights: entry.sha256.chars().take(16).collect(), settings, seed, hole };
+        Some(SharedState { page, backend: backend.into(), auto_run })
+    }
+
+    /// The recipes of `task`'s seed and hole as the page holds them now.
+    pub(super) fn recipes_of(&self, task: Task) -> (Option<SharedPicture>, Option<SharedPicture>) {
+        match task {
+            Task::Generate => (None, None),
+            Task::Inpaint => (Some(self.inpainting.picture_recipe.clone()), Some(self.inpainting.hole_recipe.clone())),
+            Task::Sketch => (Some(self.sketch.recipe.clone()), None),
+        }
     }
 
     /// Restores a task from a share link once the model list is there.

@@ -74,17 +74,11 @@ impl ImageTasks {
     /// Keeps the shown task's drawings and settings (after each stroke, undo, picture or setting).
     pub(super) fn save_draft(&self) {
         let Some(task) = self.task.filter(|_| self.saved_read) else { return };
-        let Some(entry) = self.manifest.as_ref().and_then(|m| m.trained("cifar-robust")) else { return };
         let mut settings = self.settings_of(task).clone();
         settings.run.target = self.target_of(task);
-        let (seed, hole) = match task {
-            Task::Generate => (None, None),
-            Task::Inpaint => (Some(self.inpainting.picture_recipe.clone()), Some(self.inpainting.hole_recipe.clone())),
-            Task::Sketch => (Some(self.sketch.recipe.clone()), None),
-        };
-        let page = SharedPage::Task { task, model: entry.id.clone(), weights: entry.sha256.chars().take(16).collect(), settings, seed, hole };
-        let backend = self.device.as_ref().map(backend_id).unwrap_or("cpu").to_string();
-        let text = link::encode(&SharedState { page, backend, auto_run: false });
+        let backend = self.device.as_ref().map(backend_id).unwrap_or("cpu");
+        let Some(state) = self.task_state(task, settings, self.recipes_of(task), backend, false) else { return };
+        let text = link::encode(&state);
         wasm_bindgen_futures::spawn_local(async move {
             if let Err(e) = saved::put(&draft_key(task), &text.into()).await {
                 warn("the drawing is not kept for a reload", e);
