@@ -1,8 +1,11 @@
 // The page's "Benchmark this device" in headless Chromium (Debian's package), on WebGPU and on
 // the CPU backend (flex; `--ndarray` adds ndarray), beside the native CLI's `a2x bench` of the
-// same settings on this machine: one table, browser ÷ native. A benchmark, not a test.
+// same settings on this machine, on flex with one thread as the browser's CPU backend has (wasm
+// here runs no threads): one table, browser ÷ native. A benchmark, not a test.
 //
-//   node scripts/bench-browser.cjs DIST_DIR [A2X_BIN] [--ndarray] [--no-webgpu]
+//   node scripts/bench-browser.cjs DIST_DIR [A2X_BIN] [--model=ID] [--ndarray] [--no-webgpu]
+//
+// --model picks a model of the zoo (the page's default otherwise), e.g. --model=lite0.
 //
 // DIST_DIR is a built app (`make build-debug` → target/e2e/dist, or dist/ from `make serve`);
 // A2X_BIN the native binary (e.g. ~/.cache/a2x/target/release/a2x), optional.
@@ -13,12 +16,17 @@ const { withBrowser } = require('../tests/e2e/lib.cjs');
 
 const args = process.argv.slice(2);
 const [dist, a2x] = args.filter((a) => !a.startsWith('--'));
+const MODEL = (args.find((a) => a.startsWith('--model=')) || '').slice('--model='.length);
 const TIMEOUT = 1_800_000;
 
 async function inBrowser(url) {
   let report = null;
   const errors = await withBrowser(['--enable-unsafe-webgpu'], url, async (page) => {
     await page.waitForSelector('#model[data-state="ready"]', { timeout: TIMEOUT });
+    if (MODEL) {
+      await page.selectOption('#model-choice', MODEL);
+      await page.waitForFunction((id) => document.querySelector('#model')?.dataset.state === 'ready' && document.querySelector('#model-choice')?.value === id, MODEL, { timeout: TIMEOUT });
+    }
     await page.click('#bench summary');
     await page.click('#bench-run');
     await page.waitForSelector('#bench[data-state="done"], #bench[data-state="failed"]', { timeout: TIMEOUT });
@@ -31,7 +39,7 @@ async function inBrowser(url) {
 // `a2x bench` of the same setting natively: its table row for one backend, as numbers.
 function native(model, batch) {
   const out = execFileSync(a2x, ['bench', '--backends', 'flex', '--model', model, '--preset', 'a2x', '--batch', String(batch),
-    '--num-samples', '32', '--iters', '4', '--chunk', '8'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    '--num-samples', '32', '--iters', '4', '--chunk', '8'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, RAYON_NUM_THREADS: '1' } });
   const row = out.split('\n').find((l) => l.startsWith('| flex'));
   const cells = row.split('|').map((c) => c.trim());
   return { gradient_ms: Number(cells[7]), sign_check_ms: Number(cells[8]), probability_ms: Number(cells[9]), total_ms: Number(cells[11]) };
@@ -62,7 +70,7 @@ function native(model, batch) {
     }
     for (const [key, n] of Object.entries(nativeRows)) {
       const [model, batch] = key.split(' ');
-      console.log(`| native | flex, all cores | ${model} | a2x defaults, b ${batch} | ${n.gradient_ms.toFixed(0)} | ${n.sign_check_ms.toFixed(0)} | ${n.probability_ms.toFixed(0)} | ${n.total_ms.toFixed(0)} | 1 |`);
+      console.log(`| native | flex, one thread | ${model} | a2x defaults, b ${batch} | ${n.gradient_ms.toFixed(0)} | ${n.sign_check_ms.toFixed(0)} | ${n.probability_ms.toFixed(0)} | ${n.total_ms.toFixed(0)} | 1 |`);
     }
   } finally {
     server.close();

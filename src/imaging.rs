@@ -148,6 +148,81 @@ pub fn visualize_stretched(p: &[f32]) -> Vec<f32> {
     p.iter().map(|v| (0.5 + v / (2.0 * q)).clamp(0.0, 1.0)).collect()
 }
 
+/// A picture as a canvas takes it: RGBA bytes (alpha 255), rows top to bottom, so that drawing it
+/// is one `putImageData` and costs the page's thread nothing else.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Rgba {
+    pub width: u32,
+    pub height: u32,
+    /// Left empty in a message's JSON: the bytes travel beside it (`session::transport`).
+    pub bytes: Vec<u8>,
+}
+
+impl Rgba {
+    /// CHW f32 in [0, 1] (clamped), rounded to bytes as [`from_chw`] does.
+    pub fn from_chw(values: &[f32], [h, w]: [usize; 2]) -> Rgba {
+        let plane = h * w;
+        assert_eq!(values.len(), 3 * plane, "a CHW picture of {h}×{w} has {} values", 3 * plane);
+        let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        let (red, rest) = values.split_at(plane);
+        let (green, blue) = rest.split_at(plane);
+        let mut bytes = vec![255u8; 4 * plane];
+        for (i, pixel) in bytes.chunks_exact_mut(4).enumerate() {
+            pixel[0] = byte(red[i]);
+            pixel[1] = byte(green[i]);
+            pixel[2] = byte(blue[i]);
+        }
+        Rgba { width: w as u32, height: h as u32, bytes }
+    }
+
+    pub fn from_rgb(image: &RgbImage) -> Rgba {
+        let bytes = image.pixels().flat_map(|pixel| [pixel[0], pixel[1], pixel[2], 255]).collect();
+        Rgba { width: image.width(), height: image.height(), bytes }
+    }
+
+    /// The same picture as an RGB image (for a PNG export or a classifier).
+    pub fn to_rgb(&self) -> RgbImage {
+        let rgb = self.bytes.chunks_exact(4).flat_map(|pixel| [pixel[0], pixel[1], pixel[2]]).collect();
+        RgbImage::from_raw(self.width, self.height, rgb).expect("an Rgba holds width × height pixels")
+    }
+}
+
+/// What a page shows of an explanation's p_t: p in both views and Clip(d̄ + p). Drawn where p is
+/// (the engine's worker), so that the page's thread only puts bytes on canvases (issue #23).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExplanationPictures {
+    pub stretched: Rgba,
+    pub max_abs: Rgba,
+    pub perturbed_seed: Rgba,
+}
+
+impl ExplanationPictures {
+    /// The pictures of p (CHW) on the seed d̄ (CHW, the same size), both square.
+    pub fn draw(seed: &[f32], p: &[f32]) -> ExplanationPictures {
+        assert_eq!(seed.len(), p.len(), "d̄ and p have the same size");
+        let side = (p.len() / 3).isqrt();
+        assert_eq!(3 * side * side, p.len(), "a square CHW picture");
+        let perturbed: Vec<f32> = seed.iter().zip(p).map(|(s, p)| s + p).collect();
+        ExplanationPictures {
+            stretched: Rgba::from_chw(&visualize_stretched(p), [side, side]),
+            max_abs: Rgba::from_chw(&visualize_perturbation(p), [side, side]),
+            perturbed_seed: Rgba::from_chw(&perturbed, [side, side]),
+        }
+    }
+
+    pub fn perturbation(&self, view: PerturbationView) -> &Rgba {
+        match view {
+            PerturbationView::Stretched => &self.stretched,
+            PerturbationView::MaxAbs => &self.max_abs,
+        }
+    }
+
+    /// Each picture's bytes, in one fixed order (for the transport).
+    pub fn bytes_mut(&mut self) -> [&mut Vec<u8>; 3] {
+        [&mut self.stretched.bytes, &mut self.max_abs.bytes, &mut self.perturbed_seed.bytes]
+    }
+}
+
 /// A CHW `size`² image in [0, 1] as a PNG enlarged `factor`× with nearest-neighbour scaling
 /// (each pixel a `factor`² block: a 32×32 result stays legible).
 pub fn enlarged_png(values: &[f32], size: usize, factor: u32) -> Result<Vec<u8>, String> {
@@ -204,6 +279,30 @@ mod tests {
         assert_eq!(header_dimensions(&png_header(20_000, 20_000)), Some((20_000, 20_000)));
         assert!(decode(&png_header(20_000, 20_000)).unwrap_err().contains("20000"));
         assert_eq!(header_dimensions(b"this is not an image"), None);
+    }
+
+    #[test]
+    fn an_explanations_pictures_are_its_views_pixel_for_pixel() {
+        // Checked against the RgbImage path the exports used before (from_chw of each view), and a
+        // few pixels by hand: a 2×2 picture, red plane 0…3, green 4…7, blue 8…11 (scaled).
+        let side = 5;
+        let seed: Vec<f32> = (0..3 * side * side).map(|i| (i as f32 * 0.37).sin().abs()).collect();
+        let p: Vec<f32> = (0..3 * side * side).map(|i| (i as f32 * 1.3).cos() * 0.2).collect();
+        let pictures = ExplanationPictures::draw(&seed, &p);
+        let perturbed: Vec<f32> = seed.iter().zip(&p).map(|(s, p)| (s + p).clamp(0.0, 1.0)).collect();
+        for (rgba, reference) in [
+            (&pictures.stretched, from_chw(&visualize_stretched(&p), [side, side])),
+            (&pictures.max_abs, from_chw(&visualize_perturbation(&p), [side, side])),
+            (&pictures.perturbed_seed, from_chw(&perturbed, [side, side])),
+        ] {
+            assert_eq!(rgba.to_rgb(), reference);
+            assert_eq!(&Rgba::from_rgb(&reference), rgba);
+            assert!(rgba.bytes.chunks_exact(4).all(|pixel| pixel[3] == 255));
+        }
+        assert_eq!(pictures.perturbation(PerturbationView::MaxAbs), &pictures.max_abs);
+        let values: Vec<f32> = (0..12).map(|i| i as f32 / 11.0).collect();
+        let small = Rgba::from_chw(&values, [2, 2]);
+        assert_eq!(small.bytes[..8], [0, 93, 185, 255, 23, 116, 209, 255]);
     }
 
     #[test]

@@ -130,8 +130,8 @@ pub enum RunEvent {
     /// Set up: d̄ as the engine uses it (an explanation's region filled, a task's hole filled)
     /// and, for a task, the judges' verdicts on it.
     Started { seed: Vec<f32>, verdicts: Option<Verdicts> },
-    /// One iteration of an explanation: Algorithm 1's event and p_t.
-    Explained { event: Event, perturbation: Vec<f32> },
+    /// One iteration of an explanation: Algorithm 1's event, p_t, and p_t as a page shows it.
+    Explained { event: Event, perturbation: Vec<f32>, pictures: imaging::ExplanationPictures },
     /// One step of a task: A2X's event and Clip(d̄ + p_t) (until A2X stops) and PGD's step
     /// (until it has taken its steps).
     TaskStep { a2x: Option<(Event, Vec<f32>)>, pgd: Option<PgdStep> },
@@ -304,8 +304,9 @@ impl<'a, C: Classifier> Session<'a, C> {
                 let event = run.step().await.map_err(|e| e.to_string())?;
                 let perturbation = read_values(run.perturbation()).await.map_err(|e| e.to_string())?;
                 self.iterations += 1;
+                let pictures = imaging::ExplanationPictures::draw(&seed, &perturbation);
                 self.stage = Stage::Explaining { model, run, seed };
-                Ok(RunEvent::Explained { event, perturbation })
+                Ok(RunEvent::Explained { event, perturbation, pictures })
             }
             Stage::Task { models, request } => {
                 let (mut run, mut pgd, seed, target) = start_task(&models, *request, &device)?;

@@ -59,10 +59,12 @@ fn an_explanation_request_gives_started_each_iteration_then_finished() {
     assert_eq!(events.len(), 1 + 4 + 1, "Started, four iterations, Finished: {events:?}");
     assert_eq!(events[0], RunEvent::Started { seed: seed_values.clone(), verdicts: None });
     for (t, (event, (reference, p))) in events[1..5].iter().zip(&expected).enumerate() {
-        let RunEvent::Explained { event, perturbation } = event else { panic!("iteration {t}: {event:?}") };
+        let RunEvent::Explained { event, perturbation, pictures } = event else { panic!("iteration {t}: {event:?}") };
         assert_eq!(event.iteration, t + 1);
         assert_eq!(&without_times(event.clone()), reference);
         assert_eq!(perturbation, p);
+        // The pictures a page shows are of this p on this d̄ (imaging's tests check the drawing).
+        assert_eq!(pictures, &imaging::ExplanationPictures::draw(&seed_values, p));
     }
     let RunEvent::Finished(Outcome::Explanation { perturbation, top5 }) = &events[5] else { panic!("{:?}", events[5]) };
     let p = &expected[3].1;
@@ -76,7 +78,7 @@ fn an_explanation_request_gives_started_each_iteration_then_finished() {
     // Events travel as JSON unchanged (the web worker's messages, issue #23), but for the
     // milliseconds' last digits (serde_json does not round-trip every f64).
     let timeless = |event: &RunEvent| match event.clone() {
-        RunEvent::Explained { event, perturbation } => RunEvent::Explained { event: without_times(event), perturbation },
+        RunEvent::Explained { event, perturbation, pictures } => RunEvent::Explained { event: without_times(event), perturbation, pictures },
         other => other,
     };
     let sent = RunRequest::Explain(request);
@@ -282,7 +284,7 @@ fn checkpoint_after<C: Classifier>(mut session: Session<'_, C>, before: usize) -
 /// An event without its wall times.
 fn untimed(event: &RunEvent) -> RunEvent {
     match event.clone() {
-        RunEvent::Explained { event, perturbation } => RunEvent::Explained { event: without_times(event), perturbation },
+        RunEvent::Explained { event, perturbation, pictures } => RunEvent::Explained { event: without_times(event), perturbation, pictures },
         RunEvent::TaskStep { a2x, pgd } => RunEvent::TaskStep { a2x: a2x.map(|(e, image)| (without_times(e), image)), pgd },
         other => other,
     }

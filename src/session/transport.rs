@@ -102,7 +102,12 @@ impl Bulky for RunEvent {
     fn arrays(&mut self, visit: &mut dyn FnMut(ArrayMut)) {
         match self {
             RunEvent::Started { seed, .. } => visit(ArrayMut::Floats(seed)),
-            RunEvent::Explained { perturbation, .. } => visit(ArrayMut::Floats(perturbation)),
+            RunEvent::Explained { perturbation, pictures, .. } => {
+                visit(ArrayMut::Floats(perturbation));
+                for bytes in pictures.bytes_mut() {
+                    visit(ArrayMut::Bytes(bytes));
+                }
+            }
             RunEvent::TaskStep { a2x, pgd } => {
                 if let Some((_, image)) = a2x {
                     visit(ArrayMut::Floats(image));
@@ -154,6 +159,40 @@ pub enum ModelFiles {
     Tasks { robust: TrainedEntry, standard: TrainedEntry, gaussians: GaussiansFile },
 }
 
+/// Work beside the runs, for the pages' panels, each answered once by its id with an [`Answer`]:
+/// the page's thread runs no tensor operation, not even to classify a seed (issue #23).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Job {
+    /// The backend set up: [`Answer::Backend`] (a WebGPU adapter that burn cannot use fails here).
+    Backend,
+    /// The diagnostics' proof-of-life gradient, computed twice (cold, then warm): [`Answer::Probed`].
+    Probe,
+    /// The model loaded from Cache Storage (where the page put it) and warmed up, or kept from
+    /// an earlier job: [`Answer::Loaded`].
+    Load { entry: ModelEntry },
+    /// Each picture's top five by the model: [`Answer::Top5`].
+    Top5 { entry: ModelEntry, pictures: Vec<Photo> },
+    /// The paper's cross-model check of each picture for class `target`: [`Answer::CrossChecked`].
+    CrossCheck { entry: ModelEntry, pictures: Vec<Photo>, target: usize },
+    /// One of `bench::page_settings` (by index) timed on the model: [`Answer::Timed`].
+    Bench { entry: ModelEntry, setting: usize },
+}
+
+/// What a [`Job`] gives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Answer {
+    /// What the GPU adapter reports (`None` on a CPU backend).
+    Backend { gpu: Option<crate::device::GpuInfo> },
+    Probed { result: crate::probe::ProbeResult, cold_ms: f64, warm_ms: f64 },
+    /// Reading and building the model (0 when it was loaded already), and its first forward pass.
+    Loaded { load_ms: f64, warmup_ms: f64 },
+    Top5 { top5: Vec<Vec<crate::models::Prediction>> },
+    CrossChecked { checks: Vec<crate::models::CrossCheck> },
+    Timed { timing: crate::bench::Timing },
+}
+
 /// What the page asks of its worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
@@ -162,6 +201,9 @@ pub enum ToWorker {
     /// run), from its start or going on from `resume` (a checkpoint the worker sent, of the same
     /// request). Run `id` is the page's number for it: every answer carries it.
     Run { id: u32, backend: Backend, files: ModelFiles, request: RunRequest, resume: Option<Checkpoint> },
+    /// A [`Job`] on `backend`, answered by [`FromWorker::Answer`] with the same `job`; it goes
+    /// on beside a run (each waits for the other only between two steps).
+    Job { job: u32, backend: Backend, work: Job },
     /// Hold before the next event, and go on.
     Pause,
     Resume,
@@ -188,15 +230,31 @@ pub enum FromWorker {
     /// Run `id` was cancelled after some iterations: the top five of the seed with p as it
     /// stood, by the model that computed it (before its `Ended`).
     Stopped { id: u32, top5: Result<Vec<crate::models::Prediction>, String> },
+    /// Job `job`'s answer, or why there is none.
+    Answer { job: u32, answer: Result<Answer, String> },
+}
+
+impl Bulky for Job {
+    fn arrays(&mut self, visit: &mut dyn FnMut(ArrayMut)) {
+        if let Job::Top5 { pictures, .. } | Job::CrossCheck { pictures, .. } = self {
+            for picture in pictures {
+                picture.arrays(visit);
+            }
+        }
+    }
 }
 
 impl Bulky for ToWorker {
     fn arrays(&mut self, visit: &mut dyn FnMut(ArrayMut)) {
-        if let ToWorker::Run { request, resume, .. } = self {
-            request.arrays(visit);
-            if let Some(checkpoint) = resume {
-                checkpoint.arrays(visit);
+        match self {
+            ToWorker::Run { request, resume, .. } => {
+                request.arrays(visit);
+                if let Some(checkpoint) = resume {
+                    checkpoint.arrays(visit);
+                }
             }
+            ToWorker::Job { work, .. } => work.arrays(visit),
+            _ => {}
         }
     }
 }
@@ -292,6 +350,16 @@ mod tests {
             },
             ToWorker::Pause,
             ToWorker::Cancel,
+            ToWorker::Job { job: 7, backend: Backend::Flex, work: Job::Load { entry: test_entry() } },
+            ToWorker::Job { job: 8, backend: Backend::WebGpu, work: Job::Top5 { entry: test_entry(), pictures: vec![photo("seed", 50)] } },
+            ToWorker::Job {
+                job: 9,
+                backend: Backend::Flex,
+                work: Job::CrossCheck { entry: test_entry(), pictures: vec![photo("p", 40), photo("seed + p", 30)], target: 1 },
+            },
+            ToWorker::Job { job: 10, backend: Backend::Ndarray, work: Job::Bench { entry: test_entry(), setting: 1 } },
+            ToWorker::Job { job: 12, backend: Backend::WebGpu, work: Job::Backend },
+            ToWorker::Job { job: 13, backend: Backend::Flex, work: Job::Probe },
         ];
         for message in messages {
             let envelope = pack(message.clone());
@@ -302,7 +370,14 @@ mod tests {
             FromWorker::Ready,
             FromWorker::Preparing { id: 4, what: "loading the model".into() },
             FromWorker::Event { id: 4, event: RunEvent::Started { seed: floats(3072, 0.4), verdicts: Some(verdicts()) } },
-            FromWorker::Event { id: 4, event: RunEvent::Explained { event: event.clone(), perturbation: floats(3072, 0.5) } },
+            FromWorker::Event {
+                id: 4,
+                event: RunEvent::Explained {
+                    event: event.clone(),
+                    perturbation: floats(3072, 0.5),
+                    pictures: crate::imaging::ExplanationPictures::draw(&floats(3072, 0.7), &floats(3072, 0.5)),
+                },
+            },
             FromWorker::Event { id: 4, event: RunEvent::TaskStep { a2x: Some((event.clone(), floats(3072, 0.6))), pgd: Some(pgd.clone()) } },
             FromWorker::Event { id: 4, event: RunEvent::TaskStep { a2x: None, pgd: Some(pgd) } },
             FromWorker::Event { id: 4, event: RunEvent::TaskStep { a2x: Some((event, floats(3072, 0.7))), pgd: None } },
@@ -318,6 +393,59 @@ mod tests {
             FromWorker::Stopped { id: 4, top5: Ok(vec![crate::models::Prediction { class: 1, probability: 0.5, logit: 2.5 }]) },
             FromWorker::Stopped { id: 4, top5: Err("the device was lost".into()) },
             FromWorker::Ended { id: 4, finished: true },
+            FromWorker::Answer { job: 7, answer: Ok(Answer::Loaded { load_ms: 12.5, warmup_ms: 250.25 }) },
+            FromWorker::Answer {
+                job: 8,
+                answer: Ok(Answer::Top5 { top5: vec![vec![crate::models::Prediction { class: 3, probability: 0.25, logit: -1.5 }]] }),
+            },
+            FromWorker::Answer {
+                job: 9,
+                answer: Ok(Answer::CrossChecked {
+                    checks: vec![crate::models::CrossCheck {
+                        model: "lite0".into(),
+                        rank: 4,
+                        probability: 0.125,
+                        top1: 9,
+                        resized_rank: 2,
+                        resized_probability: 0.5,
+                    }],
+                }),
+            },
+            FromWorker::Answer {
+                job: 10,
+                answer: Ok(Answer::Timed {
+                    timing: crate::bench::Timing {
+                        setting: "a2x defaults, b 4".into(),
+                        batch: 4,
+                        samples: 32,
+                        timed: 2,
+                        gradient_ms: 10.5,
+                        sign_check_ms: 5.25,
+                        probability_ms: 2.5,
+                        total_ms: 18.25,
+                    },
+                }),
+            },
+            FromWorker::Answer { job: 11, answer: Err("the model is not in this browser's cache".into()) },
+            FromWorker::Answer {
+                job: 12,
+                answer: Ok(Answer::Backend {
+                    gpu: Some(crate::device::GpuInfo {
+                        name: "SwiftShader".into(),
+                        driver: "5.0".into(),
+                        backend: "vulkan".into(),
+                        max_buffer_size: 1 << 30,
+                        max_storage_buffer_binding_size: 1 << 27,
+                        max_compute_invocations_per_workgroup: 256,
+                        max_compute_workgroup_storage_size: 16384,
+                    }),
+                }),
+            },
+            FromWorker::Answer { job: 12, answer: Ok(Answer::Backend { gpu: None }) },
+            FromWorker::Answer {
+                job: 13,
+                answer: Ok(Answer::Probed { result: crate::probe::ProbeResult { output: 0.125, gradient: vec![0.5, -0.25] }, cold_ms: 80.5, warm_ms: 2.25 }),
+            },
         ];
         for message in events {
             let envelope = pack(message.clone());

@@ -3,15 +3,14 @@ use super::page::ActiveDevice;
 use super::tasks::ImageTasks;
 use crate::engine::tasks::Task;
 use super::gpu::{probe_browser_adapter, BrowserAdapter};
-use super::now_ms;
 use super::zoo::{self, RowState, ZooResult};
 use crate::models::manifest::Manifest;
-use crate::device::{self, GpuInfo};
+use crate::device::GpuInfo;
 use crate::link::{self, SharedPage, SharedState};
 use super::browser;
+use super::engine_worker::WorkerSlot;
 use crate::probe::{self, ProbeResult};
-use crate::session::transport::Backend;
-use burn::tensor::Device;
+use crate::session::transport::{Answer, Backend, Job};
 use serde::Serialize;
 use std::rc::Rc;
 use web_sys::HtmlInputElement;
@@ -20,7 +19,7 @@ use yew::prelude::*;
 /// The WebGPU side, as far as it is known.
 enum Gpu {
     Detecting,
-    Ready { device: Device, info: GpuInfo, adapter: BrowserAdapter },
+    Ready { info: GpuInfo, adapter: BrowserAdapter },
     Unavailable(String),
 }
 
@@ -46,7 +45,7 @@ enum ProbeState {
 }
 
 pub enum Msg {
-    GpuReady(Result<(Device, GpuInfo, BrowserAdapter), String>),
+    GpuReady(Result<(GpuInfo, BrowserAdapter), String>),
     SetForceCpu(bool),
     ProbeFinished(u32, Result<ProbeRun, String>),
     ManifestLoaded(Result<Manifest, String>),
@@ -58,7 +57,10 @@ pub enum Msg {
 
 pub struct App {
     gpu: Gpu,
-    cpu: Device,
+    /// The engine's worker: the backends live there, the diagnostics and the explanation page
+    /// compute there.
+    worker: WorkerSlot,
+    cpu: Backend,
     /// What the CPU backend is called on the page: `CPU (flex)`, or `CPU (ndarray)` with `#cpu=ndarray`.
     cpu_label: &'static str,
     force_cpu: bool,
@@ -89,11 +91,11 @@ const CPU_NDARRAY_LABEL: &str = "CPU (ndarray)";
 /// The CPU backend: burn's flex (issue #23: in headless Chromium on a 2-core machine an iteration
 /// of SqueezeNet at b 4 took 2.3 s where ndarray took 71 s), or ndarray with `#cpu=ndarray` in the
 /// URL, to measure one against the other.
-fn cpu_backend_from_url() -> (Device, &'static str) {
+fn cpu_backend_from_url() -> (Backend, &'static str) {
     if browser::hash_parts().iter().any(|kv| kv == "cpu=ndarray") {
-        (device::cpu_device(), CPU_NDARRAY_LABEL)
+        (Backend::Ndarray, CPU_NDARRAY_LABEL)
     } else {
-        (device::flex_device(), "CPU (flex)")
+        (Backend::Flex, "CPU (flex)")
     }
 }
 
@@ -118,24 +120,24 @@ fn link_in_url() -> Option<String> {
     browser::hash_parts().into_iter().find(|part| part.starts_with(link::PREFIX))
 }
 
-async fn init_gpu() -> Result<(Device, GpuInfo, BrowserAdapter), String> {
+/// The browser's adapter, then burn's WebGPU device on it in the engine's worker.
+async fn init_gpu(worker: WorkerSlot) -> Result<(GpuInfo, BrowserAdapter), String> {
     let adapter = probe_browser_adapter().await?;
-    let (device, info) = device::init_wgpu()
-        .await
-        .map_err(|e| format!("the browser offered an adapter, but burn could not use it: {e}"))?;
-    Ok((device, info, adapter))
+    match worker.get()?.ask(Backend::WebGpu, Job::Backend).await? {
+        Answer::Backend { gpu: Some(info) } => Ok((info, adapter)),
+        other => Err(format!("the engine's worker answered {other:?} to WebGPU's set-up")),
+    }
 }
 
-async fn run_probe(device: Device, backend: &'static str) -> Result<ProbeRun, String> {
-    let start = now_ms();
-    probe::run(&device).await?;
-    let cold_ms = now_ms() - start;
-    let start = now_ms();
-    let result = probe::run(&device).await?;
-    let warm_ms = now_ms() - start;
+/// The probe, computed in the engine's worker on `backend` and checked here against the f64
+/// reference.
+async fn run_probe(worker: WorkerSlot, backend: Backend, label: &'static str) -> Result<ProbeRun, String> {
+    let Answer::Probed { result, cold_ms, warm_ms } = worker.get()?.ask(backend, Job::Probe).await? else {
+        return Err("the engine's worker answered something else to the probe".into());
+    };
     let max_abs_error = result.max_abs_diff(&probe::reference());
     Ok(ProbeRun {
-        backend,
+        backend: label,
         result,
         cold_ms,
         warm_ms,
@@ -147,27 +149,17 @@ async fn run_probe(device: Device, backend: &'static str) -> Result<ProbeRun, St
 
 impl App {
     /// The device the probe should run on now, if it is known yet.
-    fn active_device(&self) -> Option<(Device, &'static str)> {
+    fn active_device(&self) -> Option<(Backend, &'static str)> {
         match (&self.gpu, self.force_cpu) {
             (Gpu::Detecting, false) => None,
-            (Gpu::Ready { device, .. }, false) => Some((device.clone(), GPU_LABEL)),
-            _ => Some((self.cpu.clone(), self.cpu_label)),
+            (Gpu::Ready { .. }, false) => Some((Backend::WebGpu, GPU_LABEL)),
+            _ => Some((self.cpu, self.cpu_label)),
         }
     }
 
     /// What the explanation page computes on (None while WebGPU is still being looked for).
     fn explain_device(&self) -> Option<ActiveDevice> {
-        self.active_device().map(|(device, label)| ActiveDevice {
-            device,
-            label,
-            is_cpu: label != GPU_LABEL,
-            backend: match label {
-                GPU_LABEL => Backend::WebGpu,
-                CPU_NDARRAY_LABEL => Backend::Ndarray,
-                _ => Backend::Flex,
-            },
-            generation: self.backend_generation,
-        })
+        self.active_device().map(|(backend, label)| ActiveDevice { label, is_cpu: backend != Backend::WebGpu, backend, generation: self.backend_generation })
     }
 
     /// Reads the share link in the URL, if it changed: a good one opens its page with its state,
@@ -202,15 +194,15 @@ impl App {
     }
 
     fn start_probe(&mut self, ctx: &Context<Self>) {
-        let Some((device, label)) = self.active_device() else {
+        let Some((backend, label)) = self.active_device() else {
             self.probe = ProbeState::Waiting;
             return;
         };
         self.generation += 1;
         let generation = self.generation;
         self.probe = ProbeState::Running(label);
-        ctx.link()
-            .send_future(async move { Msg::ProbeFinished(generation, run_probe(device, label).await) });
+        let worker = self.worker.clone();
+        ctx.link().send_future(async move { Msg::ProbeFinished(generation, run_probe(worker, backend, label).await) });
     }
 
     fn set_row(&mut self, id: &str, state: RowState) {
@@ -341,11 +333,14 @@ impl Component for App {
     type Properties = ();
 
     fn create(ctx: &Context<Self>) -> Self {
-        ctx.link().send_future(async { Msg::GpuReady(init_gpu().await) });
+        let worker = WorkerSlot::default();
+        let asked = worker.clone();
+        ctx.link().send_future(async { Msg::GpuReady(init_gpu(asked).await) });
         ctx.link().send_future(async { Msg::ManifestLoaded(zoo::fetch_manifest().await) });
         let (cpu, cpu_label) = cpu_backend_from_url();
         let mut app = App {
             gpu: Gpu::Detecting,
+            worker,
             cpu,
             cpu_label,
             force_cpu: force_cpu_from_url(),
@@ -371,7 +366,7 @@ impl Component for App {
         match msg {
             Msg::GpuReady(result) => {
                 self.gpu = match result {
-                    Ok((device, info, adapter)) => Gpu::Ready { device, info, adapter },
+                    Ok((info, adapter)) => Gpu::Ready { info, adapter },
                     Err(reason) => Gpu::Unavailable(reason),
                 };
                 if !self.force_cpu {
@@ -402,14 +397,15 @@ impl Component for App {
                     Some(Ok(manifest)) => Manifest::clone(manifest),
                     _ => return false,
                 };
-                let Some((device, backend)) = self.active_device() else {
+                let Some((backend, label)) = self.active_device() else {
                     self.set_row(&id, RowState::Failed("the backend is still starting; try again in a moment".into()));
                     return true;
                 };
-                self.set_row(&id, RowState::Running(backend));
+                self.set_row(&id, RowState::Running(label));
                 let generation = self.backend_generation;
+                let worker = self.worker.get();
                 ctx.link().send_future(async move {
-                    let result = zoo::classify_sample(manifest, id.clone(), device, backend).await;
+                    let result = zoo::classify_sample(manifest, id.clone(), worker, backend, label).await;
                     Msg::Classified(id, generation, result)
                 });
             }
@@ -448,7 +444,7 @@ impl Component for App {
             }
             { self.view_tabs(ctx) }
             <div id="explain-page" hidden={self.page.is_some()}>
-              <Explain device={self.explain_device()} manifest={manifest.clone()} shared={self.shared_for(true)} />
+              <Explain device={self.explain_device()} manifest={manifest.clone()} shared={self.shared_for(true)} worker={self.worker.clone()} />
             </div>
             <ImageTasks device={self.explain_device()} {manifest} task={self.page} shared={self.shared_for(false)} />
             <details id="diagnostics" class="diagnostics">

@@ -1,22 +1,23 @@
 //! "Benchmark this device" (issue #23): the time per iteration and per phase of the a2x defaults
 //! at b 4 and b 32 on the model the page has loaded and the backend it computes on, measured by
 //! the library's `bench::time_setting` on synthetic images (the same measurement `a2x bench`
-//! makes natively, so the two tables divide). It times the page's own copy of the model on the
-//! page's thread (not the engine's worker): the page yields to the browser before every
-//! iteration, and on the CPU backend an iteration holds the page's thread while it runs.
+//! makes natively, so the two tables divide). Each setting is timed in the engine's worker, on
+//! the model it loaded for the page, so the page answers while it measures.
 
-use super::browser::yield_now;
+use super::engine_worker::EngineWorker;
 use super::page::ActiveDevice;
-use crate::bench::{page_settings, time_setting, Timing, PAGE_SAMPLES, PAGE_TIMED};
-use crate::models::ImageNetModel;
+use crate::bench::{page_settings, Timing, PAGE_SAMPLES, PAGE_TIMED};
+use crate::models::manifest::ModelEntry;
+use crate::session::transport::{Answer, Job};
 use std::rc::Rc;
 use yew::prelude::*;
 
 #[derive(Properties, Clone)]
 pub struct Props {
     pub device: Option<ActiveDevice>,
-    /// The model the page has loaded (its id and the model), if any.
-    pub model: Option<(String, Rc<ImageNetModel>)>,
+    /// The model the page has ready in its worker, if any.
+    pub model: Option<ModelEntry>,
+    pub worker: Option<Rc<EngineWorker>>,
     /// A run is going: a benchmark now would time both at once.
     pub busy: bool,
 }
@@ -24,12 +25,12 @@ pub struct Props {
 impl PartialEq for Props {
     fn eq(&self, other: &Self) -> bool {
         let device = |p: &Props| p.device.as_ref().map(|d| (d.generation, d.label));
-        let model = match (&self.model, &other.model) {
-            (Some((a, m)), Some((b, n))) => a == b && Rc::ptr_eq(m, n),
+        let worker = match (&self.worker, &other.worker) {
+            (Some(a), Some(b)) => Rc::ptr_eq(a, b),
             (None, None) => true,
             _ => false,
         };
-        device(self) == device(other) && model && self.busy == other.busy
+        device(self) == device(other) && self.model == other.model && worker && self.busy == other.busy
     }
 }
 
@@ -68,7 +69,7 @@ impl Component for Bench {
     fn changed(&mut self, ctx: &Context<Self>, old: &Self::Properties) -> bool {
         // Another backend or model: a benchmark in flight would time something else.
         let new = ctx.props();
-        let same = |p: &Props| (p.device.as_ref().map(|d| d.generation), p.model.as_ref().map(|(id, _)| id.clone()));
+        let same = |p: &Props| (p.device.as_ref().map(|d| d.generation), p.model.as_ref().map(|entry| entry.id.clone()));
         if self.running && same(new) != same(old) {
             self.generation += 1;
             self.running = false;
@@ -80,17 +81,21 @@ impl Component for Bench {
         match msg {
             Msg::Start => {
                 let props = ctx.props();
-                let (Some(device), Some((id, model))) = (props.device.clone(), props.model.clone()) else { return false };
+                let (Some(device), Some(entry), Some(worker)) = (props.device.clone(), props.model.clone(), props.worker.clone()) else { return false };
                 self.generation += 1;
                 self.rows.clear();
                 self.error = None;
                 self.running = true;
-                self.measured_on = Some((device.label, id));
+                self.measured_on = Some((device.label, entry.id.clone()));
                 let generation = self.generation;
                 let link = ctx.link().clone();
                 ctx.link().send_future(async move {
-                    for (setting, config) in page_settings() {
-                        let result = time_setting(&*model, &device.device, setting, config, PAGE_SAMPLES, PAGE_TIMED, yield_now).await;
+                    for setting in 0..page_settings().len() {
+                        let result = match worker.ask(device.backend, Job::Bench { entry: entry.clone(), setting }).await {
+                            Ok(Answer::Timed { timing }) => Ok(timing),
+                            Ok(other) => Err(format!("the engine's worker answered {other:?} to a benchmark")),
+                            Err(e) => Err(e),
+                        };
                         let failed = result.is_err();
                         link.send_message(Msg::Row(generation, result));
                         if failed {

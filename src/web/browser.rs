@@ -203,23 +203,7 @@ pub async fn yield_now() {
 
 /// Draws `image` on `canvas`, resizing the canvas to the image.
 pub fn draw_rgb(canvas: &HtmlCanvasElement, image: &RgbImage) -> Result<(), String> {
-    let (w, h) = image.dimensions();
-    if canvas.width() != w || canvas.height() != h {
-        canvas.set_width(w);
-        canvas.set_height(h);
-    }
-    let context: CanvasRenderingContext2d = canvas
-        .get_context("2d")
-        .map_err(js_error)?
-        .ok_or("no 2d context")?
-        .dyn_into()
-        .map_err(|_| "no 2d context")?;
-    let mut rgba = Vec::with_capacity((w * h * 4) as usize);
-    for pixel in image.pixels() {
-        rgba.extend_from_slice(&[pixel[0], pixel[1], pixel[2], 255]);
-    }
-    let data = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), w, h).map_err(js_error)?;
-    context.put_image_data(&data, 0.0, 0.0).map_err(js_error)
+    put_rgba(canvas, &crate::imaging::Rgba::from_rgb(image))
 }
 
 /// Draws `image` on the canvas behind `node`, when both are there (a failure is logged: a picture
@@ -249,6 +233,37 @@ pub fn draw_once(node: &yew::NodeRef, key: &str, image: impl FnOnce() -> Option<
             Err(e) => web_sys::console::warn_1(&e.into()),
         }
     }
+}
+
+/// Puts `picture` on the canvas behind `node` unless it shows `key` already: one `putImageData`
+/// of bytes drawn elsewhere (the engine's worker draws an explanation's pictures).
+pub fn draw_rgba_once(node: &yew::NodeRef, key: &str, picture: &crate::imaging::Rgba) {
+    let Some(canvas) = node.cast::<HtmlCanvasElement>() else { return };
+    if canvas.get_attribute("data-drawn").as_deref() == Some(key) {
+        return;
+    }
+    match put_rgba(&canvas, picture) {
+        Ok(()) => {
+            let _ = canvas.set_attribute("data-drawn", key);
+        }
+        Err(e) => web_sys::console::warn_1(&e.into()),
+    }
+}
+
+fn put_rgba(canvas: &HtmlCanvasElement, picture: &crate::imaging::Rgba) -> Result<(), String> {
+    let (w, h) = (picture.width, picture.height);
+    if canvas.width() != w || canvas.height() != h {
+        canvas.set_width(w);
+        canvas.set_height(h);
+    }
+    let context: CanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .map_err(js_error)?
+        .ok_or("no 2d context")?
+        .dyn_into()
+        .map_err(|_| "no 2d context")?;
+    let data = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&picture.bytes), w, h).map_err(js_error)?;
+    context.put_image_data(&data, 0.0, 0.0).map_err(js_error)
 }
 
 /// A short key of a picture's pixels (for [`draw_once`]): FNV-1a over its bytes, 8 at a time.

@@ -10,7 +10,7 @@
 
 use super::browser::js_error;
 use super::messages;
-use crate::session::transport::{Backend, FromWorker, ModelFiles, ToWorker};
+use crate::session::transport::{Answer, Backend, FromWorker, Job, ModelFiles, ToWorker};
 use crate::models::Prediction;
 use crate::session::{Checkpoint, RunEvent, RunRequest};
 use std::cell::{Cell, RefCell};
@@ -40,6 +40,16 @@ struct Inbox {
     /// page sends before waits here, or the browser would hand it to nobody.
     ready: Cell<bool>,
     outbox: RefCell<Vec<(JsValue, js_sys::Array)>>,
+    /// The jobs asked and not yet answered, by id: each answer waits here for its asker.
+    jobs: RefCell<HashMap<u32, JobSlot>>,
+    last_job: Cell<u32>,
+}
+
+/// One job's answer once it came, and who to wake then.
+#[derive(Default)]
+struct JobSlot {
+    answer: Option<Result<Answer, String>>,
+    wake: Option<js_sys::Function>,
 }
 
 impl Inbox {
@@ -63,6 +73,28 @@ impl Inbox {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Hands a job's answer to whoever asked.
+    fn answer(&self, job: u32, answer: Result<Answer, String>) {
+        let wake = match self.jobs.borrow_mut().get_mut(&job) {
+            Some(slot) => {
+                slot.answer = Some(answer);
+                slot.wake.take()
+            }
+            None => None,
+        };
+        if let Some(wake) = wake {
+            let _ = wake.call0(&JsValue::NULL);
+        }
+    }
+
+    /// The worker died: every job waiting gets `why` as its answer.
+    fn fail_jobs(&self, why: &str) {
+        let waiting: Vec<u32> = self.jobs.borrow().keys().copied().collect();
+        for job in waiting {
+            self.answer(job, Err(why.to_string()));
         }
     }
 
@@ -103,8 +135,11 @@ impl EngineWorker {
             match message {
                 Ok(FromWorker::Crashed { message }) => {
                     heard.dead.set(true);
-                    heard.push(Err(format!("the engine's worker crashed: {message}")))
+                    let message = format!("the engine's worker crashed: {message}");
+                    heard.fail_jobs(&message);
+                    heard.push(Err(message))
                 }
+                Ok(FromWorker::Answer { job, answer }) => heard.answer(job, answer),
                 Ok(FromWorker::Ready) => {
                     heard.ready.set(true);
                     for (data, transfer) in heard.outbox.borrow_mut().drain(..) {
@@ -125,7 +160,9 @@ impl EngineWorker {
             event.prevent_default();
             failed.dead.set(true);
             let what = event.message();
-            failed.push(Err(if what.is_empty() { "the engine's worker stopped".to_string() } else { format!("the engine's worker stopped: {what}") }));
+            let message = if what.is_empty() { "the engine's worker stopped".to_string() } else { format!("the engine's worker stopped: {what}") };
+            failed.fail_jobs(&message);
+            failed.push(Err(message));
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -150,6 +187,34 @@ impl EngineWorker {
         *self.inbox.on_stopped.borrow_mut() = Some(Box::new(tell));
     }
 
+    /// Asks the worker for `work` on `backend` and waits for its answer (an error when the
+    /// worker dies first).
+    pub async fn ask(&self, backend: Backend, work: Job) -> Result<Answer, String> {
+        if self.inbox.dead.get() {
+            return Err("the engine's worker has stopped; reload the page".into());
+        }
+        let job = self.inbox.last_job.get() + 1;
+        self.inbox.last_job.set(job);
+        self.inbox.jobs.borrow_mut().insert(job, JobSlot::default());
+        self.send(ToWorker::Job { job, backend, work });
+        loop {
+            {
+                let mut jobs = self.inbox.jobs.borrow_mut();
+                if let Some(answer) = jobs.get_mut(&job).and_then(|slot| slot.answer.take()) {
+                    jobs.remove(&job);
+                    return answer;
+                }
+            }
+            let inbox = &self.inbox;
+            let promise = js_sys::Promise::new(&mut |resolve, _| {
+                if let Some(slot) = inbox.jobs.borrow_mut().get_mut(&job) {
+                    slot.wake = Some(resolve);
+                }
+            });
+            let _ = JsFuture::from(promise).await;
+        }
+    }
+
     fn send(&self, message: ToWorker) {
         let (data, transfer) = messages::to_js(message);
         if !self.inbox.ready.get() {
@@ -159,6 +224,24 @@ impl EngineWorker {
         if let Err(e) = self.worker.post_message_with_transfer(&data, &transfer) {
             self.inbox.push(Err(format!("the engine's worker could not be reached ({})", js_error(e))));
         }
+    }
+}
+
+/// The app's engine worker, shared by its diagnostics and the explanation page (the image tasks
+/// have their own: each worker runs one run at a time): started on first use, and again when the
+/// last one died.
+#[derive(Clone, Default)]
+pub struct WorkerSlot(Rc<RefCell<Option<Rc<EngineWorker>>>>);
+
+impl WorkerSlot {
+    pub fn get(&self) -> Result<Rc<EngineWorker>, String> {
+        EngineWorker::in_slot(&mut self.0.borrow_mut())
+    }
+}
+
+impl PartialEq for WorkerSlot {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
     }
 }
 

@@ -6,13 +6,11 @@ use super::browser;
 use crate::link::{self, SharedState};
 use crate::models::manifest::Manifest;
 use crate::session::transport::Backend;
-use burn::tensor::Device;
 use std::rc::Rc;
 
 /// The backend the page computes on, as the app hands it down.
 #[derive(Clone)]
 pub struct ActiveDevice {
-    pub device: Device,
     pub label: &'static str,
     pub is_cpu: bool,
     /// The same backend, as the engine's worker sets it up for a run.

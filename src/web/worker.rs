@@ -9,13 +9,16 @@
 //! is read before the next iteration starts.
 
 use super::browser::{self, sleep, yield_now};
+use super::now_ms;
+use crate::bench;
 use super::messages;
-use crate::device;
+use crate::device::{self, GpuInfo};
+use crate::probe;
 use crate::engine::gaussian::ClassGaussian;
 use crate::engine::Classifier;
 use crate::models::resnet::{self, CifarResNet};
 use crate::models::{self, ImageNetModel};
-use crate::session::transport::{Backend, FromWorker, ModelFiles, ToWorker};
+use crate::session::transport::{Answer, Backend, FromWorker, Job, ModelFiles, ToWorker};
 use crate::session::{Checkpoint, RunEvent, RunRequest, Session, TaskModels};
 use burn::tensor::Device;
 use std::cell::{Cell, RefCell};
@@ -38,10 +41,12 @@ struct Engine {
     /// before its next event.
     active: Cell<Option<u32>>,
     paused: Cell<bool>,
-    /// One device per backend (WebGPU can be set up only once in a worker).
-    devices: RefCell<Vec<(Backend, Device)>>,
-    /// The last ImageNet model loaded, by backend and sha256.
-    imagenet: RefCell<Option<(Backend, String, Rc<ImageNetModel>)>>,
+    /// One device per backend (WebGPU can be set up only once in a worker), and what a GPU's
+    /// adapter reports.
+    devices: RefCell<Vec<(Backend, Device, Option<GpuInfo>)>>,
+    /// The ImageNet models loaded, by backend and sha256: a page's panels use each model of
+    /// the zoo (the cross-model check), and a visitor goes back and forth between them.
+    imagenet: RefCell<Vec<(Backend, String, Rc<ImageNetModel>)>>,
     /// The image tasks' models, by backend.
     tasks: RefCell<Option<(Backend, Rc<TaskFiles>)>>,
 }
@@ -62,7 +67,7 @@ pub fn start() {
         active: Cell::new(None),
         paused: Cell::new(false),
         devices: RefCell::new(Vec::new()),
-        imagenet: RefCell::new(None),
+        imagenet: RefCell::new(Vec::new()),
         tasks: RefCell::new(None),
     });
     let listener = engine.clone();
@@ -102,6 +107,10 @@ impl Engine {
                     self.post(FromWorker::Ended { id, finished });
                 });
             }
+            ToWorker::Job { job, backend, work } => wasm_bindgen_futures::spawn_local(async move {
+                let answer = self.work(backend, work).await;
+                self.post(FromWorker::Answer { job, answer });
+            }),
             ToWorker::Pause => self.paused.set(true),
             ToWorker::Resume => self.paused.set(false),
             ToWorker::Cancel => self.active.set(None),
@@ -117,7 +126,7 @@ impl Engine {
         self.post(FromWorker::Preparing { id, what: "loading the model".into() });
         match (request, files) {
             (RunRequest::Explain(request), ModelFiles::ImageNet { entry }) => {
-                let model = self.imagenet_model(backend, &entry, &device).await?;
+                let (model, _) = self.imagenet_model(backend, &entry, &device).await?;
                 let session = Session::explain(request, &*model, &device);
                 Ok(self.pump(id, resuming(session, resume)).await)
             }
@@ -166,36 +175,95 @@ impl Engine {
     }
 
     async fn device(&self, backend: Backend) -> Result<Device, String> {
-        if let Some((_, device)) = self.devices.borrow().iter().find(|(b, _)| *b == backend) {
-            return Ok(device.clone());
-        }
-        let device = match backend {
-            Backend::WebGpu => device::init_wgpu().await.map(|(device, _)| device).map_err(|e| format!("WebGPU did not start in the engine's worker: {e}"))?,
-            Backend::Flex => device::flex_device(),
-            Backend::Ndarray => device::cpu_device(),
-        };
-        self.devices.borrow_mut().push((backend, device.clone()));
-        Ok(device)
+        Ok(self.backend(backend).await?.0)
     }
 
-    async fn imagenet_model(&self, backend: Backend, entry: &crate::models::manifest::ModelEntry, device: &Device) -> Result<Rc<ImageNetModel>, String> {
-        if let Some((b, sha, model)) = self.imagenet.borrow().as_ref() {
-            if *b == backend && *sha == entry.sha256 {
-                return Ok(model.clone());
+    /// The device of `backend` (set up on first use) and what its GPU adapter reports.
+    async fn backend(&self, backend: Backend) -> Result<(Device, Option<GpuInfo>), String> {
+        if let Some((_, device, info)) = self.devices.borrow().iter().find(|(b, _, _)| *b == backend) {
+            return Ok((device.clone(), info.clone()));
+        }
+        let (device, info) = match backend {
+            Backend::WebGpu => {
+                let (device, info) = device::init_wgpu().await.map_err(|e| format!("the browser offered an adapter, but burn could not use it: {e}"))?;
+                (device, Some(info))
+            }
+            Backend::Flex => (device::flex_device(), None),
+            Backend::Ndarray => (device::cpu_device(), None),
+        };
+        self.devices.borrow_mut().push((backend, device.clone(), info.clone()));
+        Ok((device, info))
+    }
+
+    /// A job's work: the model it names (loaded or kept), then what it asks.
+    async fn work(&self, backend: Backend, work: Job) -> Result<Answer, String> {
+        let (device, gpu) = self.backend(backend).await?;
+        match work {
+            Job::Backend => Ok(Answer::Backend { gpu }),
+            Job::Probe => {
+                let start = now_ms();
+                probe::run(&device).await?;
+                let cold_ms = now_ms() - start;
+                let start = now_ms();
+                let result = probe::run(&device).await?;
+                Ok(Answer::Probed { result, cold_ms, warm_ms: now_ms() - start })
+            }
+            Job::Load { entry } => {
+                let (_, (load_ms, warmup_ms)) = self.imagenet_model(backend, &entry, &device).await?;
+                Ok(Answer::Loaded { load_ms, warmup_ms })
+            }
+            Job::Top5 { entry, pictures } => {
+                let (model, _) = self.imagenet_model(backend, &entry, &device).await?;
+                let mut top5 = Vec::new();
+                for picture in pictures {
+                    let logits = models::logits_of(&*model, &picture.image()?, &device).await.map_err(|e| e.to_string())?;
+                    top5.push(models::top_k(&logits, 5));
+                }
+                Ok(Answer::Top5 { top5 })
+            }
+            Job::CrossCheck { entry, pictures, target } => {
+                let (model, _) = self.imagenet_model(backend, &entry, &device).await?;
+                let mut checks = Vec::new();
+                for picture in pictures {
+                    checks.push(models::cross_check(&*model, &entry.id, &picture.image()?, target, &device).await.map_err(|e| e.to_string())?);
+                }
+                Ok(Answer::CrossChecked { checks })
+            }
+            Job::Bench { entry, setting } => {
+                let (model, _) = self.imagenet_model(backend, &entry, &device).await?;
+                let (name, config) = bench::page_settings().into_iter().nth(setting).ok_or_else(|| format!("the benchmark has no setting {setting}"))?;
+                let timing = bench::time_setting(&*model, &device, name, config, bench::PAGE_SAMPLES, bench::PAGE_TIMED, yield_now).await?;
+                Ok(Answer::Timed { timing })
             }
         }
-        // Let the last model go before loading the next (a visitor switching models on a small
-        // device should not hold two).
-        self.imagenet.borrow_mut().take();
+    }
+
+    /// The model of `entry` on `backend`, and how long reading it and its warm-up took (both 0
+    /// when it was loaded already).
+    async fn imagenet_model(&self, backend: Backend, entry: &crate::models::manifest::ModelEntry, device: &Device) -> Result<(Rc<ImageNetModel>, (f64, f64)), String> {
+        if let Some((_, _, model)) = self.imagenet.borrow().iter().find(|(b, sha, _)| *b == backend && *sha == entry.sha256) {
+            return Ok((model.clone(), (0.0, 0.0)));
+        }
+        // Models on another backend are let go (the page switched backends).
+        self.imagenet.borrow_mut().retain(|(b, _, _)| *b == backend);
+        let start = now_ms();
         let (sha, name, load_device) = (entry.sha256.clone(), entry.name.clone(), device.clone());
         let (model, _, _) = browser::fetch_checked(&format!("models/{}", entry.file), entry.file_bytes as u64, |_, _| {}, move |bytes| {
             models::load_imagenet(bytes, Some(&sha), &load_device).map_err(|e| format!("{name}: {e}"))
         })
         .await?;
+        let load_ms = now_ms() - start;
+        let start = now_ms();
         models::warm_up(&model, device).await?;
+        let warmup_ms = now_ms() - start;
         let model = Rc::new(model);
-        *self.imagenet.borrow_mut() = Some((backend, entry.sha256.clone(), model.clone()));
-        Ok(model)
+        let mut loaded = self.imagenet.borrow_mut();
+        // Two jobs may have loaded it at once: the first one kept is the one used.
+        if let Some((_, _, kept)) = loaded.iter().find(|(b, sha, _)| *b == backend && *sha == entry.sha256) {
+            return Ok((kept.clone(), (load_ms, warmup_ms)));
+        }
+        loaded.push((backend, entry.sha256.clone(), model.clone()));
+        Ok((model, (load_ms, warmup_ms)))
     }
 
     async fn task_models(

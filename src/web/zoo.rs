@@ -1,33 +1,21 @@
 //! The model zoo in the browser: fetch `models/manifest.json` and a model file, check its sha256,
-//! load it on the active backend and classify a bundled photo. Every step is async and every
-//! failure is a message for the page, never a panic.
+//! have the engine's worker load it on the active backend and classify a bundled photo. Every
+//! step is async and every failure is a message for the page, never a panic.
 
+use super::browser::{self, fetch_bytes};
+use super::engine_worker::EngineWorker;
 use super::now_ms;
 use crate::imaging;
-use crate::models::{self, labels, manifest::Manifest, Prediction};
-use super::browser::{self, fetch_bytes};
-use crate::models::ImageNetModel;
-use crate::models::manifest::ModelEntry;
-use burn::tensor::Device;
+use crate::models::format::verify_sha256;
+use crate::models::{labels, manifest::Manifest, Prediction};
+use crate::session::transport::{Answer, Backend, Job};
+use crate::session::Photo;
 use serde::Serialize;
+use std::rc::Rc;
 use yew::prelude::*;
 
 /// The photo the zoo card classifies (CC0, static/samples/README.md).
 pub const SAMPLE_PHOTO: &str = "samples/chelsea.png";
-
-/// The model at `url` from this browser's Cache Storage, if it is there and still matches the
-/// manifest's sha256 (a damaged or outdated copy is deleted, and the caller downloads again).
-pub async fn cached_model(url: &str, entry: &ModelEntry, device: &Device) -> Option<(ImageNetModel, usize)> {
-    let bytes = browser::cached(url).await?;
-    match models::load_imagenet(&bytes, Some(&entry.sha256), device) {
-        Ok(model) => Some((model, bytes.len())),
-        Err(e) => {
-            web_sys::console::warn_1(&format!("{url}: the cached copy is not usable ({e}); downloading again").into());
-            browser::remove_from_cache(url).await;
-            None
-        }
-    }
-}
 
 pub async fn fetch_manifest() -> Result<Manifest, String> {
     let bytes = fetch_bytes("models/manifest.json").await?;
@@ -42,28 +30,39 @@ pub struct ZooResult {
     pub photo: &'static str,
     pub top: Vec<Prediction>,
     pub names: Vec<&'static str>,
+    /// The model's file (from Cache Storage or the network, sha256-checked) and the photo.
     pub download_ms: f64,
+    /// The photo decoded and cropped, and the model loaded and warmed up in the worker (0 when it
+    /// was loaded already).
     pub load_ms: f64,
     pub classify_ms: f64,
 }
 
-/// Downloads, checks and loads model `id`, then classifies the sample photo on `device`.
-pub async fn classify_sample(manifest: Manifest, id: String, device: Device, backend: &'static str) -> Result<ZooResult, String> {
+/// Fetches and checks model `id`, has the engine's worker load it on `backend`, and classifies
+/// the sample photo there.
+pub async fn classify_sample(manifest: Manifest, id: String, worker: Result<Rc<EngineWorker>, String>, backend: Backend, label: &'static str) -> Result<ZooResult, String> {
     let entry = manifest.model(&id).ok_or_else(|| format!("the manifest has no model {id}"))?.clone();
+    let worker = worker?;
     let start = now_ms();
-    let bytes = fetch_bytes(&format!("models/{}", entry.file)).await?;
+    let (sha, name) = (entry.sha256.clone(), entry.name.clone());
+    browser::fetch_checked(&format!("models/{}", entry.file), entry.file_bytes as u64, |_, _| {}, move |bytes: &[u8]| {
+        verify_sha256(bytes, &sha).map_err(|e| format!("{name}: {e}"))
+    })
+    .await?;
     let photo = fetch_bytes(SAMPLE_PHOTO).await?;
     let download_ms = now_ms() - start;
     let start = now_ms();
-    let model = models::load_imagenet(&bytes, Some(&entry.sha256), &device).map_err(|e| format!("{}: {e}", entry.name))?;
-    let values = imaging::decode_for_model(&photo, entry.input_size).map_err(|e| format!("{SAMPLE_PHOTO}: {e}"))?;
+    let picture = imaging::decode(&photo).map(|image| imaging::center_crop(&image, entry.input_size)).map_err(|e| format!("{SAMPLE_PHOTO}: {e}"))?;
+    worker.ask(backend, Job::Load { entry: entry.clone() }).await?;
     let load_ms = now_ms() - start;
     let start = now_ms();
-    let logits = models::classify(&model, values, &device).await.map_err(|e| e.to_string())?;
+    let top = match worker.ask(backend, Job::Top5 { entry, pictures: vec![Photo::new(SAMPLE_PHOTO, &picture)] }).await? {
+        Answer::Top5 { mut top5 } if top5.len() == 1 => top5.remove(0),
+        other => return Err(format!("the engine's worker answered {other:?} to a top five")),
+    };
     let classify_ms = now_ms() - start;
-    let top = models::top_k(&logits[0], 5);
     let names = top.iter().map(|p| labels::imagenet()[p.class].lemmas).collect();
-    Ok(ZooResult { model: id, backend, photo: SAMPLE_PHOTO, top, names, download_ms, load_ms, classify_ms })
+    Ok(ZooResult { model: id, backend: label, photo: SAMPLE_PHOTO, top, names, download_ms, load_ms, classify_ms })
 }
 
 /// What one model's row shows.
@@ -117,7 +116,7 @@ pub fn view(manifest: Option<Result<&Manifest, &String>>, rows: &[(String, RowSt
     html! {
       <section id="zoo" class="card">
         <h2>{ "Model zoo" }</h2>
-        <p class="muted">{ "Downloads a model, checks its sha256 against the manifest, loads it on the backend above and classifies the bundled photo " }
+        <p class="muted">{ "Downloads a model (or takes it from this browser's cache), checks its sha256 against the manifest, loads it on the backend above and classifies the bundled photo " }
           <a href={SAMPLE_PHOTO}>{ "chelsea.png" }</a>{ " (CC0)." }</p>
         <img class="sample" src={SAMPLE_PHOTO} alt="Chelsea the cat" />
         { body }

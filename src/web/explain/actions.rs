@@ -6,8 +6,8 @@ use super::run::{CrossRow, RunState, RunView};
 use super::state::{Explain, Msg};
 use crate::engine::RunConfig;
 use crate::imaging;
-use crate::models::{self, labels, ImageNetModel};
-use crate::session::transport::ModelFiles;
+use crate::models::labels;
+use crate::session::transport::{Answer, Job, ModelFiles};
 use crate::session::{ExplainRequest, Outcome, Photo, RunEvent, RunRequest};
 use crate::web::engine_worker::{run_in_worker, Control, EngineWorker, Heard};
 use crate::web::now_ms;
@@ -24,11 +24,14 @@ impl Explain {
         self.entry(&self.model_id).map(|e| e.input_size).unwrap_or(224)
     }
 
-    pub(super) fn ready_model(&self, id: &str) -> Option<Rc<ImageNetModel>> {
-        match self.models.get(id) {
-            Some(ModelSlot::Ready(model, _)) => Some(model.clone()),
-            _ => None,
-        }
+    /// Whether model `id` is ready in the engine's worker.
+    pub(super) fn model_ready(&self, id: &str) -> bool {
+        matches!(self.models.get(id), Some(ModelSlot::Ready(_)))
+    }
+
+    /// The page's engine worker (started again if the last one died).
+    pub(super) fn worker(&self) -> Result<Rc<EngineWorker>, String> {
+        self.worker.get()
     }
 
     pub(super) fn busy(&self) -> bool {
@@ -40,6 +43,13 @@ impl Explain {
         if matches!(self.models.get(&id), Some(ModelSlot::Ready(..) | ModelSlot::Downloading { .. } | ModelSlot::Loading)) {
             return;
         }
+        let worker = match self.worker() {
+            Ok(worker) => worker,
+            Err(e) => {
+                self.models.insert(id, ModelSlot::Failed(e));
+                return;
+            }
+        };
         self.models.insert(id.clone(), ModelSlot::Downloading { received: 0, total: entry.file_bytes as u64 });
         let link = ctx.link().clone();
         let generation = device.generation;
@@ -48,7 +58,7 @@ impl Explain {
                 let (link, id) = (link.clone(), id.clone());
                 move |received, total| link.send_message(Msg::ModelProgress(generation, id.clone(), received, total))
             };
-            let result = load_model(entry, device.device, progress).await;
+            let result = load_model(entry, worker, device.backend, progress).await;
             Msg::ModelLoaded(generation, id, result)
         });
     }
@@ -62,15 +72,14 @@ impl Explain {
 
     /// Classifies the seed with the chosen model (the page's "what the model sees now").
     pub(super) fn classify_seed(&mut self, ctx: &Context<Self>) {
-        let (Some(model), Some(device), Some(seed)) = (self.ready_model(&self.model_id), self.device.clone(), self.seed.as_ref()) else {
+        let (true, Some(entry), Some(device), Some(seed)) = (self.model_ready(&self.model_id), self.entry(&self.model_id), self.device.clone(), self.seed.as_ref()) else {
             return;
         };
-        let image = seed.image.clone();
-        let generation = device.generation;
+        let picture = Photo::new("the seed", &seed.image);
         self.seed_top5 = None;
+        let asked = self.worker();
         ctx.link().send_future(async move {
-            let result = models::logits_of(&*model, &image, &device.device).await.map(|l| models::top_k(&l, 5)).map_err(|e| e.to_string());
-            Msg::SeedTop5(generation, result)
+            Msg::SeedTop5(device.generation, top5_in_worker(asked, device.backend, entry, picture).await)
         });
     }
 
@@ -78,9 +87,10 @@ impl Explain {
     /// link if it fits, otherwise named so the recipient is asked for it).
     pub(super) fn start(&mut self, ctx: &Context<Self>) -> Result<(), String> {
         let device = self.device.clone().ok_or("the backend is still starting")?;
-        // The page's copy of the model is loaded (so its file is in Cache Storage, checked): the
-        // worker loads its own from there.
-        self.ready_model(&self.model_id).ok_or("the model is not loaded yet")?;
+        // The model is loaded in the worker (its file is in Cache Storage, checked).
+        if !self.model_ready(&self.model_id) {
+            return Err("the model is not loaded yet".into());
+        }
         let entry = self.entry(&self.model_id).ok_or("the manifest has no such model")?;
         let seed = self.seed.as_ref().ok_or("choose a seed first")?;
         match &self.bundled {
@@ -105,9 +115,8 @@ impl Explain {
         }
         crate::link::check_sample_bytes(self.num_samples, size).map_err(|e| e.to_string())?;
         let config = RunConfig { target: self.target, region: self.region, ..self.config.clone() };
-        let seed_values = imaging::to_chw(&seed.image);
         let request = ExplainRequest { model: self.model_id.clone(), config: config.clone(), seed: Photo::new(&seed.name(), &seed.image), photos, samples: self.num_samples };
-        let worker = EngineWorker::in_slot(&mut self.worker)?;
+        let worker = self.worker.get()?;
         let stopped = ctx.link().clone();
         worker.on_stopped(move |what| stopped.send_message(Msg::EngineStopped(what)));
         self.next_run += 1;
@@ -128,12 +137,11 @@ impl Explain {
             backend_id: backend_id(&device),
             distribution: photo_names,
             photo_set: self.photo_set,
-            seed_fingerprint: crate::web::page::fingerprint(&seed_values),
+            seed_fingerprint: crate::web::page::fingerprint(&imaging::to_chw(&seed.image)),
             p_fingerprint: None,
-            seed_values: seed_values.clone(),
-            size,
             events: Vec::new(),
             perturbation: None,
+            pictures: None,
             started_ms: now_ms(),
             paused_since: None,
             paused_ms: 0.0,
@@ -150,7 +158,7 @@ impl Explain {
         wasm_bindgen_futures::spawn_local(async move {
             let finished = run_in_worker(control, device.backend, files, RunRequest::Explain(request), None, |heard| match heard {
                 Heard::Event(RunEvent::Started { seed, .. }) => link.send_message(Msg::RunStarted(id, seed)),
-                Heard::Event(RunEvent::Explained { event, perturbation }) => link.send_message(Msg::Iteration(id, event, perturbation)),
+                Heard::Event(RunEvent::Explained { event, perturbation, pictures }) => link.send_message(Msg::Iteration(id, event, perturbation, pictures)),
                 Heard::Event(RunEvent::Finished(Outcome::Explanation { top5, .. })) => {
                     link.send_message(Msg::ResultTop5(id, Ok(top5)));
                     link.send_message(Msg::RunEnded(id, Ok(true)));
@@ -177,21 +185,19 @@ impl Explain {
     /// computed p (a finished run's come with its last event).
     pub(super) fn classify_result(&mut self, ctx: &Context<Self>) {
         let Some(run) = self.run.as_ref() else { return };
-        let (Some(model), Some(device), Some(picture)) = (self.ready_model(&run.model_id), self.device.clone(), run.perturbed_seed_image()) else {
+        let (Some(entry), Some(device), Some(picture)) = (self.entry(&run.model_id), self.device.clone(), run.perturbed_seed_image()) else {
             return;
         };
-        let id = run.id;
-        ctx.link().send_future(async move {
-            let result = models::logits_of(&*model, &picture, &device.device).await.map(|l| models::top_k(&l, 5)).map_err(|e| e.to_string());
-            Msg::ResultTop5(id, result)
-        });
+        let (id, picture) = (run.id, Photo::new("the seed + p", &picture));
+        let asked = self.worker();
+        ctx.link().send_future(async move { Msg::ResultTop5(id, top5_in_worker(asked, device.backend, entry, picture).await) });
     }
 
     /// The paper's cross-model check on every model of the zoo (loading the others first).
     pub(super) fn cross_check(&mut self, ctx: &Context<Self>) {
         let Some(manifest) = self.manifest.clone() else { return };
         let ids: Vec<String> = manifest.models.iter().map(|m| m.id.clone()).collect();
-        let missing: Vec<String> = ids.iter().filter(|id| self.ready_model(id).is_none()).cloned().collect();
+        let missing: Vec<String> = ids.iter().filter(|id| !self.model_ready(id)).cloned().collect();
         for id in &missing {
             if matches!(self.models.get(id), Some(ModelSlot::Failed(_))) {
                 self.models.remove(id);
@@ -206,26 +212,25 @@ impl Explain {
         let (Some(picture), Some(perturbed), Some(device)) = (run.perturbation_image(self.view), run.perturbed_seed_image(), self.device.clone()) else {
             return;
         };
-        let zoo: Vec<(String, Rc<ImageNetModel>)> =
-            ids.iter().filter_map(|id| self.models.get(id).and_then(|s| if let ModelSlot::Ready(m, _) = s { Some((id.clone(), m.clone())) } else { None })).collect();
+        let pictures = vec![Photo::new("p", &picture), Photo::new("the seed + p", &perturbed)];
+        let zoo: Vec<crate::models::manifest::ModelEntry> = manifest.models.clone();
         let (id, target, own) = (run.id, run.config.target, run.model_id.clone());
+        let asked = self.worker();
         ctx.link().send_future(async move {
-            let mut rows = Vec::new();
-            for (model_id, model) in zoo {
-                let check = async {
-                    Ok::<_, String>(CrossRow {
-                        computed_p: model_id == own,
-                        perturbation: models::cross_check(&*model, &model_id, &picture, target, &device.device).await.map_err(|e| e.to_string())?,
-                        perturbed_seed: models::cross_check(&*model, &model_id, &perturbed, target, &device.device).await.map_err(|e| e.to_string())?,
-                        model: model_id.clone(),
-                    })
-                };
-                match check.await {
-                    Ok(row) => rows.push(row),
-                    Err(e) => return Msg::CrossChecked(id, Err(e)),
+            let rows = async {
+                let worker = asked?;
+                let mut rows = Vec::new();
+                for entry in zoo {
+                    let work = Job::CrossCheck { entry: entry.clone(), pictures: pictures.clone(), target };
+                    let Answer::CrossChecked { checks } = worker.ask(device.backend, work).await? else {
+                        return Err("the engine's worker answered something else to a cross-model check".to_string());
+                    };
+                    let [perturbation, perturbed_seed]: [_; 2] = checks.try_into().map_err(|_| "a cross-model check without its two rows".to_string())?;
+                    rows.push(CrossRow { computed_p: entry.id == own, perturbation, perturbed_seed, model: entry.id });
                 }
-            }
-            Msg::CrossChecked(id, Ok(rows))
+                Ok(rows)
+            };
+            Msg::CrossChecked(id, rows.await)
         });
     }
 
@@ -239,3 +244,16 @@ impl Explain {
 }
 
 
+
+/// The top five of `picture` by the model of `entry`, computed in the engine's worker.
+async fn top5_in_worker(
+    worker: Result<Rc<EngineWorker>, String>,
+    backend: crate::session::transport::Backend,
+    entry: crate::models::manifest::ModelEntry,
+    picture: Photo,
+) -> Result<Vec<crate::models::Prediction>, String> {
+    match worker?.ask(backend, Job::Top5 { entry, pictures: vec![picture] }).await? {
+        Answer::Top5 { mut top5 } if top5.len() == 1 => Ok(top5.remove(0)),
+        other => Err(format!("the engine's worker answered {other:?} to a top five")),
+    }
+}

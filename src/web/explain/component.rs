@@ -62,7 +62,7 @@ impl Component for Explain {
             form_error: None,
             run: None,
             next_run: 0,
-            worker: None,
+            worker: props.worker.clone(),
             seed_canvas: NodeRef::default(),
             p_canvas: NodeRef::default(),
             perturbed_canvas: NodeRef::default(),
@@ -79,7 +79,7 @@ impl Component for Explain {
         explain.auto_load(ctx);
         // The engine's worker starts now, so that its module downloads and compiles while the
         // visitor picks a class and a seed, not after Run (a failure is said when Run is pressed).
-        let _ = crate::web::engine_worker::EngineWorker::in_slot(&mut explain.worker);
+        let _ = explain.worker.get();
         explain
     }
 
@@ -173,7 +173,7 @@ impl Component for Explain {
                     return false;
                 }
                 self.models.insert(id.clone(), match result {
-                    Ok((model, info)) => ModelSlot::Ready(model, info),
+                    Ok(info) => ModelSlot::Ready(info),
                     Err(e) => ModelSlot::Failed(e),
                 });
                 if id == self.model_id {
@@ -442,9 +442,9 @@ impl Component for Explain {
                 // the top five below are of p after it.
                 run.engine_stopped = Some(stopped.late.len());
                 for event in stopped.late {
-                    if let RunEvent::Explained { event, perturbation } = event {
+                    if let RunEvent::Explained { event, perturbation, pictures } = event {
                         run.events.push(event);
-                        run.set_perturbation(perturbation);
+                        run.set_perturbation(perturbation, pictures);
                     }
                 }
                 if let Some(top5) = stopped.top5 {
@@ -453,15 +453,15 @@ impl Component for Explain {
             }
             Msg::RunStarted(id, seed_values) => {
                 let Some(run) = self.run_mut(id) else { return false };
-                run.set_seed(seed_values);
+                run.set_seed(&seed_values);
                 if run.state == RunState::Preparing {
                     run.state = RunState::Running;
                 }
             }
-            Msg::Iteration(id, event, p) => {
+            Msg::Iteration(id, event, p, pictures) => {
                 let Some(run) = self.run_mut(id) else { return false };
                 run.events.push(event);
-                run.set_perturbation(p);
+                run.set_perturbation(p, pictures);
             }
             Msg::RunEnded(id, result) => {
                 let Some(run) = self.run_mut(id) else { return false };
@@ -544,8 +544,11 @@ impl Component for Explain {
         }
         if let Some(run) = &self.run {
             let shown = format!("{}:{}:{}", run.id, run.events.len(), run.perturbation.is_some());
-            browser::draw_once(&self.p_canvas, &format!("{shown}:{:?}", self.view), || run.perturbation_image(self.view));
-            browser::draw_once(&self.perturbed_canvas, &shown, || run.perturbed_seed_image());
+            // Drawn in the worker: here only put on the canvases.
+            if let Some(pictures) = &run.pictures {
+                browser::draw_rgba_once(&self.p_canvas, &format!("{shown}:{:?}", self.view), pictures.perturbation(self.view));
+                browser::draw_rgba_once(&self.perturbed_canvas, &shown, &pictures.perturbed_seed);
+            }
         }
     }
 }

@@ -1,11 +1,13 @@
-//! The explanation page's model slots: downloading (or taking from Cache Storage), checking,
-//! loading and warming up one model of the zoo.
+//! The explanation page's model slots: one model of the zoo downloaded (or taken from Cache
+//! Storage) and sha256-checked by the page, then loaded and warmed up by the engine's worker,
+//! which computes everything with it (issue #23: the page holds no model).
 
+use crate::models::format::verify_sha256;
+use crate::models::manifest::ModelEntry;
+use crate::session::transport::{Answer, Backend, Job};
 use crate::web::browser;
+use crate::web::engine_worker::EngineWorker;
 use crate::web::now_ms;
-use crate::web::zoo;
-use crate::models::{self, ImageNetModel};
-use burn::tensor::Device;
 use serde::Serialize;
 use std::rc::Rc;
 
@@ -13,7 +15,7 @@ use std::rc::Rc;
 pub enum ModelSlot {
     Downloading { received: u64, total: u64 },
     Loading,
-    Ready(Rc<ImageNetModel>, LoadInfo),
+    Ready(LoadInfo),
     Failed(String),
 }
 
@@ -22,35 +24,24 @@ pub struct LoadInfo {
     pub from_cache: bool,
     pub bytes: usize,
     pub download_ms: f64,
+    /// Reading and building the model in the engine's worker.
     pub load_ms: f64,
     /// The first forward pass on this backend (kernel compilation on a GPU): the warm-up.
     pub warmup_ms: f64,
 }
 
-/// Downloads (or takes from Cache Storage), checks and loads one model, then warms it up.
-pub async fn load_model(
-    entry: crate::models::manifest::ModelEntry,
-    device: Device,
-    progress: impl Fn(u64, u64),
-) -> Result<(Rc<ImageNetModel>, LoadInfo), String> {
-    let url = format!("models/{}", entry.file);
+/// Downloads (or takes from Cache Storage) and checks one model's file, then has the worker load
+/// it and warm it up.
+pub async fn load_model(entry: ModelEntry, worker: Rc<EngineWorker>, backend: Backend, progress: impl Fn(u64, u64)) -> Result<LoadInfo, String> {
     let start = now_ms();
-    let (model, from_cache, bytes, download_ms) = match zoo::cached_model(&url, &entry, &device).await {
-        Some((model, bytes)) => (model, true, bytes, now_ms() - start),
-        None => {
-            let bytes = browser::fetch_with_progress(&url, entry.file_bytes as u64, progress).await?;
-            let download_ms = now_ms() - start;
-            let model = models::load_imagenet(&bytes, Some(&entry.sha256), &device).map_err(|e| format!("{}: {e}", entry.name))?;
-            if let Err(e) = browser::store_in_cache(&url, &bytes).await {
-                web_sys::console::warn_1(&format!("not kept for the next visit: {e}").into());
-            }
-            (model, false, bytes.len(), download_ms)
-        }
-    };
-    let load_ms = now_ms() - start - download_ms;
-    // Warm-up: one forward pass compiles the kernels for this input size.
-    let start = now_ms();
-    models::warm_up(&model, &device).await?;
-    let warmup_ms = now_ms() - start;
-    Ok((Rc::new(model), LoadInfo { from_cache, bytes, download_ms, load_ms, warmup_ms }))
+    let (sha, name) = (entry.sha256.clone(), entry.name.clone());
+    let ((), bytes, from_cache) = browser::fetch_checked(&format!("models/{}", entry.file), entry.file_bytes as u64, progress, move |bytes: &[u8]| {
+        verify_sha256(bytes, &sha).map_err(|e| format!("{name}: {e}"))
+    })
+    .await?;
+    let download_ms = now_ms() - start;
+    match worker.ask(backend, Job::Load { entry }).await? {
+        Answer::Loaded { load_ms, warmup_ms } => Ok(LoadInfo { from_cache, bytes, download_ms, load_ms, warmup_ms }),
+        other => Err(format!("the engine's worker answered {other:?} to a model to load")),
+    }
 }

@@ -92,7 +92,7 @@ impl Explain {
 
     /// Starts the run a link asked for, once the model and the seed are ready.
     pub(super) fn try_auto_run(&mut self, ctx: &Context<Self>) {
-        if self.auto_run_pending && !self.busy() && self.pending_supplied.is_none() && self.seed.is_some() && self.ready_model(&self.model_id).is_some() {
+        if self.auto_run_pending && !self.busy() && self.pending_supplied.is_none() && self.seed.is_some() && self.model_ready(&self.model_id) {
             let Some(device) = self.device.as_ref() else { return };
             self.auto_run_pending = false;
             if device.is_cpu {

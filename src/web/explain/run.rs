@@ -55,14 +55,14 @@ pub struct RunView {
     pub distribution: Vec<String>,
     /// The set of bundled photos D̄ was drawn from (a link records it).
     pub photo_set: PhotoSet,
-    /// d̄ as the engine used it (region filled), CHW.
-    pub seed_values: Vec<f32>,
-    /// `page::fingerprint` of d̄ and of p, taken when they arrive (not at every render).
+    /// `page::fingerprint` of d̄ as the engine used it (region filled, CHW) and of p, taken when
+    /// they arrive (not at every render).
     pub seed_fingerprint: String,
     pub p_fingerprint: Option<String>,
-    pub size: usize,
     pub events: Vec<Event>,
     pub perturbation: Option<Vec<f32>>,
+    /// p's pictures as the page shows them, drawn by the engine's worker with p.
+    pub pictures: Option<imaging::ExplanationPictures>,
     pub started_ms: f64,
     pub paused_since: Option<f64>,
     pub paused_ms: f64,
@@ -89,15 +89,15 @@ pub struct CrossRow {
 
 impl RunView {
     /// d̄ as the engine uses it.
-    pub fn set_seed(&mut self, values: Vec<f32>) {
-        self.seed_fingerprint = crate::web::page::fingerprint(&values);
-        self.seed_values = values;
+    pub fn set_seed(&mut self, values: &[f32]) {
+        self.seed_fingerprint = crate::web::page::fingerprint(values);
     }
 
-    /// p after the last iteration shown.
-    pub fn set_perturbation(&mut self, values: Vec<f32>) {
+    /// p after the last iteration shown, and its pictures.
+    pub fn set_perturbation(&mut self, values: Vec<f32>, pictures: imaging::ExplanationPictures) {
         self.p_fingerprint = Some(crate::web::page::fingerprint(&values));
         self.perturbation = Some(values);
+        self.pictures = Some(pictures);
     }
 
     pub fn elapsed_ms(&self) -> f64 {
@@ -114,14 +114,11 @@ impl RunView {
     /// p as the page shows it (`view`), the picture the cross-model check classifies and the
     /// PNG export holds.
     pub fn perturbation_image(&self, view: imaging::PerturbationView) -> Option<RgbImage> {
-        let p = self.perturbation.as_ref()?;
-        Some(imaging::from_chw(&view.render(p), [self.size, self.size]))
+        Some(self.pictures.as_ref()?.perturbation(view).to_rgb())
     }
 
     pub fn perturbed_seed_image(&self) -> Option<RgbImage> {
-        let p = self.perturbation.as_ref()?;
-        let values: Vec<f32> = self.seed_values.iter().zip(p).map(|(s, p)| (s + p).clamp(0.0, 1.0)).collect();
-        Some(imaging::from_chw(&values, [self.size, self.size]))
+        Some(self.pictures.as_ref()?.perturbed_seed.to_rgb())
     }
 
     /// The run as the JSON export holds it: settings, D̄, the ℘ curve, the judges' answers.

@@ -9,11 +9,11 @@ use crate::engine::{Event, Preset, RunConfig};
 use crate::imaging;
 use crate::link::{SharedPicture, SharedState};
 use crate::models::manifest::Manifest;
-use crate::models::{ImageNetModel, Prediction};
+use crate::models::Prediction;
 use crate::web::page::{same_inputs, same_link, ActiveDevice, Share};
 use image::RgbImage;
 use std::collections::HashMap;
-use crate::web::engine_worker::EngineWorker;
+use crate::web::engine_worker::WorkerSlot;
 use std::rc::Rc;
 use yew::prelude::*;
 
@@ -23,11 +23,13 @@ pub struct Props {
     pub manifest: Option<Rc<Manifest>>,
     /// A share link for this page, to restore.
     pub shared: Option<Rc<SharedState>>,
+    /// The engine's worker the page's runs and panels go to (the app's).
+    pub worker: WorkerSlot,
 }
 
 impl PartialEq for Props {
     fn eq(&self, other: &Self) -> bool {
-        same_inputs((&self.device, &self.manifest), (&other.device, &other.manifest)) && same_link(&self.shared, &other.shared)
+        same_inputs((&self.device, &self.manifest), (&other.device, &other.manifest)) && same_link(&self.shared, &other.shared) && self.worker == other.worker
     }
 }
 
@@ -38,7 +40,7 @@ pub enum Msg {
     SelectModel(String),
     LoadModel,
     ModelProgress(u32, String, u64, u64),
-    ModelLoaded(u32, String, Result<(Rc<ImageNetModel>, LoadInfo), String>),
+    ModelLoaded(u32, String, Result<LoadInfo, String>),
     SeedTop5(u32, Result<Vec<Prediction>, String>),
     ClassQuery(String),
     SetTarget(usize),
@@ -67,7 +69,8 @@ pub enum Msg {
     Resume,
     Cancel,
     RunStarted(u32, Vec<f32>),
-    Iteration(u32, Event, Vec<f32>),
+    /// An iteration's event, p and p's pictures (drawn in the worker).
+    Iteration(u32, Event, Vec<f32>, imaging::ExplanationPictures),
     RunEnded(u32, Result<bool, String>),
     /// A cancelled run has stopped in the engine's worker (after the iteration in hand).
     EngineStopped(crate::web::engine_worker::Stopped),
@@ -121,8 +124,8 @@ pub struct Explain {
     pub form_error: Option<String>,
     pub run: Option<RunView>,
     pub next_run: u32,
-    /// The engine's worker the runs go to (started with the first run).
-    pub worker: Option<Rc<EngineWorker>>,
+    /// The engine's worker the runs and the panels go to (the app's, started with the page).
+    pub worker: WorkerSlot,
     pub seed_canvas: NodeRef,
     pub p_canvas: NodeRef,
     pub perturbed_canvas: NodeRef,

@@ -78,7 +78,7 @@ fn model_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
             <><p class="error">{ e }</p>
               <button id="retry-model" onclick={ctx.link().callback(|_| Msg::LoadModel)}>{ "Retry" }</button></>
         }),
-        Some(ModelSlot::Ready(_, info)) => ("ready", html! {
+        Some(ModelSlot::Ready(info)) => ("ready", html! {
             <p class="muted" title={format!("loaded in {} · warm-up (first pass, kernel compilation) {}", seconds(info.load_ms), seconds(info.warmup_ms))}>
               { format!("{} · {} · sha256 checked",
                 if info.from_cache { "from this browser's cache" } else { "downloaded" },
@@ -312,7 +312,7 @@ fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     let state = s.run.as_ref().map(|r| r.state.name()).unwrap_or("idle");
     let photos_in = s.bundled_arrived.iter().filter(|p| p.is_some()).count();
     let photos_ready = matches!(s.bundled, Some(Ok(_)));
-    let ready = s.ready_model(&s.model_id).is_some() && s.seed.is_some() && photos_ready;
+    let ready = s.model_ready(&s.model_id) && s.seed.is_some() && photos_ready;
     let active = s.run.as_ref().is_some_and(|r| r.state.active());
     let paused = s.run.as_ref().is_some_and(|r| r.state == RunState::Paused);
     let cpu_notice = s.device.as_ref().filter(|d| d.is_cpu).map(|_| html! {
@@ -345,7 +345,7 @@ fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
                 else { "Waiting for the model and the seed…".to_string() } }</p>
             <div class="pictures"><figure><div class="placeholder">{ format!("p for “{}” appears here as it forms", labels::imagenet()[s.target].name()) }</div></figure></div>
           </> } } }
-        <crate::web::bench::Bench device={s.device.clone()} model={s.ready_model(&s.model_id).map(|m| (s.model_id.clone(), m))} busy={active} />
+        <crate::web::bench::Bench device={s.device.clone()} model={s.model_ready(&s.model_id).then(|| s.entry(&s.model_id)).flatten()} worker={s.worker.get().ok()} busy={active} />
       </div>
     }
 }
