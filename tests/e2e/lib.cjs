@@ -40,8 +40,8 @@ async function withBrowser(flags, url, body, { viewport = { width: 1280, height:
     page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} for ${r.url()}`); });
     if (beforeGoto) await beforeGoto(page, context);
     // Every check waits for the page's own state (selectors, data-state), not for the load event:
-    // on the CPU backend the page's thread may be computing (model warm-up) while the 45 MB debug
-    // wasm's load event is still pending, and a busy CI machine once took longer than 300 s for it.
+    // the debug wasm's load event may be long in coming, and a busy CI machine once took longer
+    // than 300 s for it.
     await page.goto(url, { timeout: 300_000, waitUntil: 'domcontentloaded' });
     await body(page, context);
   } finally {

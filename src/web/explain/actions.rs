@@ -5,7 +5,6 @@ use super::models::{load_model, ModelSlot};
 use super::run::{CrossRow, RunState, RunView};
 use super::state::{Explain, Msg};
 use crate::engine::RunConfig;
-use crate::imaging;
 use crate::models::labels;
 use crate::session::transport::{Answer, Job, ModelFiles};
 use crate::session::{ExplainRequest, Outcome, Photo, RunEvent, RunRequest};
@@ -137,7 +136,8 @@ impl Explain {
             backend_id: backend_id(&device),
             distribution: photo_names,
             photo_set: self.photo_set,
-            seed_fingerprint: crate::web::page::fingerprint(&imaging::to_chw(&seed.image)),
+            // d̄ as the engine uses it comes with the worker's `Started`.
+            seed_fingerprint: String::new(),
             p_fingerprint: None,
             events: Vec::new(),
             perturbation: None,

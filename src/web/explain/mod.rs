@@ -2,10 +2,10 @@
 //! settings, run the engine live on the active backend, read the result and export it.
 //!
 //! The page builds a `RunRequest`, sends it to the engine's web worker (`web::engine_worker`) and
-//! renders the session's `RunEvent`s as they come; a run holds no tensor on the page's thread.
-//! Pause and Cancel go to the worker, which reads them before each event. The page still keeps
-//! the chosen model on its own backend for what it does between runs: the seed's top five, a
-//! failed run's, the cross-model check and the benchmark.
+//! renders the session's `RunEvent`s as they come, p's pictures drawn in the worker. Pause and
+//! Cancel go to the worker, which reads them before each event. What the page computes between
+//! runs goes to the same worker as jobs (the model's load and warm-up, the seed's top five, a
+//! failed run's, the cross-model check, the benchmark): the page holds no model.
 //!
 //! One job a file: `state` (what the component holds and hears), `component` (messages into
 //! changes), `actions` (models, runs, checks), `editing` (seed and settings), `restore` (share
