@@ -44,6 +44,8 @@ struct Engine {
     /// One device per backend (WebGPU can be set up only once in a worker), and what a GPU's
     /// adapter reports.
     devices: RefCell<Vec<(Backend, Device, Option<GpuInfo>)>>,
+    /// A device is being set up: a second job asking meanwhile waits for it.
+    setting_up: Cell<bool>,
     /// The ImageNet models loaded, by backend and sha256: a page's panels use each model of
     /// the zoo (the cross-model check), and a visitor goes back and forth between them.
     imagenet: RefCell<Vec<(Backend, String, Rc<ImageNetModel>)>>,
@@ -67,6 +69,7 @@ pub fn start() {
         active: Cell::new(None),
         paused: Cell::new(false),
         devices: RefCell::new(Vec::new()),
+        setting_up: Cell::new(false),
         imagenet: RefCell::new(Vec::new()),
         tasks: RefCell::new(None),
     });
@@ -180,17 +183,23 @@ impl Engine {
 
     /// The device of `backend` (set up on first use) and what its GPU adapter reports.
     async fn backend(&self, backend: Backend) -> Result<(Device, Option<GpuInfo>), String> {
+        // Jobs and runs go on side by side, and WebGPU can be set up only once.
+        while self.setting_up.get() {
+            sleep(10).await;
+        }
         if let Some((_, device, info)) = self.devices.borrow().iter().find(|(b, _, _)| *b == backend) {
             return Ok((device.clone(), info.clone()));
         }
-        let (device, info) = match backend {
+        self.setting_up.set(true);
+        let set_up = match backend {
             Backend::WebGpu => {
-                let (device, info) = device::init_wgpu().await.map_err(|e| format!("the browser offered an adapter, but burn could not use it: {e}"))?;
-                (device, Some(info))
+                device::init_wgpu().await.map(|(device, info)| (device, Some(info))).map_err(|e| format!("the browser offered an adapter, but burn could not use it: {e}"))
             }
-            Backend::Flex => (device::flex_device(), None),
-            Backend::Ndarray => (device::cpu_device(), None),
+            Backend::Flex => Ok((device::flex_device(), None)),
+            Backend::Ndarray => Ok((device::cpu_device(), None)),
         };
+        self.setting_up.set(false);
+        let (device, info) = set_up?;
         self.devices.borrow_mut().push((backend, device.clone(), info.clone()));
         Ok((device, info))
     }

@@ -76,9 +76,10 @@ impl Explain {
         };
         let picture = Photo::new("the seed", &seed.image);
         self.seed_top5 = None;
-        let asked = self.worker();
+        self.seed_asked += 1;
+        let (asked, number) = (self.worker(), self.seed_asked);
         ctx.link().send_future(async move {
-            Msg::SeedTop5(device.generation, top5_in_worker(asked, device.backend, entry, picture).await)
+            Msg::SeedTop5(device.generation, number, top5_in_worker(asked, device.backend, entry, picture).await)
         });
     }
 

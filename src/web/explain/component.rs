@@ -38,6 +38,7 @@ impl Component for Explain {
             model_id: models::squeezenet::ID.into(),
             models: HashMap::new(),
             seed_top5: None,
+            seed_asked: 0,
             query: String::new(),
             target: 1,
             bundled: None,
@@ -194,8 +195,8 @@ impl Component for Explain {
                     }
                 }
             }
-            Msg::SeedTop5(generation, result) => {
-                if Some(generation) != self.device.as_ref().map(|d| d.generation) {
+            Msg::SeedTop5(generation, number, result) => {
+                if Some(generation) != self.device.as_ref().map(|d| d.generation) || number != self.seed_asked {
                     return false;
                 }
                 self.seed_top5 = Some(result);

@@ -41,7 +41,8 @@ pub enum Msg {
     LoadModel,
     ModelProgress(u32, String, u64, u64),
     ModelLoaded(u32, String, Result<LoadInfo, String>),
-    SeedTop5(u32, Result<Vec<Prediction>, String>),
+    /// The seed's top five on backend generation `.0`, for the `.1`-th seed asked about.
+    SeedTop5(u32, u32, Result<Vec<Prediction>, String>),
     ClassQuery(String),
     SetTarget(usize),
     RandomClass,
@@ -93,6 +94,9 @@ pub struct Explain {
     pub model_id: String,
     pub models: HashMap<String, ModelSlot>,
     pub seed_top5: Option<Result<Vec<Prediction>, String>>,
+    /// How many seeds the worker was asked to classify: only the last one's answer is shown (a
+    /// brush stroke asks again before the last answer came).
+    pub seed_asked: u32,
     pub query: String,
     pub target: usize,
     /// Every bundled photo, once all have arrived (or why one could not).
