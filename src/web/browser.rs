@@ -221,32 +221,28 @@ pub fn draw_on(node: &yew::NodeRef, image: Option<&RgbImage>) {
 /// `data-drawn`). A page re-renders on every message (a click on Pause, an event of a run); the
 /// per-pixel work of its pictures must not come with each.
 pub fn draw_once(node: &yew::NodeRef, key: &str, image: impl FnOnce() -> Option<RgbImage>) {
-    let Some(canvas) = node.cast::<HtmlCanvasElement>() else { return };
-    if canvas.get_attribute("data-drawn").as_deref() == Some(key) {
-        return;
-    }
-    if let Some(image) = image() {
-        match draw_rgb(&canvas, &image) {
-            Ok(()) => {
-                let _ = canvas.set_attribute("data-drawn", key);
-            }
-            Err(e) => web_sys::console::warn_1(&e.into()),
-        }
-    }
+    put_once(node, key, || image().map(|image| crate::imaging::Rgba::from_rgb(&image)));
 }
 
 /// Puts `picture` on the canvas behind `node` unless it shows `key` already: one `putImageData`
 /// of bytes drawn elsewhere (the engine's worker draws an explanation's pictures).
 pub fn draw_rgba_once(node: &yew::NodeRef, key: &str, picture: &crate::imaging::Rgba) {
+    put_once(node, key, || Some(picture));
+}
+
+/// Both of the above: `picture` is asked for only when the canvas does not show `key`.
+fn put_once<P: std::borrow::Borrow<crate::imaging::Rgba>>(node: &yew::NodeRef, key: &str, picture: impl FnOnce() -> Option<P>) {
     let Some(canvas) = node.cast::<HtmlCanvasElement>() else { return };
     if canvas.get_attribute("data-drawn").as_deref() == Some(key) {
         return;
     }
-    match put_rgba(&canvas, picture) {
-        Ok(()) => {
-            let _ = canvas.set_attribute("data-drawn", key);
+    if let Some(picture) = picture() {
+        match put_rgba(&canvas, picture.borrow()) {
+            Ok(()) => {
+                let _ = canvas.set_attribute("data-drawn", key);
+            }
+            Err(e) => web_sys::console::warn_1(&e.into()),
         }
-        Err(e) => web_sys::console::warn_1(&e.into()),
     }
 }
 

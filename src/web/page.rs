@@ -4,6 +4,7 @@
 
 use super::browser;
 use crate::link::{self, SharedState};
+use crate::models::format::verify_sha256;
 use crate::models::manifest::Manifest;
 use crate::session::transport::Backend;
 use std::rc::Rc;
@@ -17,6 +18,16 @@ pub struct ActiveDevice {
     pub backend: Backend,
     /// Changes with every backend switch.
     pub generation: u32,
+}
+
+/// A model file of the manifest (`models/<file>`), from Cache Storage or downloaded (telling
+/// `progress`), checked against its sha256 and kept in the cache, where the engine's worker builds
+/// the model from: its size in bytes, and whether it came from the cache.
+pub async fn fetch_model_file(file: &str, size: u64, sha256: &str, name: &str, progress: impl Fn(u64, u64)) -> Result<(usize, bool), String> {
+    let (sha, name) = (sha256.to_string(), name.to_string());
+    let check = move |bytes: &[u8]| verify_sha256(bytes, &sha).map_err(|e| format!("{name}: {e}"));
+    let ((), bytes, from_cache) = browser::fetch_checked(&format!("models/{file}"), size, progress, check).await?;
+    Ok((bytes, from_cache))
 }
 
 /// Whether two pages got the same share link (the same `Rc`: a link is restored once).

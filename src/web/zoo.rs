@@ -2,11 +2,11 @@
 //! have the engine's worker load it on the active backend and classify a bundled photo. Every
 //! step is async and every failure is a message for the page, never a panic.
 
-use super::browser::{self, fetch_bytes};
+use super::browser::fetch_bytes;
 use super::engine_worker::EngineWorker;
 use super::now_ms;
 use crate::imaging;
-use crate::models::format::verify_sha256;
+use super::page::fetch_model_file;
 use crate::models::{labels, manifest::Manifest, Prediction};
 use crate::session::transport::{Answer, Backend, Job};
 use crate::session::Photo;
@@ -44,11 +44,7 @@ pub async fn classify_sample(manifest: Manifest, id: String, worker: Result<Rc<E
     let entry = manifest.model(&id).ok_or_else(|| format!("the manifest has no model {id}"))?.clone();
     let worker = worker?;
     let start = now_ms();
-    let (sha, name) = (entry.sha256.clone(), entry.name.clone());
-    browser::fetch_checked(&format!("models/{}", entry.file), entry.file_bytes as u64, |_, _| {}, move |bytes: &[u8]| {
-        verify_sha256(bytes, &sha).map_err(|e| format!("{name}: {e}"))
-    })
-    .await?;
+    fetch_model_file(&entry.file, entry.file_bytes as u64, &entry.sha256, &entry.name, |_, _| {}).await?;
     let photo = fetch_bytes(SAMPLE_PHOTO).await?;
     let download_ms = now_ms() - start;
     let start = now_ms();

@@ -2,10 +2,9 @@
 //! Storage) and sha256-checked by the page, then loaded and warmed up by the engine's worker,
 //! which computes everything with it (issue #23: the page holds no model).
 
-use crate::models::format::verify_sha256;
 use crate::models::manifest::ModelEntry;
 use crate::session::transport::{Answer, Backend, Job};
-use crate::web::browser;
+use crate::web::page::fetch_model_file;
 use crate::web::engine_worker::EngineWorker;
 use crate::web::now_ms;
 use serde::Serialize;
@@ -34,11 +33,7 @@ pub struct LoadInfo {
 /// it and warm it up.
 pub async fn load_model(entry: ModelEntry, worker: Rc<EngineWorker>, backend: Backend, progress: impl Fn(u64, u64)) -> Result<LoadInfo, String> {
     let start = now_ms();
-    let (sha, name) = (entry.sha256.clone(), entry.name.clone());
-    let ((), bytes, from_cache) = browser::fetch_checked(&format!("models/{}", entry.file), entry.file_bytes as u64, progress, move |bytes: &[u8]| {
-        verify_sha256(bytes, &sha).map_err(|e| format!("{name}: {e}"))
-    })
-    .await?;
+    let (bytes, from_cache) = fetch_model_file(&entry.file, entry.file_bytes as u64, &entry.sha256, &entry.name, progress).await?;
     let download_ms = now_ms() - start;
     match worker.ask(backend, Job::Load { entry }).await? {
         Answer::Loaded { load_ms, warmup_ms } => Ok(LoadInfo { from_cache, bytes, download_ms, load_ms, warmup_ms }),

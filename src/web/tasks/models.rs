@@ -4,7 +4,7 @@
 //! from the same cached files for a run, so the page's thread runs no tensor operation.
 
 use crate::engine::gaussian::ClassGaussian;
-use crate::models::format::verify_sha256;
+use crate::web::page::fetch_model_file;
 use crate::models::manifest::Manifest;
 use crate::models::resnet;
 use crate::web::browser;
@@ -52,13 +52,8 @@ pub async fn load_models(manifest: Rc<Manifest>, progress: impl Fn(u64, u64) + C
         let progress = progress.clone();
         move |received: u64, _| progress(before + received, total)
     };
-    let load = |entry: &crate::models::manifest::TrainedEntry| {
-        let (sha, name) = (entry.sha256.clone(), entry.name.clone());
-        move |bytes: &[u8]| verify_sha256(bytes, &sha).map_err(|e| format!("{name}: {e}"))
-    };
-    let ((), a, cached_a) = browser::fetch_checked(&format!("models/{}", robust_entry.file), sizes[0], part(0), load(&robust_entry)).await?;
-    let ((), b, cached_b) =
-        browser::fetch_checked(&format!("models/{}", standard_entry.file), sizes[1], part(sizes[0]), load(&standard_entry)).await?;
+    let (a, cached_a) = fetch_model_file(&robust_entry.file, sizes[0], &robust_entry.sha256, &robust_entry.name, part(0)).await?;
+    let (b, cached_b) = fetch_model_file(&standard_entry.file, sizes[1], &standard_entry.sha256, &standard_entry.name, part(sizes[0])).await?;
     let sha = gaussians_entry.sha256.clone();
     let (gaussians, c, cached_c) = browser::fetch_checked(
         &format!("models/{}", gaussians_entry.file),
