@@ -170,7 +170,7 @@ impl EngineWorker {
     }
 
     /// The page's worker in `slot`, started now if there is none or the last one died.
-    pub fn in_slot(slot: &mut Option<Rc<EngineWorker>>) -> Result<Rc<EngineWorker>, String> {
+    fn in_slot(slot: &mut Option<Rc<EngineWorker>>) -> Result<Rc<EngineWorker>, String> {
         if let Some(worker) = slot.as_ref().filter(|w| !w.inbox.dead.get()) {
             return Ok(worker.clone());
         }
@@ -227,9 +227,10 @@ impl EngineWorker {
     }
 }
 
-/// The app's engine worker, shared by its diagnostics and the explanation page (the image tasks
-/// have their own: each worker runs one run at a time): started on first use, and again when the
-/// last one died.
+/// A page's engine worker: started on first use, and again when the last one died (a run whose
+/// worker died goes on in the slot's next one, so there is never a second). The app's is shared
+/// by its diagnostics and the explanation page; the image tasks have their own (a worker runs one
+/// run at a time).
 #[derive(Clone, Default)]
 pub struct WorkerSlot(Rc<RefCell<Option<Rc<EngineWorker>>>>);
 
@@ -254,6 +255,8 @@ impl Drop for EngineWorker {
 /// Pause and cancel of one run, as the page's buttons set them; the worker hears of each (the
 /// worker that runs it now: a run that survived a crash runs in another one).
 pub struct Control {
+    /// Where a new worker comes from when the run's dies.
+    slot: WorkerSlot,
     worker: RefCell<Rc<EngineWorker>>,
     id: u32,
     paused: Cell<bool>,
@@ -261,8 +264,10 @@ pub struct Control {
 }
 
 impl Control {
-    pub fn new(worker: Rc<EngineWorker>, id: u32) -> Rc<Control> {
-        Rc::new(Control { worker: RefCell::new(worker), id, paused: Cell::new(false), over: Cell::new(false) })
+    /// Run `id`'s control, in the worker of `slot` (started now if need be).
+    pub fn new(slot: &WorkerSlot, id: u32) -> Result<Rc<Control>, String> {
+        let worker = slot.get()?;
+        Ok(Rc::new(Control { slot: slot.clone(), worker: RefCell::new(worker), id, paused: Cell::new(false), over: Cell::new(false) }))
     }
 
     pub fn pause(&self, pause: bool) {
@@ -382,14 +387,19 @@ pub async fn run_in_worker(
                 let from = resume.as_ref().map_or("the start".to_string(), |c| format!("iteration {}", c.a2x.iteration));
                 send(Heard::Recovering(format!("{message}. A new worker goes on from {from}{change}.")));
                 (skip, restarted) = (forwarded - checkpointed, true);
-                worker.worker.terminate();
-                worker = match EngineWorker::spawn() {
-                    Ok(w) => Rc::new(w),
+                // The slot's next worker (the page's other work goes to it too).
+                let dead = worker;
+                dead.worker.terminate();
+                worker = match control.slot.get() {
+                    Ok(w) => w,
                     Err(e) => {
                         send(Heard::Event(RunEvent::Failed { message: e }));
                         break true;
                     }
                 };
+                if let Some(tell) = dead.inbox.on_stopped.borrow_mut().take() {
+                    *worker.inbox.on_stopped.borrow_mut() = Some(tell);
+                }
                 *control.worker.borrow_mut() = worker.clone();
                 if control.paused.get() {
                     worker.send(ToWorker::Pause);

@@ -12,6 +12,10 @@
 //     task over 200 ms during it (a PerformanceObserver for `longtask`), Pause, Resume and Cancel
 //     answer within 100 ms, and a cancelled run stops within one iteration,
 //   - "Benchmark this device" times the defaults at b 4 and b 32 per phase (on the CPU),
+//   - a run (CPU) whose worker is killed goes on in one new worker, and after a reload mid-run the
+//     edited seed and the settings are back, the run is offered, and Resume ends it with the
+//     uninterrupted run's p and ℘ curve exactly; after a reload (WebGPU) the seed from the
+//     visitor's own image with its stroke and their own photo in D̄ are back,
 //   - the first screen at 1280×800 and 390×844 shows model, class, seed and Run, with the other
 //     settings and the diagnostics folded away, and no horizontal overflow.
 // Screenshots go to OUT_DIR.
@@ -233,6 +237,8 @@ async function explainRun(page, label, iterations) {
   await page.click('#start', { timeout: TIMEOUT });
   await page.waitForSelector('#run[data-state="running"], #run[data-state="finished"], #run[data-state="failed"]', { timeout: TIMEOUT });
   await page.waitForFunction(() => Number(document.querySelector('#run-status')?.dataset.iteration) >= 1, null, { timeout: TIMEOUT });
+  // The canvas is put after the render that shows the iteration (`data-drawn` names what it holds).
+  await page.waitForSelector('#p-canvas[data-drawn]', { timeout: 60_000 }).catch(() => {});
   const live = await canvasStats(page, '#p-canvas');
   check(`${label}: the perturbation is drawn while the run goes (std ${live.std.toFixed(1)})`, live.std > 1);
   await page.waitForSelector('#run[data-state="finished"], #run[data-state="failed"], #run[data-state="cancelled"]', { timeout: TIMEOUT });
@@ -375,6 +381,88 @@ async function cancelRun(page, label) {
   await longTasks(page, `${label} (pause, resume, cancel)`, runFrom);
 }
 
+const seedPixels = (page) => page.evaluate(() => {
+  const canvas = document.querySelector('#seed-canvas');
+  return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
+});
+
+// How many of the seed canvas's values differ from `expected`, once they stop differing or after
+// a minute (the page draws a canvas after the render that shows its state).
+async function seedDiffers(page, expected) {
+  let differ = Infinity;
+  for (let i = 0; i < 120 && differ !== 0; i++) {
+    if (i > 0) await page.waitForTimeout(500);
+    const shown = await seedPixels(page);
+    differ = shown.length === expected.length ? shown.filter((v, j) => v !== expected[j]).length : Infinity;
+  }
+  return differ;
+}
+
+// Issue #23 item 3 on the explanation page (CPU backend): a run from an edited seed, uninterrupted;
+// then the same run with its worker killed after an iteration and the page reloaded later. The
+// run goes on in one new worker, which the page's other work then uses too; after the reload the
+// edited seed and the settings are back, the run is offered where it was, and Resume finishes it
+// with the uninterrupted run's p and ℘ curve exactly.
+async function reloadMidRun(page, label) {
+  await openDisclosure(page, '#advanced');
+  await page.fill('#set-iterations', '8');
+  await page.locator('#seed-canvas').scrollIntoViewIfNeeded();
+  const box = await page.locator('#seed-canvas').boundingBox();
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.3);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.7, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForFunction(() => document.querySelector('#seed h3 + p')?.textContent.includes('(edited)'));
+  const drawn = await seedPixels(page);
+  const finished = '#run[data-state="finished"], #run[data-state="failed"], #run[data-state="cancelled"]';
+  await page.click('#start', { timeout: TIMEOUT });
+  await page.waitForSelector('#run[data-state="running"]', { timeout: TIMEOUT });
+  await page.waitForSelector(finished, { timeout: TIMEOUT });
+  const whole = await runJson(page);
+  check(`${label}: the run from the edited seed finished (${whole.curve.length} iterations)`, whole.state === 'finished' && whole.curve.length === 8);
+
+  const iteration = (n) => page.waitForFunction((n) => Number(document.querySelector('#run-status')?.dataset.iteration) >= n, n, { timeout: TIMEOUT });
+  const engineWorkers = () => page.workers().filter((w) => w.url().includes('worker'));
+  await page.click('#start', { timeout: TIMEOUT });
+  await iteration(1);
+  // The worker dies (an uncaught error in it: the page sees the worker fail).
+  await Promise.all(engineWorkers().map((w) => w.evaluate(() => { setTimeout(() => { throw new Error('killed by the test'); }, 0); }).catch(() => {})));
+  await page.waitForSelector('#run-recovered', { timeout: TIMEOUT });
+  const recovered = await page.textContent('#run-recovered');
+  check(`${label}: the page said the worker died and a new one went on (${recovered})`, /goes on from iteration \d+/.test(recovered));
+  // Undo and redo the stroke: the seed's top five are asked of the page's worker, which must be
+  // the run's new one, not a third.
+  await page.click('#undo');
+  await page.click('#redo');
+  await page.waitForSelector('#seed-top5 ol.top5 li', { timeout: TIMEOUT }).catch(() => {});
+  let workers = engineWorkers().length;
+  for (let i = 0; i < 50 && workers !== 1; i++) { await page.waitForTimeout(100); workers = engineWorkers().length; }
+  check(`${label}: after the recovery the page has one engine worker (${workers})`, workers === 1);
+  await iteration(2);
+  const before = Number(await page.getAttribute('#run-status', 'data-iteration'));
+  await page.reload({ timeout: 300_000, waitUntil: 'domcontentloaded' });
+  await page.waitForSelector('#resume-offer', { timeout: TIMEOUT });
+  const offered = Number(await page.getAttribute('#resume-offer', 'data-iteration'));
+  check(`${label}: after a reload the page offers to resume the run where it was (iteration ${offered} of 8; the reload came after ${before})`,
+    offered >= 1 && offered <= 8);
+  const differ = await seedDiffers(page, drawn);
+  check(`${label}: the seed edited before the reload is back (${differ} of ${drawn.length} canvas values differ; ${await page.textContent('#seed h3 + p')})`,
+    differ === 0 && (await page.textContent('#seed h3 + p')).includes('(edited)'));
+  check(`${label}: the settings are back after the reload (iterations ${await page.inputValue('#set-iterations')}, b ${await page.inputValue('#set-batch')})`,
+    await page.inputValue('#set-iterations') === '8' && await page.inputValue('#set-batch') === String(BATCH));
+  await page.waitForSelector('#resume-run:not([disabled])', { timeout: TIMEOUT });
+  await page.click('#resume-run');
+  await page.waitForSelector('#run[data-state="running"], ' + finished, { timeout: TIMEOUT });
+  await page.waitForSelector(finished, { timeout: TIMEOUT });
+  const resumed = await runJson(page);
+  check(`${label}: Resume finished the run with the uninterrupted run's p exactly (${resumed.p_fingerprint} vs ${whole.p_fingerprint})`,
+    resumed.state === 'finished' && resumed.p_fingerprint === whole.p_fingerprint && resumed.seed_fingerprint === whole.seed_fingerprint);
+  check(`${label}: and with its ℘ curve exactly`, JSON.stringify(resumed.curve) === JSON.stringify(whole.curve),
+    `${resumed.curve} vs ${whole.curve}`);
+  check(`${label}: nothing is offered once the run ended`, !(await page.$('#resume-offer')));
+  await page.screenshot({ path: path.join(outDir, 'explain-resumed-cpu-1280.png'), fullPage: true });
+}
+
 (async () => {
   fs.mkdirSync(outDir, { recursive: true });
   const server = await serve(dist, 0);
@@ -399,11 +487,26 @@ async function cancelRun(page, label) {
           // On SwiftShader b 32 takes minutes an iteration; flex on the CPU, seconds.
           await benchmark(page, label);
         }
+        const ownSeed = await seedPixels(page);
+        if (label === 'CPU') {
+          // The page is reloaded in the middle of a run (and the model then comes from the cache).
+          await reloadMidRun(page, label);
+        } else {
+          await page.reload({ timeout: 300_000, waitUntil: 'domcontentloaded' });
+        }
         // A reload takes the model from Cache Storage: no second download.
-        await page.reload({ timeout: 300_000, waitUntil: 'domcontentloaded' });
         await page.waitForSelector('#model[data-state="ready"], #model[data-state="failed"]', { timeout: TIMEOUT });
         const info = await page.textContent('#model');
         check(`${label}: after a reload the model comes from the browser's cache`, /from this browser's cache/.test(info), info);
+        if (label === 'WebGPU') {
+          // What the editor checks left: the visitor's own image as the seed, drawn on, and their
+          // photo in D̄ (kept as the file they chose) are back after the reload.
+          await page.waitForFunction(() => document.querySelectorAll('#distribution img.own').length > 0, null, { timeout: 60_000 }).catch(() => {});
+          const differ = await seedDiffers(page, ownSeed);
+          check(`${label}: after a reload the seed from your own image is back with its stroke (${await page.textContent('#seed h3 + p')}; ${differ} canvas values differ)`,
+            (await page.textContent('#seed h3 + p')).includes('rocket.jpg') && differ === 0);
+          check(`${label}: after a reload your own photo is back in D̄`, (await page.$$('#distribution img.own')).length === 1);
+        }
       }, { init: RECORD_MODEL_STATES, beforeGoto: throttle });
       errors.forEach((e) => check(`${label}: no browser errors`, false, e));
     }

@@ -2,13 +2,14 @@
 //! to the session, its events turned into messages), the cross-model check, export names.
 
 use super::models::{load_model, ModelSlot};
-use super::run::{CrossRow, RunState, RunView};
+use super::run::{CrossRow, ExplainInputs, Resumed, RunState, RunView};
 use super::state::{Explain, Msg};
 use crate::engine::RunConfig;
 use crate::models::labels;
 use crate::session::transport::{Answer, Job, ModelFiles};
 use crate::session::{ExplainRequest, Outcome, Photo, RunEvent, RunRequest};
 use crate::web::engine_worker::{run_in_worker, Control, EngineWorker, Heard};
+use crate::web::browser;
 use crate::web::now_ms;
 use crate::web::page::backend_id;
 use std::rc::Rc;
@@ -86,7 +87,7 @@ impl Explain {
     /// A new seed from a photo: a bundled one (`bundled`), or the visitor's (embedded in a share
     /// link if it fits, otherwise named so the recipient is asked for it).
     pub(super) fn start(&mut self, ctx: &Context<Self>) -> Result<(), String> {
-        let device = self.device.clone().ok_or("the backend is still starting")?;
+        self.device.as_ref().ok_or("the backend is still starting")?;
         // The model is loaded in the worker (its file is in Cache Storage, checked).
         if !self.model_ready(&self.model_id) {
             return Err("the model is not loaded yet".into());
@@ -105,7 +106,6 @@ impl Explain {
         if photos.is_empty() {
             return Err("D̄ has no photos: add some of your own".into());
         }
-        let photo_names: Vec<String> = photos.iter().map(|p| p.name.clone()).collect();
         let size = self.input_size();
         if self.num_samples + 1 < self.config.batch {
             return Err(format!("|D̄| = {} cannot fill a mini-batch of b − 1 = {}", self.num_samples, self.config.batch.saturating_sub(1)));
@@ -115,32 +115,54 @@ impl Explain {
         }
         crate::link::check_sample_bytes(self.num_samples, size).map_err(|e| e.to_string())?;
         let config = RunConfig { target: self.target, region: self.region, ..self.config.clone() };
-        let request = ExplainRequest { model: self.model_id.clone(), config: config.clone(), seed: Photo::new(&seed.name(), &seed.image), photos, samples: self.num_samples };
+        let request = ExplainRequest { model: self.model_id.clone(), config, seed: Photo::new(&seed.name(), &seed.image), photos, samples: self.num_samples };
+        let tag = format!("{}-{}", now_ms(), browser::random());
+        let inputs = ExplainInputs { tag, request, entry, seed_recipe: seed.recipe.clone(), own_photos: self.own_photos.len(), photo_set: self.photo_set };
+        self.launch(ctx, inputs, None)
+    }
+
+    /// Starts a run of `inputs` in the engine's worker on the page's backend: from the start (its
+    /// inputs kept for a reload), or from `resumed` (an interrupted run's checkpoint, with the
+    /// events the page had shown of it).
+    pub(super) fn launch(&mut self, ctx: &Context<Self>, inputs: ExplainInputs, resumed: Option<Resumed>) -> Result<(), String> {
+        let device = self.device.clone().ok_or("the backend is still starting")?;
         let worker = self.worker.get()?;
         let stopped = ctx.link().clone();
         worker.on_stopped(move |what| stopped.send_message(Msg::EngineStopped(what)));
         self.next_run += 1;
         let id = self.next_run;
         self.share = None;
-        let control = Control::new(worker, id);
+        let control = Control::new(&self.worker, id)?;
+        // A new run is kept in place of an interrupted one.
+        self.interrupted = None;
+        let (events, checkpoint) = match resumed {
+            Some(resumed) => (resumed.events, Some(resumed.checkpoint)),
+            None => {
+                Self::save_run_inputs(&inputs);
+                (Vec::new(), None)
+            }
+        };
+        let ExplainInputs { tag, request, entry, seed_recipe, own_photos, photo_set } = inputs;
         self.run = Some(RunView {
             id,
+            tag,
             state: RunState::Preparing,
             error: None,
-            model_id: self.model_id.clone(),
+            model_id: request.model.clone(),
             backend: device.label,
-            config: config.clone(),
-            num_samples: self.num_samples,
-            seed_name: seed.name(),
-            seed_recipe: seed.recipe.clone(),
-            own_photos: self.own_photos.len(),
+            config: request.config.clone(),
+            num_samples: request.samples,
+            seed_name: request.seed.name.clone(),
+            seed_recipe,
+            own_photos,
             backend_id: backend_id(&device),
-            distribution: photo_names,
-            photo_set: self.photo_set,
+            distribution: request.photos.iter().map(|p| p.name.clone()).collect(),
+            photo_set,
             // d̄ as the engine uses it comes with the worker's `Started`.
             seed_fingerprint: String::new(),
             p_fingerprint: None,
-            events: Vec::new(),
+            resumed_from: events.len(),
+            events,
             perturbation: None,
             pictures: None,
             started_ms: now_ms(),
@@ -157,7 +179,7 @@ impl Explain {
         let link = ctx.link().clone();
         let files = ModelFiles::ImageNet { entry };
         wasm_bindgen_futures::spawn_local(async move {
-            let finished = run_in_worker(control, device.backend, files, RunRequest::Explain(request), None, |heard| match heard {
+            let finished = run_in_worker(control, device.backend, files, RunRequest::Explain(request), checkpoint, |heard| match heard {
                 Heard::Event(RunEvent::Started { seed, .. }) => link.send_message(Msg::RunStarted(id, seed)),
                 Heard::Event(RunEvent::Explained { event, perturbation, pictures }) => link.send_message(Msg::Iteration(id, event, perturbation, pictures)),
                 Heard::Event(RunEvent::Finished(Outcome::Explanation { top5, .. })) => {
@@ -166,7 +188,7 @@ impl Explain {
                 }
                 Heard::Event(RunEvent::Failed { message }) => link.send_message(Msg::RunEnded(id, Err(message))),
                 Heard::Event(other) => link.send_message(Msg::RunEnded(id, Err(format!("an explanation does not send {other:?}")))),
-                Heard::Checkpoint(_) => {}
+                Heard::Checkpoint(checkpoint) => link.send_message(Msg::Checkpoint(id, checkpoint)),
                 Heard::Recovering(what) => link.send_message(Msg::Recovering(id, what)),
             })
             .await;

@@ -55,6 +55,7 @@ impl Component for Explain {
             region: None,
             region_size: 64,
             own_photos: Vec::new(),
+            own_files: Vec::new(),
             photo_errors: Vec::new(),
             decoding_photos: false,
             preset: Preset::A2x,
@@ -73,11 +74,15 @@ impl Component for Explain {
             auto_run_pending: false,
             share_auto_run: true,
             share: None,
+            interrupted: None,
+            saved_read: false,
+            model_restored: false,
         };
         if let Some(manifest) = &explain.manifest {
             explain.model_id = manifest.default_model.clone();
         }
         explain.auto_load(ctx);
+        explain.read_saved(ctx);
         // The engine's worker starts now, so that its module downloads and compiles while the
         // visitor picks a class and a seed, not after Run (a failure is said when Run is pressed).
         let _ = explain.worker.get();
@@ -90,7 +95,7 @@ impl Component for Explain {
         if link.is_some() {
             self.link_pending = link;
         }
-        if self.manifest.is_none() {
+        if self.manifest.is_none() && !self.model_restored {
             if let Some(manifest) = &props.manifest {
                 self.model_id = manifest.default_model.clone();
             }
@@ -113,6 +118,45 @@ impl Component for Explain {
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        // What changes the page's inputs is kept for a reload once handled (a stroke when the
+        // pointer lifts).
+        let draft_changes = matches!(
+            msg,
+            Msg::SelectModel(_) | Msg::SetTarget(_) | Msg::RandomClass | Msg::SetView(_) | Msg::PickSample(_) | Msg::SeedDecoded(Ok(_))
+                | Msg::Undo | Msg::Redo | Msg::ClearSeed | Msg::PointerDown(..) | Msg::PointerUp | Msg::RegionOn(_) | Msg::RegionSize(_)
+                | Msg::Preset(_) | Msg::SetField(..)
+        );
+        let changed = self.handle(ctx, msg);
+        if changed && draft_changes {
+            self.save_draft();
+        }
+        changed
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        super::view::view(self, ctx)
+    }
+
+    fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
+        // Each picture is computed and drawn again only when it changed (a run's p changes with its
+        // events, the view with the visitor's choice).
+        if let Some(seed) = &self.seed {
+            browser::draw_once(&self.seed_canvas, &browser::picture_key(&seed.image), || Some(seed.image.clone()));
+        }
+        if let Some(run) = &self.run {
+            let shown = format!("{}:{}:{}", run.id, run.events.len(), run.perturbation.is_some());
+            // Drawn in the worker: here only put on the canvases.
+            if let Some(pictures) = &run.pictures {
+                browser::draw_rgba_once(&self.p_canvas, &format!("{shown}:{:?}", self.view), pictures.perturbation(self.view));
+                browser::draw_rgba_once(&self.perturbed_canvas, &shown, &pictures.perturbed_seed);
+            }
+        }
+    }
+}
+
+impl Explain {
+    /// One message into a change of state; true when the page should render again.
+    fn handle(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
             Msg::SampleLoaded(index, result) => {
                 if matches!(self.bundled, Some(Err(_))) {
@@ -367,7 +411,7 @@ impl Component for Explain {
                     for file in files {
                         let name = file.name();
                         let result = browser::decode_blob(&file, &name, PHOTO_SIDE).await;
-                        decoded.push(result.map(|image| (name, image, browser::object_url(&file).unwrap_or_default())));
+                        decoded.push(result.map(|image| (name, image, browser::object_url(&file).unwrap_or_default(), file)));
                     }
                     Msg::PhotosDecoded(decoded)
                 });
@@ -377,16 +421,22 @@ impl Component for Explain {
                 self.photo_errors.clear();
                 for result in results {
                     match result {
-                        Ok(photo) => self.own_photos.push(photo),
+                        Ok((name, image, url, file)) => {
+                            self.own_photos.push((name, image, url));
+                            self.own_files.push(file);
+                        }
                         Err(e) => self.photo_errors.push(e),
                     }
                 }
+                self.save_photos();
             }
             Msg::ClearPhotos => {
                 for (_, _, url) in self.own_photos.drain(..) {
                     browser::revoke_object_url(&url);
                 }
+                self.own_files.clear();
                 self.photo_errors.clear();
+                self.save_photos();
             }
             Msg::Preset(preset) => {
                 if !self.busy() {
@@ -466,6 +516,8 @@ impl Component for Explain {
             }
             Msg::RunEnded(id, result) => {
                 let Some(run) = self.run_mut(id) else { return false };
+                // Finished, cancelled or failed: nothing is left to resume after a reload.
+                Self::forget_run();
                 if let Some(since) = run.paused_since.take() {
                     run.paused_ms += now_ms() - since;
                 }
@@ -487,6 +539,22 @@ impl Component for Explain {
             Msg::ResultTop5(id, result) => {
                 let Some(run) = self.run_mut(id) else { return false };
                 run.top5 = Some(result);
+            }
+            Msg::Checkpoint(id, checkpoint) => {
+                self.save_progress(id, checkpoint);
+                return false;
+            }
+            Msg::SavedRead(kept) => {
+                self.restore_kept(ctx, *kept);
+                self.auto_load(ctx);
+                self.classify_seed(ctx);
+            }
+            Msg::ResumeInterrupted => {
+                self.form_error = self.resume_interrupted(ctx).err();
+            }
+            Msg::DiscardInterrupted => {
+                self.interrupted = None;
+                Self::forget_run();
             }
             Msg::CrossCheck => {
                 if self.run.as_ref().is_some_and(|r| !r.state.active() && r.perturbation.is_some() && !r.cross_running) {
@@ -531,25 +599,5 @@ impl Component for Explain {
             }
         }
         true
-    }
-
-    fn view(&self, ctx: &Context<Self>) -> Html {
-        super::view::view(self, ctx)
-    }
-
-    fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
-        // Each picture is computed and drawn again only when it changed (a run's p changes with its
-        // events, the view with the visitor's choice).
-        if let Some(seed) = &self.seed {
-            browser::draw_once(&self.seed_canvas, &browser::picture_key(&seed.image), || Some(seed.image.clone()));
-        }
-        if let Some(run) = &self.run {
-            let shown = format!("{}:{}:{}", run.id, run.events.len(), run.perturbation.is_some());
-            // Drawn in the worker: here only put on the canvases.
-            if let Some(pictures) = &run.pictures {
-                browser::draw_rgba_once(&self.p_canvas, &format!("{shown}:{:?}", self.view), pictures.perturbation(self.view));
-                browser::draw_rgba_once(&self.perturbed_canvas, &shown, &pictures.perturbed_seed);
-            }
-        }
     }
 }

@@ -9,7 +9,8 @@
 //!
 //! One job a file: `state` (what the component holds and hears), `component` (messages into
 //! changes), `actions` (models, runs, checks), `editing` (seed and settings), `restore` (share
-//! links), `models`, `seed`, `settings` and `run` (the parts' own types), `view`.
+//! links), `saved` (the seed, settings and run in progress across a reload), `models`, `seed`,
+//! `settings` and `run` (the parts' own types), `view`.
 
 mod actions;
 mod component;
@@ -17,6 +18,7 @@ mod editing;
 mod models;
 mod restore;
 mod run;
+mod saved;
 mod seed;
 mod settings;
 mod state;

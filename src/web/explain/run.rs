@@ -9,7 +9,10 @@ use crate::models::{labels, CrossCheck, Prediction};
 use crate::web::now_ms;
 use crate::web::engine_worker::Control;
 use image::RgbImage;
-use serde::Serialize;
+use crate::models::manifest::ModelEntry;
+use crate::session::transport::{ArrayMut, Bulky};
+use crate::session::{Checkpoint, ExplainRequest};
+use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -38,9 +41,36 @@ impl RunState {
     }
 }
 
+/// What a run is asked to do: the request the worker runs, the model's entry, and what its share
+/// link records beyond the request. Kept at the run's start, so a reload can resume it.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct ExplainInputs {
+    /// Ties the progress kept after each iteration to this run.
+    pub tag: String,
+    pub request: ExplainRequest,
+    pub entry: ModelEntry,
+    pub seed_recipe: SharedPicture,
+    pub own_photos: usize,
+    pub photo_set: PhotoSet,
+}
+
+impl Bulky for ExplainInputs {
+    fn arrays(&mut self, visit: &mut dyn FnMut(ArrayMut)) {
+        self.request.arrays(visit);
+    }
+}
+
+/// What a resumed run starts from: the checkpoint, and the events up to it.
+pub struct Resumed {
+    pub checkpoint: Checkpoint,
+    pub events: Vec<Event>,
+}
+
 /// One run as the page shows it.
 pub struct RunView {
     pub id: u32,
+    /// The tag of its kept inputs (`ExplainInputs::tag`).
+    pub tag: String,
     pub state: RunState,
     pub error: Option<String>,
     pub model_id: String,
@@ -60,6 +90,8 @@ pub struct RunView {
     pub seed_fingerprint: String,
     pub p_fingerprint: Option<String>,
     pub events: Vec<Event>,
+    /// How many of `events` a resumed run started with (done before a reload).
+    pub resumed_from: usize,
     pub perturbation: Option<Vec<f32>>,
     /// p's pictures as the page shows them, drawn by the engine's worker with p.
     pub pictures: Option<imaging::ExplanationPictures>,
@@ -107,8 +139,9 @@ impl RunView {
 
     /// Estimated time left, from the mean time per iteration so far.
     pub fn remaining_ms(&self) -> Option<f64> {
-        let done = self.events.len();
-        (done > 0 && self.state.active()).then(|| self.elapsed_ms() / done as f64 * (self.config.iterations - done) as f64)
+        let done = self.events.len().saturating_sub(self.resumed_from);
+        let left = self.config.iterations.saturating_sub(self.events.len());
+        (done > 0 && self.state.active()).then(|| self.elapsed_ms() / done as f64 * left as f64)
     }
 
     /// p as the page shows it (`view`), the picture the cross-model check classifies and the

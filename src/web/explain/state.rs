@@ -61,7 +61,7 @@ pub enum Msg {
     RegionOn(bool),
     RegionSize(usize),
     AddPhotos(Vec<web_sys::File>),
-    PhotosDecoded(Vec<Result<(String, RgbImage, String), String>>),
+    PhotosDecoded(Vec<Result<(String, RgbImage, String, web_sys::File), String>>),
     ClearPhotos,
     Preset(Preset),
     SetField(Field, String),
@@ -78,6 +78,12 @@ pub enum Msg {
     /// The run's worker died and a new one goes on with it: what happened.
     Recovering(u32, String),
     ResultTop5(u32, Result<Vec<Prediction>, String>),
+    /// Run `.0`'s state after an iteration, kept for a reload.
+    Checkpoint(u32, crate::session::Checkpoint),
+    /// What was kept from before a reload: the seed and settings, the visitor's photos, a run.
+    SavedRead(Box<super::saved::Kept>),
+    ResumeInterrupted,
+    DiscardInterrupted,
     CrossCheck,
     CrossChecked(u32, Result<Vec<CrossRow>, String>),
     ExportPerturbation,
@@ -120,6 +126,8 @@ pub struct Explain {
     pub region_size: usize,
     /// The visitor's photos: name, pixels (shorter side ≤ 512 px), thumbnail object URL.
     pub own_photos: Vec<(String, RgbImage, String)>,
+    /// Their files, in the same order (what is kept for a reload).
+    pub own_files: Vec<web_sys::File>,
     pub photo_errors: Vec<String>,
     pub decoding_photos: bool,
     pub preset: Preset,
@@ -143,4 +151,11 @@ pub struct Explain {
     pub auto_run_pending: bool,
     pub share_auto_run: bool,
     pub share: Option<Share>,
+    /// A run a reload interrupted, offered to resume.
+    pub interrupted: Option<super::saved::Interrupted>,
+    /// Whether what was kept from before has been read (until then nothing is kept, or the
+    /// page's defaults would replace it).
+    pub saved_read: bool,
+    /// The model came from what was kept (the manifest's default must not replace it).
+    pub model_restored: bool,
 }

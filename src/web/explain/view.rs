@@ -324,6 +324,7 @@ fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     html! {
       <div id="run" class="panel sticky" data-state={state}>
         <h3>{ "Run" }</h3>
+        { resume_offer(s, ctx) }
         { preset_choice(s, ctx, active) }
         <div class="row run-bar">
           <button id="start" class="primary" onclick={link.callback(|_| Msg::Start)} disabled={!ready || active}>{ "Run" }</button>
@@ -346,6 +347,26 @@ fn run_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
             <div class="pictures"><figure><div class="placeholder">{ format!("p for “{}” appears here as it forms", labels::imagenet()[s.target].name()) }</div></figure></div>
           </> } } }
         <crate::web::bench::Bench device={s.device.clone()} model={s.model_ready(&s.model_id).then(|| s.entry(&s.model_id)).flatten()} worker={s.worker.get().ok()} busy={active} />
+      </div>
+    }
+}
+
+/// A run a reload or a closed tab interrupted, kept with its last checkpoint: resume or discard.
+fn resume_offer(s: &Explain, ctx: &Context<Explain>) -> Html {
+    let Some(run) = &s.interrupted else { return html! {} };
+    let (done, total) = run.progress();
+    let request = &run.inputs.request;
+    let ready = s.model_ready(&request.model) && !s.busy() && s.device.is_some();
+    let link = ctx.link();
+    html! {
+      <div class="notice" id="resume-offer" data-iteration={done.to_string()}>
+        <p>{ format!("An explanation of “{}” by {} from the seed “{}” was interrupted at iteration {done} of {total}, by a reload or a closed tab. \
+            Resume goes on from there, on this page's backend{}.",
+            labels::imagenet()[request.config.target.min(999)].name(), request.model, request.seed.name,
+            if ready { "" } else { " (once the model is loaded)" }) }</p>
+        <button id="resume-run" class="primary" onclick={link.callback(|_| Msg::ResumeInterrupted)} disabled={!ready}>{ "Resume" }</button>
+        { " " }
+        <button id="discard-run" onclick={link.callback(|_| Msg::DiscardInterrupted)}>{ "Discard" }</button>
       </div>
     }
 }

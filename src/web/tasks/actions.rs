@@ -13,7 +13,7 @@ use crate::models::resnet::LABELS;
 use crate::session::transport::ModelFiles;
 use crate::session::{Outcome as SessionOutcome, RunEvent, RunRequest, TaskRequest};
 use crate::web::browser;
-use crate::web::engine_worker::{run_in_worker, Control, EngineWorker, Heard};
+use crate::web::engine_worker::{run_in_worker, Control, Heard};
 use crate::web::now_ms;
 use crate::web::page::backend_id;
 use yew::prelude::*;
@@ -108,11 +108,10 @@ impl ImageTasks {
     pub(super) fn launch(&mut self, ctx: &Context<Self>, inputs: RunInputs, seed: Vec<f32>, resumed: Option<Resumed>) -> Result<(), String> {
         let device = self.device.clone().ok_or("the backend is still starting")?;
         let task = inputs.request.task;
-        let worker = EngineWorker::in_slot(&mut self.worker)?;
         self.next_run += 1;
         let id = self.next_run;
         self.share = None;
-        let control = Control::new(worker, id);
+        let control = Control::new(&self.worker, id)?;
         // A new run is kept in place of an interrupted one.
         self.interrupted = None;
         let settings = inputs.request.settings.clone();

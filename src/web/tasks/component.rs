@@ -50,7 +50,7 @@ impl Component for ImageTasks {
             picture_error: None,
             runs: [None, None, None],
             next_run: 0,
-            worker: None,
+            worker: Default::default(),
             sketch_canvas: NodeRef::default(),
             mask_canvas: NodeRef::default(),
             pictures: Default::default(),

@@ -148,7 +148,7 @@ pub struct ImageTasks {
     pub runs: [Option<TaskRun>; 3],
     pub next_run: u32,
     /// The engine's worker the runs go to (started with the first run).
-    pub worker: Option<Rc<crate::web::engine_worker::EngineWorker>>,
+    pub worker: crate::web::engine_worker::WorkerSlot,
     pub sketch_canvas: NodeRef,
     pub mask_canvas: NodeRef,
     /// Seed, A2X, PGD: each drawn twice, enlarged by nearest-neighbour and by smooth scaling.

@@ -77,7 +77,7 @@ fn resume_offer(s: &ImageTasks, ctx: &Context<ImageTasks>) -> Html {
     let link = ctx.link();
     html! {
       <div class="notice" id="resume-offer" data-task={name_of(run.task())} data-iteration={done.to_string()}>
-        <p>{ format!("A {} run (target “{}”) was interrupted at iteration {done} of {total}, by a reload or a closed tab.             Resume goes on from there, on this page's backend.", name_of(run.task()), LABELS.get(target).copied().unwrap_or("?")) }</p>
+        <p>{ format!("A {} run (target “{}”) was interrupted at iteration {done} of {total}, by a reload or a closed tab. Resume goes on from there, on this page's backend.", name_of(run.task()), LABELS.get(target).copied().unwrap_or("?")) }</p>
         <button id="resume-run" class="primary" onclick={link.callback(|_| Msg::ResumeInterrupted)} disabled={!ready}>{ "Resume" }</button>
         { " " }
         <button id="discard-run" onclick={link.callback(|_| Msg::DiscardInterrupted)}>{ "Discard" }</button>

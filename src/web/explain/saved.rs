@@ -1,0 +1,287 @@
+//! The explanation page across a reload or a closed tab (issue #23 item 3), kept in IndexedDB
+//! (`web/saved.rs`):
+//! - a draft: the seed with its recipe and pixels, the model, the class and every setting, kept
+//!   after each change (a stroke when the pointer lifts);
+//! - the visitor's own photos of D̄, as the files they chose;
+//! - the run in progress: what it was asked, once at its start (D̄'s photos are megabytes), and
+//!   after every iteration its checkpoint with the events shown up to there.
+//!
+//! After a reload the seed, its edits and the settings are back (a share link in the address wins
+//! over the draft), and the page offers to resume the run where it was.
+
+use super::run::{ExplainInputs, Resumed};
+use super::seed::Seed;
+use super::state::{Explain, Msg};
+use crate::bundled::PhotoSet;
+use crate::engine::{Event, Preset, Region, RunConfig};
+use crate::imaging::PerturbationView;
+use crate::link::SharedPicture;
+use crate::session::transport::{ArrayMut, Bulky};
+use crate::session::{Checkpoint, Photo};
+use crate::web::{messages, saved};
+use image::RgbImage;
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+const DRAFT_KEY: &str = "explain-draft";
+const PHOTOS_KEY: &str = "explain-photos";
+/// The run in progress: its inputs (kept once), and its progress (after every iteration).
+const RUN_KEY: &str = "explain-run";
+const PROGRESS_KEY: &str = "explain-run-progress";
+
+/// The page's inputs as the visitor left them.
+#[derive(Serialize, Deserialize)]
+pub struct Draft {
+    pub model: String,
+    pub target: usize,
+    pub preset: Preset,
+    pub config: RunConfig,
+    pub num_samples: usize,
+    pub region: Option<Region>,
+    pub region_size: usize,
+    pub photo_set: PhotoSet,
+    pub view: PerturbationView,
+    pub seed: Option<DraftSeed>,
+}
+
+/// The seed as the page shows it: its recipe (for share links), its pixels, and the photo it was
+/// cropped from while it is unedited (a model of another input size crops it again).
+#[derive(Serialize, Deserialize)]
+pub struct DraftSeed {
+    pub recipe: SharedPicture,
+    pub image: Photo,
+    pub source: Option<Photo>,
+}
+
+impl Bulky for Draft {
+    fn arrays(&mut self, visit: &mut dyn FnMut(ArrayMut)) {
+        if let Some(seed) = &mut self.seed {
+            seed.image.arrays(visit);
+            if let Some(source) = &mut seed.source {
+                source.arrays(visit);
+            }
+        }
+    }
+}
+
+/// A run's progress as kept after an iteration: `tag` ties it to the inputs kept at its start.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Progress {
+    pub tag: String,
+    pub checkpoint: Checkpoint,
+    /// The events of the iterations the checkpoint holds.
+    pub events: Vec<Event>,
+}
+
+impl Bulky for Progress {
+    fn arrays(&mut self, visit: &mut dyn FnMut(ArrayMut)) {
+        self.checkpoint.arrays(visit);
+    }
+}
+
+/// A run a reload (or a closed tab) interrupted: what it was asked and how far it came.
+pub struct Interrupted {
+    pub inputs: ExplainInputs,
+    pub progress: Progress,
+}
+
+impl Interrupted {
+    /// Iterations done, of how many.
+    pub fn progress(&self) -> (usize, usize) {
+        (self.progress.checkpoint.a2x.iteration, self.inputs.request.config.iterations)
+    }
+}
+
+/// What was kept from before: the draft, the visitor's photo files, an interrupted run.
+pub struct Kept {
+    pub draft: Option<Draft>,
+    pub photos: Vec<web_sys::File>,
+    pub run: Option<Interrupted>,
+}
+
+fn warn(what: &str, e: String) {
+    web_sys::console::warn_1(&format!("{what}: {e}").into());
+}
+
+/// The value kept under `key` as a `T`, if there is one that reads.
+async fn read<T: Bulky>(key: &str, what: &str) -> Option<T> {
+    match saved::get(key).await {
+        Ok(Some(value)) => messages::from_js::<T>(&value).map_err(|e| warn(&format!("the kept {what} did not read"), e)).ok(),
+        Ok(None) => None,
+        Err(e) => {
+            warn(&format!("no {what} kept from before"), e);
+            None
+        }
+    }
+}
+
+fn put(key: &'static str, value: wasm_bindgen::JsValue, what: &'static str) {
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = saved::put(key, &value).await {
+            warn(&format!("the {what} is not kept for a reload"), e);
+        }
+    });
+}
+
+fn image_of(photo: &Photo) -> Option<RgbImage> {
+    RgbImage::from_raw(photo.width, photo.height, photo.rgb.clone())
+}
+
+impl Explain {
+    /// Reads what was kept (see the module notes); the page hears it as `Msg::SavedRead`.
+    pub(super) fn read_saved(&self, ctx: &Context<Self>) {
+        ctx.link().send_future(async move {
+            let draft = read::<Draft>(DRAFT_KEY, "seed and settings").await;
+            let photos = match saved::get(PHOTOS_KEY).await {
+                Ok(Some(value)) => value.dyn_into::<js_sys::Array>().map(|list| list.iter().filter_map(|f| f.dyn_into::<web_sys::File>().ok()).collect()).unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let inputs = read::<ExplainInputs>(RUN_KEY, "run").await;
+            let progress = read::<Progress>(PROGRESS_KEY, "run's progress").await;
+            // The progress of another run (a write that raced a newer run's start) is not this one's.
+            let run = match (inputs, progress) {
+                (Some(inputs), Some(progress)) if progress.tag == inputs.tag => Some(Interrupted { inputs, progress }),
+                _ => None,
+            };
+            Msg::SavedRead(Box::new(Kept { draft, photos, run }))
+        });
+    }
+
+    /// Puts back what was kept: the draft unless a share link is being opened (the link wins),
+    /// the visitor's photos (decoded again, as when they were added), and the offer to resume.
+    pub(super) fn restore_kept(&mut self, ctx: &Context<Self>, kept: Kept) {
+        let Kept { draft, photos, run } = kept;
+        let with_link = self.link_pending.is_some();
+        if let Some(draft) = draft.filter(|_| !with_link) {
+            self.restore_draft(draft);
+        }
+        if !with_link && !photos.is_empty() && self.own_photos.is_empty() {
+            ctx.link().send_message(Msg::AddPhotos(photos));
+        }
+        // Not offered while this page runs already (a link's auto-run).
+        self.interrupted = run.filter(|_| !self.busy());
+        if let Some(run) = &self.interrupted {
+            // Resume needs the run's model: it is loaded now, as the page's own would be.
+            if !with_link && self.manifest.as_ref().is_none_or(|m| m.model(&run.inputs.request.model).is_some()) {
+                self.model_id = run.inputs.request.model.clone();
+                self.model_restored = true;
+            }
+        }
+        self.saved_read = true;
+    }
+
+    fn restore_draft(&mut self, draft: Draft) {
+        if self.manifest.as_ref().is_some_and(|m| m.model(&draft.model).is_none()) {
+            warn("the kept seed and settings", format!("this page has no model “{}” any more", draft.model));
+            return;
+        }
+        self.model_id = draft.model;
+        self.model_restored = true;
+        self.target = draft.target.min(crate::models::labels::imagenet().len() - 1);
+        self.preset = draft.preset;
+        self.config = draft.config;
+        self.num_samples = draft.num_samples;
+        self.region = draft.region;
+        self.region_size = draft.region_size;
+        self.photo_set = draft.photo_set;
+        self.view = draft.view;
+        if let Some(seed) = draft.seed {
+            match image_of(&seed.image) {
+                Some(image) => {
+                    let source = seed.source.as_ref().and_then(image_of);
+                    self.seed = Some(Seed { image, source, recipe: seed.recipe, undo: Vec::new(), redo: Vec::new() });
+                    self.seed_error = None;
+                    // The first bundled photo no longer replaces it when it arrives.
+                    self.pending_pick = None;
+                }
+                None => warn("the kept seed", "its pixels do not fill its size".into()),
+            }
+        }
+        // At the model's input size (a manifest that changed since; without the manifest the size
+        // is not known yet, and the seed was kept at the kept model's).
+        if self.manifest.is_some() {
+            self.fit_seed();
+        }
+    }
+
+    /// Keeps the page's inputs (after each change of the seed, the model, the class or a setting).
+    pub(super) fn save_draft(&self) {
+        if !self.saved_read {
+            return; // what is kept is not read yet: it would be overwritten by the page's defaults
+        }
+        let draft = Draft {
+            model: self.model_id.clone(),
+            target: self.target,
+            preset: self.preset,
+            config: self.config.clone(),
+            num_samples: self.num_samples,
+            region: self.region,
+            region_size: self.region_size,
+            photo_set: self.photo_set,
+            view: self.view,
+            seed: self.seed.as_ref().map(|seed| DraftSeed {
+                recipe: seed.recipe.clone(),
+                image: Photo::new(&seed.name(), &seed.image),
+                source: seed.source.as_ref().map(|source| Photo::new("source", source)),
+            }),
+        };
+        put(DRAFT_KEY, messages::to_js(draft).0, "seed");
+    }
+
+    /// Keeps the files of the visitor's own photos in D̄ (none: forgets them).
+    pub(super) fn save_photos(&self) {
+        if !self.saved_read {
+            return;
+        }
+        let files: js_sys::Array = self.own_files.iter().collect();
+        put(PHOTOS_KEY, files.into(), "photos of your own");
+    }
+
+    /// Keeps what run `tag` was asked (once, at its start), in place of any run kept before.
+    pub(super) fn save_run_inputs(inputs: &ExplainInputs) {
+        let inputs = inputs.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            // In a task of its own, after the Run click's (D̄'s photos are megabytes).
+            crate::web::browser::yield_now().await;
+            if let Err(e) = saved::delete(PROGRESS_KEY).await {
+                warn("the last run's progress could not be forgotten", e);
+            }
+            if let Err(e) = saved::put(RUN_KEY, &messages::to_js(inputs).0).await {
+                warn("the run is not kept for a reload", e);
+            }
+        });
+    }
+
+    /// Keeps run `id`'s progress after the iteration of `checkpoint`.
+    pub(super) fn save_progress(&self, id: u32, checkpoint: Checkpoint) {
+        let Some(run) = self.run.as_ref().filter(|r| r.id == id && r.state.active()) else { return };
+        let done = checkpoint.a2x.iteration.min(run.events.len());
+        let progress = Progress { tag: run.tag.clone(), checkpoint, events: run.events[..done].to_vec() };
+        put(PROGRESS_KEY, messages::to_js(progress).0, "run's progress");
+    }
+
+    /// Forgets the kept run (it ended, or the visitor discarded it).
+    pub(super) fn forget_run() {
+        wasm_bindgen_futures::spawn_local(async {
+            for key in [PROGRESS_KEY, RUN_KEY] {
+                if let Err(e) = saved::delete(key).await {
+                    warn("the kept run could not be forgotten", e);
+                }
+            }
+        });
+    }
+
+    /// Resumes the interrupted run from its checkpoint, on this page's backend.
+    pub(super) fn resume_interrupted(&mut self, ctx: &Context<Self>) -> Result<(), String> {
+        if self.busy() {
+            return Err("a run is going on; cancel it first".into());
+        }
+        let model = &self.interrupted.as_ref().ok_or("there is no interrupted run")?.inputs.request.model;
+        if !self.model_ready(model) {
+            return Err(format!("{model} is not loaded yet"));
+        }
+        let Interrupted { inputs, progress } = self.interrupted.take().ok_or("there is no interrupted run")?;
+        self.launch(ctx, inputs, Some(Resumed { checkpoint: progress.checkpoint, events: progress.events }))
+    }
+}
