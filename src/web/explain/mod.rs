@@ -9,12 +9,13 @@
 //!
 //! One job a file: `state` (what the component holds and hears), `component` (messages into
 //! changes), `actions` (models, runs, checks), `editing` (seed and settings), `restore` (share
-//! links), `saved` (the seed, settings and run in progress across a reload), `models`, `seed`,
-//! `settings` and `run` (the parts' own types), `view`.
+//! links), `saved` (the seed, settings and run in progress kept across a reload), `models`,
+//! `seed`, `settings`, `run` and `kept` (the parts' own types), `view`.
 
 mod actions;
 mod component;
 mod editing;
+mod kept;
 mod models;
 mod restore;
 mod run;

@@ -81,7 +81,7 @@ pub enum Msg {
     /// Run `.0`'s state after an iteration, kept for a reload.
     Checkpoint(u32, crate::session::Checkpoint),
     /// What was kept from before a reload: the seed and settings, the visitor's photos, a run.
-    SavedRead(Box<super::saved::Kept>),
+    SavedRead(Box<super::kept::Kept>),
     ResumeInterrupted,
     DiscardInterrupted,
     CrossCheck,
@@ -152,7 +152,7 @@ pub struct Explain {
     pub share_auto_run: bool,
     pub share: Option<Share>,
     /// A run a reload interrupted, offered to resume.
-    pub interrupted: Option<super::saved::Interrupted>,
+    pub interrupted: Option<super::kept::Interrupted>,
     /// Whether what was kept from before has been read (until then nothing is kept, or the
     /// page's defaults would replace it).
     pub saved_read: bool,
