@@ -100,8 +100,13 @@ impl Component for Explain {
                 self.model_id = manifest.default_model.clone();
             }
         }
+        let manifest_arrived = self.manifest.is_none() && props.manifest.is_some();
         self.manifest = props.manifest;
         self.device = props.device;
+        if manifest_arrived {
+            // A seed made before the model's input size was known (a kept one, the first photo).
+            self.fit_seed();
+        }
         if new_backend {
             // Models live on one device: load again on the new one, and stop a run on the old one.
             if let Some(run) = self.run.as_mut() {

@@ -163,6 +163,10 @@ fn seed_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
     });
     let (undo, redo) = s.seed.as_ref().map(|seed| (seed.undo.len(), seed.redo.len())).unwrap_or((0, 0));
     let name = s.seed.as_ref().map(|seed| seed.name()).unwrap_or_else(|| "loading…".into());
+    // The canvas is as large as the seed on it, so yew never resizes it under a drawn seed (a
+    // resize clears a canvas, and `draw_once` would not draw the same seed again): a seed kept from
+    // before a reload can be drawn before the manifest says the model's size.
+    let canvas_side = s.seed.as_ref().map_or(size as u32, |seed| seed.image.width()).to_string();
     html! {
       <div id="seed" class="panel" tabindex="0" {onpaste} {ondragover} {ondrop}>
         <h3>{ "3 · Seed d̄" }</h3>
@@ -175,7 +179,7 @@ fn seed_panel(s: &Explain, ctx: &Context<Explain>) -> Html {
         if let Some(e) = &s.seed_error { <p class="error" id="seed-error">{ e }</p> }
         <div class="editor">
           <div class="canvas-wrap">
-            <canvas id="seed-canvas" ref={s.seed_canvas.clone()} width={size.to_string()} height={size.to_string()}
+            <canvas id="seed-canvas" ref={s.seed_canvas.clone()} width={canvas_side.clone()} height={canvas_side}
               {onpointerdown} {onpointermove} {onpointerup} {onpointercancel}></canvas>
             { for region }
           </div>
