@@ -451,6 +451,7 @@ async function reloadMidRun(page, label) {
   check(`${label}: the settings are back after the reload (iterations ${await page.inputValue('#set-iterations')}, b ${await page.inputValue('#set-batch')})`,
     await page.inputValue('#set-iterations') === '8' && await page.inputValue('#set-batch') === String(BATCH));
   await page.waitForSelector('#resume-run:not([disabled])', { timeout: TIMEOUT });
+  await page.screenshot({ path: path.join(outDir, 'explain-resume-offer-cpu-1280.png') });
   await page.click('#resume-run');
   await page.waitForSelector('#run[data-state="running"], ' + finished, { timeout: TIMEOUT });
   await page.waitForSelector(finished, { timeout: TIMEOUT });
