@@ -10,14 +10,17 @@ const BASE_FLAGS = [
   '--disable-component-update', '--disable-sync',
 ];
 
+// Each line carries the seconds since the script started, so a slow check shows in CI's log.
 const counts = { passed: 0, failed: 0 };
+const started = Date.now();
+const elapsed = () => `${String(Math.round((Date.now() - started) / 1000)).padStart(4)} s`;
 function check(name, condition, detail = '') {
   if (condition) {
     counts.passed++;
-    console.log(`  ok   ${name}`);
+    console.log(`  ok   ${elapsed()}  ${name}`);
   } else {
     counts.failed++;
-    console.log(`  FAIL ${name} ${detail}`);
+    console.log(`  FAIL ${elapsed()}  ${name} ${detail}`);
   }
 }
 
@@ -61,4 +64,15 @@ async function openDisclosure(page, selector) {
   if (!await page.$eval(selector, (d) => d.open)) await page.click(`${selector} > summary`);
 }
 
-module.exports = { CHROMIUM, check, withBrowser, finish, counts, openDisclosure };
+// Drags the mouse across a canvas as a visitor draws one stroke: from and to are fractions of its
+// width and height. The mouse acts at viewport coordinates, so the canvas is brought into view first.
+async function strokeAcross(page, selector, from, to, steps = 8) {
+  await page.locator(selector).scrollIntoViewIfNeeded();
+  const box = await page.locator(selector).boundingBox();
+  await page.mouse.move(box.x + box.width * from[0], box.y + box.height * from[1]);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * to[0], box.y + box.height * to[1], { steps });
+  await page.mouse.up();
+}
+
+module.exports = { CHROMIUM, check, withBrowser, finish, counts, openDisclosure, strokeAcross };

@@ -16,7 +16,7 @@ const fs = require('fs');
 const path = require('path');
 const zlib = require('zlib');
 const { serve } = require('../../scripts/serve.cjs');
-const { check, withBrowser, finish, openDisclosure } = require('./lib.cjs');
+const { check, withBrowser, finish, openDisclosure, strokeAcross } = require('./lib.cjs');
 
 const [dist, outDir] = process.argv.slice(2);
 const TIMEOUT = 600_000;
@@ -27,16 +27,6 @@ async function canvasPixels(page, selector) {
     const canvas = document.querySelector(sel);
     return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
   }, selector);
-}
-
-// A mouse stroke across a canvas, in fractions of its size.
-async function drag(page, selector, from, to) {
-  await page.locator(selector).scrollIntoViewIfNeeded();
-  const box = await page.locator(selector).boundingBox();
-  await page.mouse.move(box.x + box.width * from[0], box.y + box.height * from[1]);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width * to[0], box.y + box.height * to[1], { steps: 12 });
-  await page.mouse.up();
 }
 
 // Clicks "Copy link" and returns the link, checking that it reached the clipboard.
@@ -70,9 +60,9 @@ async function explainOriginal(page, context, origin) {
   await page.waitForFunction(() => document.querySelector('#seed h3 + p')?.textContent.includes('coffee'));
   // Draw on the seed: a red stroke, then the paint bucket inside it.
   await page.click('#tool-brush');
-  await drag(page, '#seed-canvas', [0.1, 0.1], [0.6, 0.35]);
+  await strokeAcross(page, '#seed-canvas', [0.1, 0.1], [0.6, 0.35], 12);
   await page.click('#tool-fill');
-  await drag(page, '#seed-canvas', [0.9, 0.9], [0.9, 0.9]);
+  await strokeAcross(page, '#seed-canvas', [0.9, 0.9], [0.9, 0.9], 12);
   await page.selectOption('#preset', 'preview');
   await openDisclosure(page, '#advanced');
   await page.fill('#set-iterations', '2');
@@ -118,8 +108,8 @@ async function sketchOriginal(page, context, origin) {
   check('Sketch: the models loaded', await page.getAttribute('#task-models', 'data-state') === 'ready');
   await page.click('#cifar-class-0');
   await page.click('#swatch-grey');
-  await drag(page, '#sketch-canvas', [0.2, 0.3], [0.8, 0.45]);
-  await drag(page, '#sketch-canvas', [0.5, 0.1], [0.45, 0.7]);
+  await strokeAcross(page, '#sketch-canvas', [0.2, 0.3], [0.8, 0.45], 12);
+  await strokeAcross(page, '#sketch-canvas', [0.5, 0.1], [0.45, 0.7], 12);
   await page.click('#sketch-undo');
   await page.click('#sketch-redo');
   await page.fill('#task-iterations', '3');

@@ -18,7 +18,7 @@
 const fs = require('fs');
 const path = require('path');
 const { serve } = require('../../scripts/serve.cjs');
-const { check, withBrowser, finish } = require('./lib.cjs');
+const { check, withBrowser, finish, strokeAcross } = require('./lib.cjs');
 
 const [dist, outDir] = process.argv.slice(2);
 const TIMEOUT = 600_000; // SwiftShader is CPU-speed
@@ -104,17 +104,11 @@ async function sketchScenario(page) {
   await page.click('#sketch-clear');
   const blank = await pixels(page, '#sketch-canvas');
   check('Sketch: clear makes the canvas white', blank.every((v, i) => i % 4 === 3 || v === 255));
-  // Mouse coordinates are the viewport's: bring the canvas into view first.
-  await page.locator('#sketch-canvas').scrollIntoViewIfNeeded();
-  const box = await page.locator('#sketch-canvas').boundingBox();
   const stroke = async (colour, size, from, to) => {
     await page.click(`#swatch-${colour}`);
     // A range input cannot be filled: set it and send the input event the page listens to.
     await page.$eval('#sketch-size', (el, v) => { el.value = v; el.dispatchEvent(new Event('input', { bubbles: true })); }, String(size));
-    await page.mouse.move(box.x + box.width * from[0], box.y + box.height * from[1]);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width * to[0], box.y + box.height * to[1], { steps: 10 });
-    await page.mouse.up();
+    await strokeAcross(page, '#sketch-canvas', from, to, 10);
   };
   for (const y of [0.1, 0.25, 0.4]) await stroke('sky', 96, [0.02, y], [0.98, y]);
   for (const y of [0.65, 0.8, 0.95]) await stroke('sea', 96, [0.02, y], [0.98, y]);
@@ -172,12 +166,7 @@ async function inpaintScenario(page) {
   await page.waitForFunction(() => document.querySelector('#inpaint p.muted')?.textContent.includes('chelsea'));
   const before = Number(await page.getAttribute('#hole-size', 'data-pixels'));
   check(`Inpaint: the hole starts as the central 10×10 square (${before} pixels)`, before === 100);
-  await page.locator('#mask-canvas').scrollIntoViewIfNeeded();
-  const box = await page.locator('#mask-canvas').boundingBox();
-  await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.15);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.15, { steps: 6 });
-  await page.mouse.up();
+  await strokeAcross(page, '#mask-canvas', [0.1, 0.15], [0.5, 0.15], 6);
   // The page redraws on its next turn: wait for it (up to 10 s) rather than read at once.
   const holeSize = (n, more) => page.waitForFunction(([n, more]) => {
     const pixels = Number(document.querySelector('#hole-size')?.getAttribute('data-pixels'));
@@ -243,13 +232,8 @@ async function crashProofScenario(page, url) {
   await page.click('#tab-sketch');
   await page.waitForSelector('#task-models[data-state="ready"], #task-models[data-state="failed"]', { timeout: TIMEOUT });
   await page.click('#cifar-class-8');
-  await page.locator('#sketch-canvas').scrollIntoViewIfNeeded();
-  const box = await page.locator('#sketch-canvas').boundingBox();
   await page.click('#swatch-red');
-  await page.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.5);
-  await page.mouse.down();
-  await page.mouse.move(box.x + box.width * 0.8, box.y + box.height * 0.55, { steps: 8 });
-  await page.mouse.up();
+  await strokeAcross(page, '#sketch-canvas', [0.2, 0.5], [0.8, 0.55]);
   const drawn = await pixels(page, '#sketch-canvas');
   await quickSettings(page, { iterations: 12, samples: 4, batch: 4 });
   const whole = await runAndRead(page, 'CPU Sketch, uninterrupted');
