@@ -92,10 +92,12 @@ impl Explain {
             if !with_link && self.manifest.as_ref().is_none_or(|m| m.model(&run.inputs.request.model).is_some()) {
                 self.model_id = run.inputs.request.model.clone();
                 self.model_restored = true;
-                if self.manifest.is_some() {
-                    self.fit_seed(); // the draft's seed may be at another model's size
-                }
             }
+        }
+        // The seed at the input size of the model now chosen (the draft's, or the interrupted
+        // run's), once; without the manifest yet, this happens when it arrives.
+        if self.manifest.is_some() {
+            self.fit_seed();
         }
         self.saved_read = true;
     }
@@ -126,11 +128,6 @@ impl Explain {
                 }
                 None => warn("the kept seed", "its pixels do not fill its size".into()),
             }
-        }
-        // At the model's input size, should the manifest have changed since (without the manifest
-        // yet, this happens when it arrives).
-        if self.manifest.is_some() {
-            self.fit_seed();
         }
     }
 
