@@ -13,6 +13,7 @@ pub mod drawing;
 pub mod engine;
 pub mod imaging;
 pub mod link;
+pub mod measure;
 pub mod models;
 pub mod probe;
 pub mod session;

@@ -217,8 +217,8 @@ fn class_mean_seed_fills_test_holes_closer_than_the_mean_colour() {
     let (mut mean_colour, mut class_mean, mut closer) = (0f64, 0f64, 0usize);
     for k in 0..100 {
         let (truth, labels) = test.batch(&[k * stride], None);
-        let by_colour = in_hole_error(&tasks::inpaint_seed(&truth, &hole, InpaintSeed::MeanColour, &gaussians[labels[0]]).unwrap(), &truth);
-        let by_class = in_hole_error(&tasks::inpaint_seed(&truth, &hole, InpaintSeed::ClassMean, &gaussians[labels[0]]).unwrap(), &truth);
+        let by_colour = in_hole_error(&tasks::inpaint_seed(&truth, &hole, InpaintSeed::MeanColour, Some(&gaussians[labels[0]])).unwrap(), &truth);
+        let by_class = in_hole_error(&tasks::inpaint_seed(&truth, &hole, InpaintSeed::ClassMean, Some(&gaussians[labels[0]])).unwrap(), &truth);
         mean_colour += by_colour / 100.0;
         class_mean += by_class / 100.0;
         closer += usize::from(by_class < by_colour);

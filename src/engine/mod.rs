@@ -59,6 +59,7 @@ pub mod cubic;
 pub mod estimate;
 pub mod evaluate;
 pub mod gaussian;
+pub mod imagenet_tasks;
 pub mod otsu;
 pub mod param;
 pub mod penalty;

@@ -271,6 +271,10 @@ impl Basis {
         channels_last.matmul(matrix.clone().transpose()).reshape([n, h, w, c]).permute([0, 3, 1, 2])
     }
 
+    pub fn is_pixels(&self) -> bool {
+        matches!(self, Basis::Pixels)
+    }
+
     /// p = P θ: a step in θ as a change of the pixels.
     pub fn to_pixels(&self, theta: Tensor<4>) -> Tensor<4> {
         match self {

@@ -8,8 +8,10 @@
 //! back onto the ε-sphere. Images are in [0, 1] (O7's pixel scale).
 
 use crate::engine::estimate::{per_image_norms, project};
+use crate::engine::param::{Basis, Parameterisation};
 use crate::engine::penalty::HolePenalty;
 use crate::engine::sampling::Rng;
+use crate::engine::transforms::{Placements, Transform};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Tensor, TensorData};
 
@@ -128,6 +130,52 @@ pub struct PgdAttack {
     config: PgdConfig,
     penalty: Option<HolePenalty>,
     steps_taken: usize,
+    /// With A2X's transforms and basis (the ImageNet tasks' fair baseline), or plain.
+    expectation: Option<Expectation>,
+}
+
+/// What makes PGD a fair baseline for an A2X run with transforms and a parameterisation (issue
+/// #33): each step's gradient is the mean over `copies` placements of δ = x − x₀ by the same
+/// transforms (expectation over transformation, Athalye et al. 2018), and the step follows
+/// P Pᵀ g, steepest descent in the same basis A2X's moments move in. The placements of step k
+/// are drawn from a stream of their own, `rng_seed ^ STREAM ^ k`, so a resumed attack needs no
+/// state beyond its picture and its step count.
+pub struct Expectation {
+    transforms: Vec<Transform>,
+    copies: usize,
+    basis: Basis,
+    rng_seed: u64,
+    /// Inpainting with the step confined to the hole (as A2X's `StepInsideHole`): F broadcast to
+    /// `[1, C, H, W]`, multiplying the step's direction.
+    inside: Option<Tensor<4>>,
+}
+
+const EXPECTATION_STREAM: u64 = 0x5067_D033_0000_0001;
+
+impl Expectation {
+    /// `copies` placements per step by `transforms`, steps in `param`'s basis, for images of `shape`.
+    pub fn new(transforms: &[Transform], param: Parameterisation, copies: usize, rng_seed: u64, shape: [usize; 3], device: &burn::tensor::Device) -> Result<Self, String> {
+        if copies == 0 {
+            return Err("PGD's expectation needs at least one copy".into());
+        }
+        crate::engine::transforms::check(transforms)?;
+        Ok(Expectation { transforms: transforms.to_vec(), copies, basis: Basis::new(param, shape, device)?, rng_seed, inside: None })
+    }
+
+    /// Steps confined to the hole F (`H × W`, 1 inside), as A2X's with β → ∞.
+    pub fn inside_hole(mut self, hole: &[f32], [c, h, w]: [usize; 3], device: &burn::tensor::Device) -> Result<Self, String> {
+        if hole.len() != h * w {
+            return Err(format!("the hole mask has {} values, the image {h}×{w}", hole.len()));
+        }
+        self.inside = Some(crate::engine::estimate::outside_of_hole(hole, [c, h, w], device).neg() + 1.0);
+        Ok(self)
+    }
+
+    /// The placements of step `step` (the identity for every copy without transforms).
+    fn placements(&self, step: usize, shape: [usize; 3], device: &burn::tensor::Device) -> Placements {
+        let mut rng = Rng::new(self.rng_seed ^ EXPECTATION_STREAM ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        Placements::draw(&self.transforms, self.copies, &mut rng, shape, device)
+    }
 }
 
 impl PgdAttack {
@@ -145,7 +193,17 @@ impl PgdAttack {
             Goal::Untargeted => 1.0,
             Goal::Targeted => -1.0,
         };
-        PgdAttack { original, x, labels: labels.to_vec(), direction, config: *config, penalty, steps_taken: 0 }
+        PgdAttack { original, x, labels: labels.to_vec(), direction, config: *config, penalty, steps_taken: 0, expectation: None }
+    }
+
+    /// The attack of one image with `expectation`: every step averages the gradient over its
+    /// placements and moves in its basis (see [`Expectation`]).
+    pub fn with_expectation(mut self, expectation: Expectation) -> Result<Self, String> {
+        if self.original.dims()[0] != 1 {
+            return Err("PGD with an expectation attacks one image at a time".into());
+        }
+        self.expectation = Some(expectation);
+        Ok(self)
     }
 
     pub fn is_finished(&self) -> bool {
@@ -176,17 +234,48 @@ impl PgdAttack {
     /// One step: x ← clip(x₀ + Π_ε(x ± α ĝ − x₀)).
     pub fn step(&mut self, forward: &dyn Fn(Tensor<4>) -> Tensor<2>) {
         let (original, x) = (&self.original, self.x.clone());
-        let tracked = x.clone().detach().require_grad();
-        let mut loss = cross_entropy_sum(forward(tracked.clone()), &self.labels);
-        if let Some(penalty) = &self.penalty {
-            loss = loss + penalty.value(tracked.clone() - original.clone()).sum();
-        }
-        let gradient = tracked.grad(&loss.backward()).expect("the input requires its gradient");
-        let gradient = Tensor::<4>::from_inner(gradient);
+        let gradient = match &self.expectation {
+            None => {
+                let tracked = x.clone().detach().require_grad();
+                let mut loss = cross_entropy_sum(forward(tracked.clone()), &self.labels);
+                if let Some(penalty) = &self.penalty {
+                    loss = loss + penalty.value(tracked.clone() - original.clone()).sum();
+                }
+                let gradient = tracked.grad(&loss.backward()).expect("the input requires its gradient");
+                Tensor::<4>::from_inner(gradient)
+            }
+            Some(expectation) => self.expectation_gradient(expectation, forward),
+        };
         let unit = gradient.clone() / norms_like(gradient, 1e-12);
         let stepped = x.detach() + unit * (self.direction * self.config.step_size);
         self.x = (original.clone() + project(stepped - original.clone(), self.config.epsilon)).clamp(0.0, 1.0);
         self.steps_taken += 1;
+    }
+
+    /// ∇_δ of mean_k CE(K(Clip(x₀ + T_k δ)), ℓ) (+ the hole's penalty on δ), as P Pᵀ g: the
+    /// copies' gradients with respect to their placed images, carried back through each
+    /// placement (its exact adjoint; the clip passes the gradient, as in A2X's line 6), then
+    /// through the basis. One image: `x` is `[1, C, H, W]`.
+    fn expectation_gradient(&self, expectation: &Expectation, forward: &dyn Fn(Tensor<4>) -> Tensor<2>) -> Tensor<4> {
+        let [_, c, h, w] = self.original.dims();
+        let device = self.original.device();
+        let delta = (self.x.clone() - self.original.clone()).detach();
+        let placements = expectation.placements(self.steps_taken, [c, h, w], &device);
+        let copies = expectation.copies;
+        let placed = (self.original.clone().expand([copies, c, h, w]) + placements.place(delta.clone())).clamp(0.0, 1.0);
+        let tracked = placed.detach().require_grad();
+        let labels = vec![self.labels[0]; copies];
+        let loss = cross_entropy_sum(forward(tracked.clone()), &labels) / copies as f64;
+        let gradient = Tensor::<4>::from_inner(tracked.grad(&loss.backward()).expect("the input requires its gradient"));
+        let mut gradient = placements.carry_back(gradient).sum_dim(0);
+        if let Some(penalty) = &self.penalty {
+            gradient = gradient + penalty.gradient(delta);
+        }
+        let direction = expectation.basis.to_pixels(expectation.basis.to_parameters(gradient));
+        match &expectation.inside {
+            Some(inside) => direction * inside.clone(),
+            None => direction,
+        }
     }
 }
 
@@ -245,5 +334,80 @@ mod tests {
         let x = values(pgd_l2(&forward, images, &[0], Goal::Untargeted, &config, &mut rng));
         let moved: f32 = x.iter().zip(&start).map(|(a, b)| (a - b).powi(2)).sum::<f32>().sqrt();
         assert!(moved > 0.0 && moved <= 0.25 + 1e-5, "moved {moved}");
+    }
+}
+
+#[cfg(test)]
+mod expectation_tests {
+    use super::*;
+    use crate::device::cpu_device;
+    use crate::engine::param::Spectrum;
+    use crate::models::tiny::TinyCnn;
+    use crate::engine::Classifier;
+
+    fn values(t: Tensor<4>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    /// With no transforms, pixels and one copy, the expectation is the plain attack: the same
+    /// pictures step by step (the reference is the attack without it).
+    #[test]
+    fn without_transforms_and_basis_it_is_plain_pgd() {
+        let device = cpu_device();
+        let model = TinyCnn::random(12, 5, 3, &device);
+        let image: Vec<f32> = (0..3 * 144).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
+        let images = Tensor::<4>::from_data(TensorData::new(image, [1, 3, 12, 12]), &device);
+        let config = PgdConfig { epsilon: 2.0, steps: 4, step_size: 0.3, random_start: false };
+        let forward = |x: Tensor<4>| model.logits(x);
+        let mut plain = PgdAttack::new(images.clone(), &[2], Goal::Targeted, &config, None, &mut Rng::new(0));
+        let expectation = Expectation::new(&[], Parameterisation::Pixels, 3, 7, model.input_shape(), &device).unwrap();
+        let mut expected = PgdAttack::new(images, &[2], Goal::Targeted, &config, None, &mut Rng::new(0)).with_expectation(expectation).unwrap();
+        for step in 0..4 {
+            plain.step(&forward);
+            expected.step(&forward);
+            let (a, b) = (values(plain.current()), values(expected.current()));
+            let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert!(worst < 1e-5, "step {step}: {worst}");
+        }
+    }
+
+    /// A linear "model" logits = [w·x, 0] on a 4×4 grey picture: the cross-entropy's gradient is
+    /// a multiple of −w, so the first step moves x by α along P Pᵀ w / ‖P Pᵀ w‖ — with P built
+    /// here by hand as the basis's action on each unit vector (P Pᵀ w = Σⱼ ⟨Pⱼ, w⟩ Pⱼ).
+    #[test]
+    fn the_step_follows_the_basis_preconditioned_gradient() {
+        let device = cpu_device();
+        let (c, h, w) = (3, 4, 4);
+        let d = c * h * w;
+        let weights: Vec<f32> = (0..d).map(|i| ((i * 13) % 7) as f32 / 7.0 - 0.4).collect();
+        let forward = |x: Tensor<4>| -> Tensor<2> {
+            let [n, _, _, _] = x.dims();
+            let column = Tensor::<1>::from_floats(weights.as_slice(), &x.device()).reshape([d, 1]);
+            let score = x.reshape([n, d]).matmul(column);
+            Tensor::cat(vec![score.clone(), score.zeros_like()], 1)
+        };
+        let param = Parameterisation::Fourier { spectrum: Spectrum::PowerLaw { decay: 1.0 }, decorrelate: true };
+        let basis = Basis::new(param, [c, h, w], &device).unwrap();
+        let mut direction = vec![0f64; d];
+        for j in 0..d {
+            let mut unit = vec![0f32; d];
+            unit[j] = 1.0;
+            let column = values(basis.to_pixels(Tensor::<4>::from_data(TensorData::new(unit, [1, c, h, w]), &device)));
+            let dot: f64 = column.iter().zip(&weights).map(|(a, b)| (*a as f64) * (*b as f64)).sum();
+            for (k, v) in column.iter().enumerate() {
+                direction[k] += dot * *v as f64;
+            }
+        }
+        let length = direction.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let start = Tensor::<4>::from_data(TensorData::new(vec![0.5f32; d], [1, c, h, w]), &device);
+        let config = PgdConfig { epsilon: 10.0, steps: 1, step_size: 0.05, random_start: false };
+        let expectation = Expectation::new(&[], param, 2, 0, [c, h, w], &device).unwrap();
+        let mut attack = PgdAttack::new(start, &[0], Goal::Targeted, &config, None, &mut Rng::new(0)).with_expectation(expectation).unwrap();
+        attack.step(&forward);
+        let moved = values(attack.current());
+        for k in 0..d {
+            let want = 0.5 + 0.05 * direction[k] / length;
+            assert!((moved[k] as f64 - want).abs() < 1e-5, "value {k}: {} against {want}", moved[k]);
+        }
     }
 }

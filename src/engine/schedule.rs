@@ -385,6 +385,12 @@ impl<'a, C: Classifier> Run<'a, C> {
         let fused = self.gradient_terms(fused, &previous);
         // Lines 8–10: moments and ρ, in the parameterisation's basis (as written: the pixels).
         let step = self.basis.to_pixels(self.moments.update(self.basis.to_parameters(fused)));
+        // Inpainting with β → ∞: P spreads a step in another basis over the whole picture, so
+        // it is confined to the hole again (in pixels it already is, and ⊙ F changes no value).
+        let step = match &self.hole {
+            Some(Hole::StepInside { inside }) if !self.basis.is_pixels() => step * inside.clone(),
+            _ => step,
+        };
         // O10: with a step size, a move of s·η along ρ.
         let step = match config.step_size {
             None => step,

@@ -98,7 +98,7 @@
 use super::estimate::perturb;
 use super::gaussian::ClassGaussian;
 use super::penalty::{HolePenalty, PenaltyForm};
-use super::pgd::{Goal, PgdAttack, PgdConfig};
+use super::pgd::{Expectation, Goal, PgdAttack, PgdConfig};
 use super::sampling::Rng;
 use super::schedule::Run;
 use super::{Classifier, EngineError, Event, RefineStart, RunConfig, SignCheck, SignProbe};
@@ -163,6 +163,10 @@ pub enum InpaintSeed {
     /// The target class's Gaussian conditioned on the 4×4 blocks the hole does not touch: its
     /// mean, the class's best guess in squared error, at the Gaussian's 4×4 grain.
     ClassMean,
+    /// Diffusion from the hole's edge (the discrete Laplace equation,
+    /// [`super::imagenet_tasks::diffusion_fill`]): the classical smooth inpainting. The ImageNet
+    /// tasks' default, where no class Gaussian exists.
+    Diffusion,
 }
 
 impl InpaintSeed {
@@ -199,6 +203,16 @@ pub struct TaskSettings {
     /// links written before it existed (all `mean-colour`) read as they ran.
     #[serde(default, skip_serializing_if = "InpaintSeed::is_mean_colour")]
     pub inpaint_seed: InpaintSeed,
+    /// 0: the baseline as Santurkar et al. run it (the CIFAR-10 tasks). n > 0: the baseline with
+    /// A2X's transforms and basis (the ImageNet tasks, issue #33): each PGD step averages the
+    /// gradient over n placements of its change and moves in the same basis
+    /// ([`super::pgd::Expectation`]). Left out of the JSON when 0, as every CIFAR-10 link ran.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub baseline_copies: usize,
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
 }
 
 fn is_norm(form: &PenaltyForm) -> bool {
@@ -213,8 +227,8 @@ impl TaskSettings {
     ///   step size is a fraction of η: step / η);
     /// - `step`: the ℓ2 length of each step of both.
     ///
-    /// `samples`, `hole_weight`, `hole_constraint`, `inpaint_samples`, `hole_penalty` and
-    /// `inpaint_seed` are the task's own; any other name is A2X's ([`RunConfig::with_overrides`]).
+    /// `samples`, `hole_weight`, `hole_constraint`, `inpaint_samples`, `hole_penalty`,
+    /// `inpaint_seed` and `baseline_copies` are the task's own; any other name is A2X's ([`RunConfig::with_overrides`]).
     /// The CLI's flags and `--set` and the page's fields all come this way.
     pub fn with_overrides(&self, overrides: &serde_json::Value) -> Result<TaskSettings, String> {
         let serde_json::Value::Object(overrides) = overrides else {
@@ -254,6 +268,7 @@ impl TaskSettings {
                     settings.run.step_size = Some(step / settings.run.eta);
                 }
                 "samples" => settings.samples = count(name, value, 1..=4096)?,
+                "baseline_copies" => settings.baseline_copies = count(name, value, 0..=1024)?,
                 "hole_weight" => {
                     let beta = number(name, value)? as f32;
                     if !(beta >= 0.0 && beta.is_finite()) {
@@ -311,6 +326,7 @@ impl Task {
             inpaint_samples: InpaintSamples::Class,
             hole_penalty: if self == Task::Inpaint { PenaltyForm::MeanSquare } else { PenaltyForm::Norm },
             inpaint_seed: if self == Task::Inpaint { InpaintSeed::ClassMean } else { InpaintSeed::MeanColour },
+            baseline_copies: 0,
         }
     }
 }
@@ -381,16 +397,22 @@ fn blocks_outside(hole: &[f32], small: usize) -> Vec<bool> {
 /// Inpainting's seed from `image` (CHW, the gaussian's size², any values in the hole): the hole
 /// filled as `fill` says, with the target class's `gaussian` for [`InpaintSeed::ClassMean`];
 /// every pixel outside the hole is `image`'s.
-pub fn inpaint_seed(image: &[f32], hole: &[f32], fill: InpaintSeed, gaussian: &ClassGaussian) -> Result<Vec<f32>, String> {
+/// `gaussian` may be `None` (the ImageNet tasks) for the fills that need none.
+pub fn inpaint_seed(image: &[f32], hole: &[f32], fill: InpaintSeed, gaussian: Option<&ClassGaussian>) -> Result<Vec<f32>, String> {
     use super::gaussian::{downsample, upsample, GRAIN};
-    let small = gaussian.small;
-    let size = small * GRAIN;
-    if image.len() != 3 * size * size || hole.len() != size * size {
-        return Err(format!("an inpainting seed needs a 3×{size}×{size} image and a {size}×{size} hole"));
+    let size = (hole.len() as f64).sqrt().round() as usize;
+    if size * size != hole.len() || image.len() != 3 * hole.len() {
+        return Err(format!("an inpainting seed needs a square hole and 3 values a pixel, not {} and {}", hole.len(), image.len()));
     }
     match fill {
         InpaintSeed::MeanColour => Ok(fill_hole_with_mean(image, hole, size)),
+        InpaintSeed::Diffusion => Ok(super::imagenet_tasks::diffusion_fill(image, hole, size)),
         InpaintSeed::ClassMean => {
+            let gaussian = gaussian.ok_or("the class-mean fill needs the class's Gaussian (the CIFAR-10 tasks)")?;
+            let small = gaussian.small;
+            if small * GRAIN != size {
+                return Err(format!("an inpainting seed needs a 3×{0}×{0} image and a {0}×{0} hole", small * GRAIN));
+            }
             let conditional = gaussian.conditioned(&downsample(image, size), &blocks_outside(hole, small))?;
             let guess = upsample(conditional.mean_small(), small);
             Ok((0..image.len()).map(|i| if hole[i % (size * size)] >= 0.5 { guess[i] } else { image[i] }).collect())
@@ -478,21 +500,33 @@ pub async fn run_a2x<C: Classifier>(
 
 /// The baseline's attack on `seed`, not yet stepped: targeted ℓ2 PGD at the settings' budget
 /// (with `hole`, Santurkar et al.'s inpainting loss, the penalty in `settings.hole_penalty`'s form).
-pub fn pgd_attack<C: Classifier>(classifier: &C, seed: Tensor<4>, settings: &TaskSettings, hole: Option<&[f32]>) -> PgdAttack {
-    let penalty =
-        hole.map(|hole| HolePenalty::new(hole, classifier.input_shape(), settings.hole_weight, settings.hole_penalty, &seed.device()));
+/// With `settings.baseline_copies` > 0, PGD takes A2X's transforms and basis, that many copies a step (and,
+/// where A2X's step is confined to the hole, its step too).
+pub fn pgd_attack<C: Classifier>(classifier: &C, seed: Tensor<4>, settings: &TaskSettings, hole: Option<&[f32]>) -> Result<PgdAttack, EngineError> {
+    let device = seed.device();
+    let penalty = hole.map(|hole| HolePenalty::new(hole, classifier.input_shape(), settings.hole_weight, settings.hole_penalty, &device));
     let mut rng = Rng::new(settings.run.rng_seed);
-    PgdAttack::new(seed, &[settings.run.target], Goal::Targeted, &settings.baseline, penalty, &mut rng)
+    let attack = PgdAttack::new(seed, &[settings.run.target], Goal::Targeted, &settings.baseline, penalty, &mut rng);
+    if settings.baseline_copies == 0 {
+        return Ok(attack);
+    }
+    let run = &settings.run;
+    let mut expectation = Expectation::new(&run.transforms, run.param, settings.baseline_copies, run.rng_seed, classifier.input_shape(), &device).map_err(EngineError::Config)?;
+    if let (Some(hole), HoleConstraint::StepInsideHole) = (hole, settings.hole_constraint) {
+        // A2X's step stays in the hole; so does the baseline's.
+        expectation = expectation.inside_hole(hole, classifier.input_shape(), &device).map_err(EngineError::Config)?;
+    }
+    attack.with_expectation(expectation).map_err(EngineError::Config)
 }
 
 /// The baseline to the end.
-pub fn run_pgd<C: Classifier>(classifier: &C, seed: Tensor<4>, settings: &TaskSettings, hole: Option<&[f32]>) -> TaskResult {
-    let mut attack = pgd_attack(classifier, seed, settings, hole);
+pub fn run_pgd<C: Classifier>(classifier: &C, seed: Tensor<4>, settings: &TaskSettings, hole: Option<&[f32]>) -> Result<TaskResult, EngineError> {
+    let mut attack = pgd_attack(classifier, seed, settings, hole)?;
     let forward = |x: Tensor<4>| classifier.logits(x);
     while !attack.is_finished() {
         attack.step(&forward);
     }
-    TaskResult { image: attack.current(), events: Vec::new() }
+    Ok(TaskResult { image: attack.current(), events: Vec::new() })
 }
 
 #[cfg(test)]
@@ -587,7 +621,7 @@ mod tests {
     fn class_mean_seed_fills_a_flat_image_with_its_own_colour() {
         let (class, image, hole, _) = flat_class_and_cut_image();
         let pixels = hole.len();
-        let seed = inpaint_seed(&image, &hole, InpaintSeed::ClassMean, &class).unwrap();
+        let seed = inpaint_seed(&image, &hole, InpaintSeed::ClassMean, Some(&class)).unwrap();
         for i in 0..image.len() {
             if hole[i % pixels] == 1.0 {
                 let want = [0.8, 0.3, 0.6][i / pixels];
@@ -597,8 +631,8 @@ mod tests {
             }
         }
         // Mean colour of the rest: here the same flat colours, since the rest is flat.
-        assert_eq!(inpaint_seed(&image, &hole, InpaintSeed::MeanColour, &class).unwrap(), fill_hole_with_mean(&image, &hole, 8));
-        assert!(inpaint_seed(&image[1..], &hole, InpaintSeed::ClassMean, &class).is_err());
+        assert_eq!(inpaint_seed(&image, &hole, InpaintSeed::MeanColour, Some(&class)).unwrap(), fill_hole_with_mean(&image, &hole, 8));
+        assert!(inpaint_seed(&image[1..], &hole, InpaintSeed::ClassMean, Some(&class)).is_err());
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub fn request(state: &SharedState, bundled: &[(String, RgbImage)], supplied: Op
                     (Some(tasks::fill_hole_with_mean(&image, &hole, bundled::TASK_SIDE as usize)), Some(hole))
                 }
             };
-            Ok((RunRequest::Task(TaskRequest { task: *task, settings: settings.clone(), seed, hole }), warnings))
+            Ok((RunRequest::Task(TaskRequest { task: *task, settings: settings.clone(), seed, hole, model: None, photos: Vec::new() }), warnings))
         }
     }
 }

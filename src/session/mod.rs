@@ -70,18 +70,29 @@ pub struct ExplainRequest {
     pub samples: usize,
 }
 
-/// An image task on the robust CIFAR-10 model: A2X beside the PGD baseline at the same budget.
+/// An image task: A2X beside the PGD baseline at the same budget, on the robust CIFAR-10 model
+/// (`model` absent) or on an ImageNet model of the zoo at its own size (issue #33).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TaskRequest {
     pub task: Task,
     /// Both methods' settings (target and RNG seed in `settings.run`).
     pub settings: TaskSettings,
-    /// The seed, CHW 32×32 in [0, 1]: the shrunk sketch, or the picture to inpaint (its hole is
-    /// filled as `settings.inpaint_seed` says, whatever it holds). `None` for generation: a sample
-    /// of the target's Gaussian drawn with the RNG seed.
+    /// The seed, CHW at the model's size in [0, 1]: the sketch, or the picture to inpaint (its
+    /// hole is filled as `settings.inpaint_seed` says, whatever it holds), or generation's start.
+    /// `None` only for generation on CIFAR-10: a sample of the target's Gaussian drawn with the
+    /// RNG seed.
     pub seed: Option<Vec<f32>>,
     /// Inpainting's F: 1 inside the hole, per pixel.
     pub hole: Option<Vec<f32>>,
+    /// The ImageNet model's id in the manifest (the caller loads it and its judge); absent for
+    /// the CIFAR-10 tasks, so their requests and links read as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// An ImageNet task's D̄: these photos stretched to `settings.samples` samples by crops and
+    /// flips drawn from the RNG seed, as an explanation's (the CIFAR-10 tasks draw D̄ from the
+    /// class's Gaussian).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<Photo>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -97,10 +108,14 @@ pub struct Verdict {
     pub top1: usize,
     pub top1_name: String,
     pub target_probability: f32,
+    /// The target's place in the model's ranking, 1 = top (0 in events written before it existed).
+    #[serde(default)]
+    pub target_rank: usize,
 }
 
-/// The robust model's and the standard model's verdicts on one picture (the standard model is
-/// the independent judge of the image tasks).
+/// The attacked model's and the judge's verdicts on one picture. On CIFAR-10 the attacked model
+/// is the robust one and the judge the standard one; on ImageNet the attacked model is the
+/// task's (SqueezeNet by default) and the judge a model of another family (`models::judge_of`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Verdicts {
     pub robust: Verdict,
@@ -156,8 +171,9 @@ pub struct PgdCheckpoint {
     pub image: Vec<f32>,
 }
 
-/// The models an image task needs: the one both methods attack, the standard one that judges,
-/// and the class Gaussians (generation's seed, D̄).
+/// The models an image task needs: the one both methods attack, the one that judges (on
+/// CIFAR-10 the standard model, on ImageNet one of another family), and for CIFAR-10 the class
+/// Gaussians (generation's seed, D̄; empty for ImageNet).
 pub struct TaskModels<'a, C: Classifier> {
     pub robust: &'a C,
     pub standard: &'a C,
@@ -170,14 +186,39 @@ impl<C: Classifier> Clone for TaskModels<'_, C> {
     }
 }
 
-/// Both judges' verdicts on one CHW picture (a CIFAR-10 task's).
+/// The name of class `index` of a model with `classes` outputs: ImageNet's or CIFAR-10's.
+pub fn class_name(classes: usize, index: usize) -> String {
+    match classes {
+        1000 => models::labels::imagenet().get(index).map_or_else(|| format!("class {index}"), |l| l.name().to_string()),
+        _ => models::resnet::LABELS.get(index).map_or_else(|| format!("class {index}"), |l| l.to_string()),
+    }
+}
+
+/// A CHW picture of `size`² as `model` takes it: the same values, or (a judge of another size,
+/// Lite0's 224 beside SqueezeNet's 227) the whole picture as a PNG would show it, scaled to the
+/// judge's size with Catmull–Rom (no crop: the judge sees all of it).
+fn at_size_of<C: Classifier>(model: &C, image: &[f32], size: usize) -> Vec<f32> {
+    let side = model.input_shape()[1];
+    if side == size {
+        return image.to_vec();
+    }
+    let picture = imaging::from_chw(image, [size, size]);
+    imaging::to_chw(&image::imageops::resize(&picture, side as u32, side as u32, image::imageops::FilterType::CatmullRom))
+}
+
+/// Both models' verdicts on one CHW picture at the attacked model's input size.
 pub async fn judge<C: Classifier>(models: &TaskModels<'_, C>, image: &[f32], target: usize, device: &Device) -> Result<Verdicts, String> {
     let verdict = |logits: Vec<Vec<f32>>| {
         let top1 = models::top_k(&logits[0], 1)[0].class;
-        Verdict { top1, top1_name: models::resnet::LABELS[top1].into(), target_probability: models::probability_of(&logits[0], target) }
+        Verdict {
+            top1,
+            top1_name: class_name(logits[0].len(), top1),
+            target_probability: models::probability_of(&logits[0], target),
+            target_rank: models::rank_of(&logits[0], target),
+        }
     };
     let robust = models::classify(models.robust, image.to_vec(), device).await.map_err(|e| e.to_string())?;
-    let standard = models::classify(models.standard, image.to_vec(), device).await.map_err(|e| e.to_string())?;
+    let standard = models::classify(models.standard, at_size_of(models.standard, image, models.robust.input_shape()[1]), device).await.map_err(|e| e.to_string())?;
     Ok(Verdicts { robust: verdict(robust), standard: verdict(standard) })
 }
 
@@ -388,7 +429,10 @@ async fn top5_of_perturbed<C: Classifier>(model: &C, seed: &[f32], perturbation:
 /// A task's seed (generation's Gaussian sample, inpainting's fill), D̄ from the target's Gaussian
 /// with the CLI's stream, A2X's run and the baseline's attack from the same seed.
 fn start_task<'a, C: Classifier>(models: &TaskModels<'a, C>, request: TaskRequest, device: &Device) -> Result<(Run<'a, C>, PgdAttack, Vec<f32>, usize), String> {
-    let TaskRequest { task, settings, seed, hole } = request;
+    if request.model.is_some() {
+        return start_imagenet_task(models, request, device);
+    }
+    let TaskRequest { task, settings, seed, hole, .. } = request;
     let target = settings.run.target;
     let gaussian = models.gaussians.get(target).ok_or(format!("no Gaussian of class {target}"))?;
     let [_, size, _] = models.robust.input_shape();
@@ -404,13 +448,62 @@ fn start_task<'a, C: Classifier>(models: &TaskModels<'a, C>, request: TaskReques
     }
     let seed = match (seed, &hole) {
         (Some(image), _) if image.len() != 3 * pixels => return Err(format!("the seed has {} values, the model takes 3×{size}×{size}", image.len())),
-        (Some(image), Some(hole)) => tasks::inpaint_seed(&image, hole, settings.inpaint_seed, gaussian)?,
+        (Some(image), Some(hole)) => tasks::inpaint_seed(&image, hole, settings.inpaint_seed, Some(gaussian))?,
         (Some(image), None) => image,
         (None, _) => gaussian.sample(1, &mut Rng::new(settings.run.rng_seed)),
     };
     let samples = tasks::task_samples(gaussian, &settings, hole.as_deref().map(|h| (seed.as_slice(), h)), device).map_err(|e| e.to_string())?;
     let seed_tensor = images(seed.clone(), 1, size, device);
     let run = tasks::a2x_run(models.robust, seed_tensor.clone(), samples, &settings, hole.as_deref()).map_err(|e| e.to_string())?;
-    let pgd = tasks::pgd_attack(models.robust, seed_tensor, &settings, hole.as_deref());
+    let pgd = tasks::pgd_attack(models.robust, seed_tensor, &settings, hole.as_deref()).map_err(|e| e.to_string())?;
+    Ok((run, pgd, seed, target))
+}
+
+/// An ImageNet task (issue #33): the seed as given (inpainting's hole filled as the settings
+/// say), D̄ stretched from the request's photos as an explanation's, A2X and the baseline.
+/// Every way the inputs can be wrong is a sentence: a class the model lacks, a seed of another
+/// size, an empty mask or one covering the picture, a sketch of one flat colour.
+fn start_imagenet_task<'a, C: Classifier>(models: &TaskModels<'a, C>, request: TaskRequest, device: &Device) -> Result<(Run<'a, C>, PgdAttack, Vec<f32>, usize), String> {
+    use crate::engine::imagenet_tasks;
+    let TaskRequest { task, settings, seed, hole, model, photos } = request;
+    let model = model.unwrap_or_default();
+    let target = settings.run.target;
+    let classes = models.robust.num_classes();
+    if target >= classes {
+        return Err(format!("class {target} is not one of {model}'s {classes} classes (0 to {})", classes - 1));
+    }
+    let [_, size, _] = models.robust.input_shape();
+    let pixels = size * size;
+    let seed = seed.ok_or("an ImageNet task needs its seed picture")?;
+    if seed.len() != 3 * pixels {
+        return Err(format!("the seed has {} values, {model} takes 3×{size}×{size}", seed.len()));
+    }
+    if (task == Task::Inpaint) != hole.is_some() {
+        return Err("inpainting, and only inpainting, needs a mask".into());
+    }
+    if task == Task::Sketch && imagenet_tasks::is_flat(&seed) {
+        return Err("the sketch is one flat colour: draw something on it first".into());
+    }
+    let seed = match &hole {
+        Some(hole) if hole.len() != pixels => return Err(format!("the mask has {} pixels, {model} takes {size}×{size}", hole.len())),
+        Some(hole) => {
+            imagenet_tasks::check_hole(hole)?;
+            tasks::inpaint_seed(&seed, hole, settings.inpaint_seed, None)?
+        }
+        None => seed,
+    };
+    if photos.is_empty() {
+        return Err("D̄ has no photos".into());
+    }
+    if settings.samples < settings.run.batch - 1 {
+        return Err(format!("|D̄| = {} cannot fill a mini-batch of b − 1 = {}", settings.samples, settings.run.batch - 1));
+    }
+    crate::link::check_sample_bytes(settings.samples, size).map_err(|e| e.to_string())?;
+    let photos = photos.iter().map(Photo::image).collect::<Result<Vec<_>, _>>()?;
+    let samples = distribution::stretch(&photos, settings.samples, size, settings.run.rng_seed)?;
+    let seed_tensor = images(seed.clone(), 1, size, device);
+    let run = tasks::a2x_run(models.robust, seed_tensor.clone(), images(samples, settings.samples, size, device), &settings, hole.as_deref())
+        .map_err(|e| e.to_string())?;
+    let pgd = tasks::pgd_attack(models.robust, seed_tensor, &settings, hole.as_deref()).map_err(|e| e.to_string())?;
     Ok((run, pgd, seed, target))
 }

@@ -137,7 +137,7 @@ fn task_request(task: Task, size: usize) -> TaskRequest {
     settings.samples = 8;
     let hole = (task == Task::Inpaint).then(|| tasks::hole_mask(size, 0, 4, 4, 4));
     let seed = (task != Task::Generate).then(|| imaging::to_chw(&ramp(size as u32, size as u32, 9)));
-    TaskRequest { task, settings, seed, hole }
+    TaskRequest { task, settings, seed, hole, model: None, photos: Vec::new() }
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn check_task_events(device: &Device, size: usize, models: TaskModels<'_, TinyCn
         // them in turn; neither reads the other's RNG).
         let settings = &request.settings;
         let seed = match (&request.seed, &request.hole) {
-            (Some(image), Some(hole)) => tasks::inpaint_seed(image, hole, settings.inpaint_seed, &gaussians[3]).unwrap(),
+            (Some(image), Some(hole)) => tasks::inpaint_seed(image, hole, settings.inpaint_seed, Some(&gaussians[3])).unwrap(),
             (Some(image), None) => image.clone(),
             (None, _) => gaussians[3].sample(1, &mut Rng::new(settings.run.rng_seed)),
         };
@@ -173,7 +173,7 @@ fn check_task_events(device: &Device, size: usize, models: TaskModels<'_, TinyCn
         let seed_tensor = images(seed.clone(), 1, size, &device);
         let a2x = block(tasks::run_a2x(robust, seed_tensor.clone(), samples, settings, request.hole.as_deref(), &mut |_| true)).unwrap();
         let a2x_image = block(read_values(a2x.image)).unwrap();
-        let pgd_image = block(read_values(tasks::run_pgd(robust, seed_tensor, settings, request.hole.as_deref()).image)).unwrap();
+        let pgd_image = block(read_values(tasks::run_pgd(robust, seed_tensor, settings, request.hole.as_deref()).unwrap().image)).unwrap();
         let probability = |model: &TinyCnn, image: &[f32]| {
             let logits = block(models::classify(model, image.to_vec(), &device)).unwrap().remove(0);
             models::probability_of(&logits, 3)
@@ -347,4 +347,103 @@ fn a_resumed_task_goes_on_exactly_as_the_uninterrupted_one() {
             }
         }
     });
+}
+
+/// An ImageNet-style task request (issue #33) on a tiny model: the seed as given, D̄ from photos.
+fn photo_task_request(task: Task, size: usize) -> TaskRequest {
+    let mut settings = crate::engine::imagenet_tasks::defaults(task);
+    settings.run.target = 3;
+    settings.run.iterations = 3;
+    settings.run.batch = 4;
+    settings.run.chunk = 4;
+    settings.baseline.steps = 4;
+    settings.samples = 6;
+    let hole = (task == Task::Inpaint).then(|| tasks::hole_mask(size, 2, 3, 5, 6));
+    TaskRequest {
+        task,
+        settings,
+        seed: Some(imaging::to_chw(&ramp(size as u32, size as u32, 9))),
+        hole,
+        model: Some("tiny".into()),
+        photos: vec![Photo::new("a", &ramp(40, 30, 50)), Photo::new("b", &ramp(30, 44, 90))],
+    }
+}
+
+/// An ImageNet task's events against the engine driven by hand: D̄ stretched from the photos as
+/// an explanation's, the seed as given (inpainting's hole filled by diffusion), A2X with the
+/// task's settings and PGD with A2X's transforms and basis.
+#[test]
+fn an_imagenet_task_runs_a2x_beside_the_fair_baseline_from_the_given_seed() {
+    let device = cpu_device();
+    let size = 16;
+    let (model, judge) = (TinyCnn::random(size, 10, 1, &device), TinyCnn::random(size, 10, 2, &device));
+    let models = TaskModels { robust: &model, standard: &judge, gaussians: &[] };
+    for task in [Task::Sketch, Task::Inpaint, Task::Generate] {
+        let request = photo_task_request(task, size);
+        let events = block(Session::task(request.clone(), models.clone(), &device).run_to_end(|_| {}));
+        let settings = &request.settings;
+        let seed = match &request.hole {
+            Some(hole) => crate::engine::imagenet_tasks::diffusion_fill(request.seed.as_ref().unwrap(), hole, size),
+            None => request.seed.clone().unwrap(),
+        };
+        let photos: Vec<RgbImage> = request.photos.iter().map(|p| p.image().unwrap()).collect();
+        let samples = images(distribution::stretch(&photos, 6, size, settings.run.rng_seed).unwrap(), 6, size, &device);
+        let seed_tensor = images(seed.clone(), 1, size, &device);
+        let a2x = block(tasks::run_a2x(&model, seed_tensor.clone(), samples, settings, request.hole.as_deref(), &mut |_| true)).unwrap();
+        let pgd = block(read_values(tasks::run_pgd(&model, seed_tensor, settings, request.hole.as_deref()).unwrap().image)).unwrap();
+
+        assert_eq!(events.len(), 1 + 4 + 1, "{task:?}: {events:?}");
+        let RunEvent::Started { seed: started, verdicts: Some(verdicts) } = &events[0] else { panic!("{:?}", events[0]) };
+        assert_eq!(started, &seed, "{task:?}");
+        assert!(verdicts.standard.target_rank >= 1 && verdicts.standard.target_rank <= 10);
+        for (i, event) in events[1..4].iter().enumerate() {
+            let RunEvent::TaskStep { a2x: Some((event, _)), .. } = event else { panic!("{event:?}") };
+            assert_eq!(without_times(event.clone()), without_times(a2x.events[i].clone()), "{task:?} iteration {i}");
+        }
+        let RunEvent::Finished(Outcome::Task { a2x_image, pgd_image, .. }) = &events[5] else { panic!("{:?}", events[5]) };
+        assert_eq!(a2x_image, &block(read_values(a2x.image.clone())).unwrap(), "{task:?}");
+        assert_eq!(pgd_image, &pgd, "{task:?}");
+        if let Some(hole) = &request.hole {
+            // The step is confined to the hole, in the Fourier basis too: outside it both
+            // pictures are the seed.
+            let pixels = size * size;
+            for i in 0..3 * pixels {
+                if hole[i % pixels] < 0.5 {
+                    assert_eq!(a2x_image[i], seed[i], "A2X changed value {i} outside the hole");
+                    assert_eq!(pgd_image[i], seed[i], "PGD changed value {i} outside the hole");
+                }
+            }
+        }
+    }
+}
+
+/// Every way an ImageNet task's inputs can be wrong is a sentence, and nothing runs.
+#[test]
+fn imagenet_task_inputs_that_cannot_run_are_named() {
+    let device = cpu_device();
+    let size = 16;
+    let model = TinyCnn::random(size, 10, 1, &device);
+    let models = TaskModels { robust: &model, standard: &model, gaussians: &[] };
+    let failure = |request: TaskRequest| match block(Session::task(request, models.clone(), &device).next()) {
+        Some(RunEvent::Failed { message }) => message,
+        other => panic!("expected a failure, got {other:?}"),
+    };
+    let mut empty = photo_task_request(Task::Inpaint, size);
+    empty.hole = Some(vec![0.0; size * size]);
+    assert!(failure(empty).contains("mask is empty"));
+    let mut whole = photo_task_request(Task::Inpaint, size);
+    whole.hole = Some(vec![1.0; size * size]);
+    assert!(failure(whole).contains("whole picture"));
+    let mut flat = photo_task_request(Task::Sketch, size);
+    flat.seed = Some(vec![1.0; 3 * size * size]);
+    assert!(failure(flat).contains("one flat colour"));
+    let mut beyond = photo_task_request(Task::Generate, size);
+    beyond.settings.run.target = 10;
+    assert!(failure(beyond).contains("not one of tiny's 10 classes"));
+    let mut small = photo_task_request(Task::Generate, size);
+    small.seed = Some(vec![0.5; 3 * 8 * 8]);
+    assert!(failure(small).contains("takes 3×16×16"));
+    let mut no_photos = photo_task_request(Task::Generate, size);
+    no_photos.photos.clear();
+    assert!(failure(no_photos).contains("no photos"));
 }

@@ -86,6 +86,9 @@ impl Bulky for TaskRequest {
         for array in [&mut self.seed, &mut self.hole].into_iter().flatten() {
             visit(ArrayMut::Floats(array));
         }
+        for photo in &mut self.photos {
+            photo.arrays(visit);
+        }
     }
 }
 
@@ -286,7 +289,7 @@ mod tests {
     }
 
     fn verdicts() -> Verdicts {
-        let verdict = Verdict { top1: 7, top1_name: "horse".into(), target_probability: 0.25 };
+        let verdict = Verdict { top1: 7, top1_name: "horse".into(), target_probability: 0.25, target_rank: 3 };
         Verdicts { robust: verdict.clone(), standard: verdict }
     }
 
@@ -303,7 +306,7 @@ mod tests {
             samples: 16,
         });
         let task = |seed: Option<Vec<f32>>, hole: Option<Vec<f32>>| {
-            RunRequest::Task(TaskRequest { task: Task::Inpaint, settings: Task::Inpaint.defaults(), seed, hole })
+            RunRequest::Task(TaskRequest { task: Task::Inpaint, settings: Task::Inpaint.defaults(), seed, hole, model: None, photos: Vec::new() })
         };
         let event = Event {
             iteration: 3,

@@ -18,9 +18,15 @@ use std::time::Instant;
 #[derive(Args, Debug, Clone)]
 pub struct TaskArgs {
     // The CPU default is flex: burn-ndarray's convolution backward is ≈ 40× slower on this network.
-    /// Target class: a CIFAR-10 name (`horse`) or index.
+    /// Target class: a CIFAR-10 name (`horse`) or index; with an ImageNet `--model`, an ImageNet
+    /// index (`340`) or name (`zebra`).
     #[arg(long)]
     pub target: Option<String>,
+    /// `cifar-robust` (the paper's robust-model setting at 32×32, the default) or an ImageNet
+    /// model of the zoo (`squeezenet`, `lite0`, `lite1`, `lite2`) at its own size, judged by a
+    /// model of another family.
+    #[arg(long, default_value = "cifar-robust")]
+    pub model: String,
     #[arg(long, default_value_t = BackendKind::Flex)]
     pub backend: BackendKind,
     /// RNG seed of the run (Gaussian samples, mini-batches).
@@ -101,10 +107,16 @@ fn open_zoo(device: &Device) -> Result<Zoo, String> {
 }
 
 fn settings_for(task: Task, args: &SettingsArgs, rng: u64, target: usize) -> Result<TaskSettings, String> {
+    let mut object = overrides_of(args)?;
+    object.insert("target".into(), target.into());
+    object.insert("rng_seed".into(), rng.into());
+    task.defaults().with_overrides(&serde_json::Value::Object(object))
+}
+
+/// The flags' changes to a task's defaults, by name ([`TaskSettings::with_overrides`]).
+pub fn overrides_of(args: &SettingsArgs) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let mut object = serde_json::Map::new();
     let mut set = |name: &str, value: serde_json::Value| object.insert(name.into(), value);
-    set("target", target.into());
-    set("rng_seed", rng.into());
     if let Some(n) = args.iterations {
         set("iterations", n.into());
     }
@@ -126,7 +138,16 @@ fn settings_for(task: Task, args: &SettingsArgs, rng: u64, target: usize) -> Res
         }
     }
     object.extend(parse_set(&args.overrides)?);
-    task.defaults().with_overrides(&serde_json::Value::Object(object))
+    Ok(object)
+}
+
+/// Whether the task runs on an ImageNet model (issue #33) rather than the CIFAR-10 pair.
+fn on_imagenet(args: &TaskArgs) -> Result<bool, String> {
+    match args.model.as_str() {
+        "cifar-robust" => Ok(false),
+        id if a2x::models::IMAGENET_IDS.contains(&id) => Ok(true),
+        other => Err(format!("--model {other}: `cifar-robust` or an ImageNet model ({})", a2x::models::IMAGENET_IDS.join(", "))),
+    }
 }
 
 fn json<T: serde::Serialize>(value: &Option<T>) -> Option<serde_json::Value> {
@@ -180,7 +201,7 @@ fn run_one(zoo: &Zoo, request: TaskRequest, device: &Device, baseline_only: bool
     let target = request.settings.run.target;
     if baseline_only {
         let seed = request.seed.clone().ok_or("the baseline alone needs its seed")?;
-        let pgd = values(tasks::run_pgd(&zoo.robust, tensor(seed.clone(), device), &request.settings, request.hole.as_deref()).image)?;
+        let pgd = values(tasks::run_pgd(&zoo.robust, tensor(seed.clone(), device), &request.settings, request.hole.as_deref()).map_err(|e| e.to_string())?.image)?;
         let judge = |image: &[f32]| pollster::block_on(session::judge(&models, image, target, device));
         return Ok(Ran { seed: (seed.clone(), judge(&seed)?), pgd: (pgd.clone(), judge(&pgd)?), a2x: None, iterations: 0 });
     }
@@ -205,7 +226,7 @@ fn run_task(task: Task, args: TaskArgs, seed: Option<Vec<f32>>, hole: Option<Vec
     let target = parse_class(args.target.as_deref().ok_or("--target is required")?)?;
     let settings = settings_for(task, &args.settings, args.rng, target)?;
     let stem = format!("{}-{}-{}", a2x::engine::name_of(task), LABELS[target], args.rng);
-    run_request(TaskRequest { task, settings, seed, hole }, args.backend, &args.out, &stem, true_image).map(|_| ())
+    run_request(TaskRequest { task, settings, seed, hole, model: None, photos: Vec::new() }, args.backend, &args.out, &stem, true_image).map(|_| ())
 }
 
 /// One task request exactly (the task commands, and `a2x replay` of a share link): A2X and PGD
@@ -247,21 +268,7 @@ pub fn run_request(request: TaskRequest, backend: BackendKind, out: &Path, stem:
     Ok(report)
 }
 
-/// Mean squared error between `image` and `truth` over the hole's values (all channels).
-pub fn hole_mse(image: &[f32], truth: &[f32], hole: &[f32]) -> f64 {
-    let pixels = hole.len();
-    let mut sum = 0f64;
-    let mut count = 0usize;
-    for c in 0..3 {
-        for i in 0..pixels {
-            if hole[i] >= 0.5 {
-                sum += ((image[c * pixels + i] - truth[c * pixels + i]) as f64).powi(2);
-                count += 1;
-            }
-        }
-    }
-    sum / count.max(1) as f64
-}
+pub use a2x::measure::hole_mse;
 
 /// How an inpainted `image` changed the `seed`: ‖p‖ inside and outside the hole, and the cosine
 /// between p and the true change (truth − seed) inside it. The in-hole error falls iff
@@ -291,7 +298,7 @@ fn hole_change(image: &[f32], seed: &[f32], truth: &[f32], hole: &[f32]) -> Stri
 fn trace_inpainting(zoo: &Zoo, settings: &TaskSettings, seed: &[f32], truth: &[f32], hole: &[f32], device: &Device, index: usize) -> Result<(), String> {
     let mut line = format!("trace {index} ({}): iteration ‖p‖ ℘ error |", LABELS[settings.run.target]);
     let last = settings.run.iterations;
-    let request = TaskRequest { task: Task::Inpaint, settings: settings.clone(), seed: Some(seed.to_vec()), hole: Some(hole.to_vec()) };
+    let request = TaskRequest { task: Task::Inpaint, settings: settings.clone(), seed: Some(seed.to_vec()), hole: Some(hole.to_vec()), model: None, photos: Vec::new() };
     let ran = run_one(zoo, request, device, false, |event, image| {
         if event.iteration % 4 == 0 || event.iteration == 1 || event.iteration == last {
             line += &format!(" {} {:.2} {:.3} {:.5} |", event.iteration, event.perturbation_norm, event.target_probability, hole_mse(image, truth, hole));
@@ -316,8 +323,25 @@ fn read_image(path: &Path) -> Result<Vec<f32>, String> {
     Ok(a2x::imaging::to_chw(&image))
 }
 
-pub fn generate(args: TaskArgs) -> Result<(), String> {
-    run_task(Task::Generate, args, None, None, None)
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// ImageNet models: the seed, `grey` (the default), `noise` (uniform, from --rng) or a picture
+    /// file. The CIFAR-10 task starts from a sample of the class's Gaussian.
+    #[arg(long)]
+    pub start: Option<String>,
+}
+
+pub fn generate(args: GenerateArgs) -> Result<(), String> {
+    if on_imagenet(&args.task)? {
+        let start = crate::photo_tasks::Start::parse(args.start.as_deref().unwrap_or("grey"));
+        return crate::photo_tasks::run(Task::Generate, &args.task, &args.task.model, crate::photo_tasks::SeedSource::Start(start), None);
+    }
+    if args.start.is_some() {
+        return Err("--start is for the ImageNet models: the CIFAR-10 task starts from the class's Gaussian".into());
+    }
+    run_task(Task::Generate, args.task, None, None, None)
 }
 
 #[derive(Args, Debug)]
@@ -330,6 +354,9 @@ pub struct SketchArgs {
 }
 
 pub fn sketch(args: SketchArgs) -> Result<(), String> {
+    if on_imagenet(&args.task)? {
+        return crate::photo_tasks::run(Task::Sketch, &args.task, &args.task.model, crate::photo_tasks::SeedSource::Picture(args.sketch.clone()), None);
+    }
     let seed = read_image(&args.sketch)?;
     run_task(Task::Sketch, args.task, Some(seed), None, None)
 }
@@ -343,9 +370,13 @@ pub struct InpaintArgs {
     pub image: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub test_index: usize,
-    /// The hole: top,left,height,width (default: the central 10×10).
-    #[arg(long, default_value = "11,11,10,10")]
-    pub hole: String,
+    /// The hole: top,left,height,width (default: the central 10×10 on CIFAR-10, the central
+    /// 64×64 on an ImageNet model).
+    #[arg(long)]
+    pub hole: Option<String>,
+    /// ImageNet models: the hole as a picture (white = hole), scaled to the model's size.
+    #[arg(long)]
+    pub mask: Option<PathBuf>,
 }
 
 fn parse_hole(text: &str) -> Result<Vec<f32>, String> {
@@ -357,7 +388,16 @@ fn parse_hole(text: &str) -> Result<Vec<f32>, String> {
 }
 
 pub fn inpaint(mut args: InpaintArgs) -> Result<(), String> {
-    let hole = parse_hole(&args.hole)?;
+    if on_imagenet(&args.task)? {
+        let image = args.image.clone().ok_or("--image is required on an ImageNet model")?;
+        let size = a2x::models::imagenet_input_size(&args.task.model).ok_or("an ImageNet model without a size")?;
+        let hole = crate::photo_tasks::read_mask(args.hole.as_deref(), args.mask.as_deref(), size)?;
+        return crate::photo_tasks::run(Task::Inpaint, &args.task, &args.task.model, crate::photo_tasks::SeedSource::Picture(image), Some(hole));
+    }
+    if args.mask.is_some() {
+        return Err("--mask is for the ImageNet models; on CIFAR-10 give --hole".into());
+    }
+    let hole = parse_hole(args.hole.as_deref().unwrap_or("11,11,10,10"))?;
     let (truth, label) = match &args.image {
         Some(path) => (read_image(path)?, None),
         None => {
@@ -435,7 +475,7 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
                 // The seed as the session draws it (a sample of the target's Gaussian, RNG seed
                 // `seed`), given so that the baseline alone starts from it too.
                 let seed_image = zoo.gaussians[target].sample(1, &mut Rng::new(seed));
-                let request = TaskRequest { task: Task::Generate, settings, seed: Some(seed_image), hole: None };
+                let request = TaskRequest { task: Task::Generate, settings, seed: Some(seed_image), hole: None, model: None, photos: Vec::new() };
                 let ran = run_one(&zoo, request, &device, args.baseline_only, |_, _| {})?;
                 a2x_iterations += ran.iterations;
                 if let Some((_, verdicts)) = &ran.a2x {
@@ -470,11 +510,11 @@ pub fn eval_tasks(args: EvalTasksArgs) -> Result<(), String> {
             let (truth, labels) = images.batch(&[k * stride], None);
             let mean_colour = tasks::fill_hole_with_mean(&truth, &hole, 32);
             let settings = settings_for(Task::Inpaint, &args.settings, k as u64, labels[0])?;
-            let seed = tasks::inpaint_seed(&truth, &hole, settings.inpaint_seed, &zoo.gaussians[labels[0]])?;
+            let seed = tasks::inpaint_seed(&truth, &hole, settings.inpaint_seed, Some(&zoo.gaussians[labels[0]]))?;
             if args.trace && !args.baseline_only {
                 trace_inpainting(&zoo, &settings, &seed, &truth, &hole, &device, k)?;
             }
-            let request = TaskRequest { task: Task::Inpaint, settings, seed: Some(seed.clone()), hole: Some(hole.clone()) };
+            let request = TaskRequest { task: Task::Inpaint, settings, seed: Some(seed.clone()), hole: Some(hole.clone()), model: None, photos: Vec::new() };
             let ran = run_one(&zoo, request, &device, args.baseline_only, |_, _| {})?;
             let (a2x_image, pgd_image, a2x_iterations) = (ran.a2x.map(|(image, _)| image), ran.pgd.0, ran.iterations);
             if let Some(image) = &a2x_image {

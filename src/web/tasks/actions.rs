@@ -98,7 +98,7 @@ impl ImageTasks {
             return Err(format!("b = {} needs at least b − 1 = {} samples in D̄", settings.run.batch, settings.run.batch - 1));
         }
         let (seed_recipe, hole_recipe) = self.recipes_of(task);
-        let request = TaskRequest { task, settings, seed: request_seed, hole };
+        let request = TaskRequest { task, settings, seed: request_seed, hole, model: None, photos: Vec::new() };
         let inputs = RunInputs { request, files, seed_recipe, hole_recipe };
         self.launch(ctx, inputs, seed, None)
     }

@@ -1,0 +1,247 @@
+//! `a2x generate | sketch | inpaint --model squeezenet …`: the image tasks on an ImageNet model of
+//! the zoo at its own input size, for any of the 1000 classes (issue #33), through the same
+//! session as the page. A2X beside the fair PGD baseline, both judged by the attacked model and by
+//! a model of another family (`models::judge_of`).
+
+use crate::common::{load_model, open_device, ModelArgs};
+use crate::tasks::TaskArgs;
+use a2x::bundled::PhotoSet;
+use a2x::engine::imagenet_tasks;
+use a2x::engine::tasks::{hole_mask, Task, TaskSettings};
+use a2x::engine::Classifier;
+use a2x::measure;
+use a2x::models::{self, ImageNetModel};
+use a2x::session::{Outcome, Photo, RunEvent, Session, TaskModels, TaskRequest, Verdicts};
+use burn::tensor::Device;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What the seed of an ImageNet task is made from.
+pub enum Start {
+    /// Generation: mid-grey, seeded uniform noise, or a picture file.
+    Grey,
+    Noise,
+    Picture(PathBuf),
+}
+
+impl Start {
+    pub fn parse(text: &str) -> Start {
+        match text {
+            "grey" | "gray" => Start::Grey,
+            "noise" => Start::Noise,
+            path => Start::Picture(PathBuf::from(path)),
+        }
+    }
+}
+
+/// An ImageNet class by index or by name (the first match of `labels::search`).
+pub fn parse_class(name: &str) -> Result<usize, String> {
+    if let Ok(index) = name.trim().parse::<usize>() {
+        return if index < 1000 { Ok(index) } else { Err(format!("class {index} is not one of ImageNet's 1000 (0 to 999)")) };
+    }
+    models::labels::search(name, 1).first().copied().ok_or_else(|| format!("`{name}` names no ImageNet class"))
+}
+
+/// A picture file at the model's `size`², CHW in [0, 1]: a square one (a sketch canvas, a mask)
+/// scaled whole, any other the ImageNet centre crop.
+pub fn read_picture(path: &Path, size: usize) -> Result<Vec<f32>, String> {
+    let bytes = crate::images::read_image_file(path)?;
+    let image = a2x::imaging::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let picture = if image.width() == image.height() {
+        image::imageops::resize(&image.to_rgb8(), size as u32, size as u32, image::imageops::FilterType::CatmullRom)
+    } else {
+        a2x::imaging::center_crop(&image, size)
+    };
+    Ok(a2x::imaging::to_chw(&picture))
+}
+
+/// The seed of generation from `start` at `size`² (noise drawn from `rng`).
+pub fn start_picture(start: &Start, size: usize, rng: u64) -> Result<Vec<f32>, String> {
+    Ok(match start {
+        Start::Grey => vec![0.5; 3 * size * size],
+        Start::Noise => {
+            let mut rng = a2x::engine::sampling::Rng::new(rng ^ 0x0015_E000);
+            (0..3 * size * size).map(|_| rng.unit() as f32).collect()
+        }
+        Start::Picture(path) => read_picture(path, size)?,
+    })
+}
+
+/// The mask of inpainting at `size`²: a PNG (white = hole, scaled to the model's size) or a
+/// rectangle `top,left,height,width`; by default the central 64×64 square.
+pub fn read_mask(hole: Option<&str>, mask: Option<&Path>, size: usize) -> Result<Vec<f32>, String> {
+    if let Some(path) = mask {
+        let values = read_picture(path, size)?;
+        return Ok(measure::grey(&values).into_iter().map(|g| if g >= 0.5 { 1.0 } else { 0.0 }).collect());
+    }
+    let Some(text) = hole else {
+        let side = 64.min(size);
+        let start = (size - side) / 2;
+        return Ok(hole_mask(size, start, start, side, side));
+    };
+    let parts: Vec<usize> = text.split(',').map(|p| p.trim().parse::<usize>()).collect::<Result<_, _>>().map_err(|_| format!("--hole {text}: expected top,left,height,width"))?;
+    match parts[..] {
+        [top, left, height, width] if height > 0 && width > 0 && top + height <= size && left + width <= size => Ok(hole_mask(size, top, left, height, width)),
+        _ => Err(format!("--hole {text}: four numbers, a rectangle inside {size}×{size}")),
+    }
+}
+
+/// The bundled photos of the page's D̄ (issue #21's wide set, less the photos that show the
+/// target), read from `static/`.
+pub fn bundled_distribution(target: usize) -> Result<Vec<Photo>, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+    PhotoSet::Wide
+        .distribution("", target)
+        .into_iter()
+        .map(|(id, path)| {
+            let bytes = std::fs::read(root.join(path)).map_err(|e| format!("{path}: {e}"))?;
+            let image = a2x::imaging::decode(&bytes).map_err(|e| format!("{path}: {e}"))?.to_rgb8();
+            Ok(Photo::new(id, &image))
+        })
+        .collect()
+}
+
+/// The task's settings on an ImageNet model: the defaults ([`imagenet_tasks::defaults`]) with the
+/// CLI's overrides.
+pub fn settings_for(task: Task, overrides: serde_json::Map<String, serde_json::Value>) -> Result<TaskSettings, String> {
+    imagenet_tasks::defaults(task).with_overrides(&serde_json::Value::Object(overrides))
+}
+
+/// The attacked model and its judge of another family, loaded on one device.
+pub struct Pair {
+    pub model: ImageNetModel,
+    pub judge: ImageNetModel,
+    pub id: String,
+}
+
+pub fn load_pair(id: &str, device: &Device) -> Result<Pair, String> {
+    let args = |model: &str| ModelArgs { model: model.into(), models_dir: crate::common::default_models_dir(), backend: a2x::device::BackendKind::Flex, symmetric_padding: false };
+    let (model, _) = load_model(&args(id), device)?;
+    let (judge, _) = load_model(&args(models::judge_of(id)), device)?;
+    Ok(Pair { model, judge, id: id.into() })
+}
+
+/// What one ImageNet task produced: the seed as both methods start from it and both pictures,
+/// each with both verdicts, and A2X's iterations.
+pub struct Ran {
+    pub seed: (Vec<f32>, Verdicts),
+    pub a2x: (Vec<f32>, Verdicts),
+    pub pgd: (Vec<f32>, Verdicts),
+    pub iterations: usize,
+    pub seconds: f64,
+}
+
+/// One request through the session, to its end. `on_step` sees A2X's events.
+pub fn run_session(pair: &Pair, request: TaskRequest, device: &Device, mut on_step: impl FnMut(&a2x::engine::Event)) -> Result<Ran, String> {
+    let models = TaskModels { robust: &pair.model, standard: &pair.judge, gaussians: &[] };
+    let started = Instant::now();
+    let mut session = Session::task(request, models, device);
+    let mut seed = None;
+    while let Some(event) = pollster::block_on(session.next()) {
+        match event {
+            RunEvent::Started { seed: values, verdicts } => seed = Some((values, verdicts.ok_or("the seed was not judged")?)),
+            RunEvent::TaskStep { a2x: Some((event, _)), .. } => on_step(&event),
+            RunEvent::Finished(Outcome::Task { a2x_image, pgd_image, a2x, pgd }) => {
+                let seed = seed.ok_or("the run finished before it started")?;
+                return Ok(Ran { seed, a2x: (a2x_image, a2x), pgd: (pgd_image, pgd), iterations: session.iterations(), seconds: started.elapsed().as_secs_f64() });
+            }
+            RunEvent::Failed { message } => return Err(message),
+            _ => {}
+        }
+    }
+    Err("the run ended without a result".into())
+}
+
+/// The ImageNet task behind `a2x generate|sketch|inpaint --model ID`: the seed, the mask and the
+/// truth (inpainting) already read at the model's size. Writes `{stem}-{seed,a2x,pgd}.png` and
+/// `{stem}.json` into `args.out`.
+pub fn run(task: Task, args: &TaskArgs, model: &str, seed: SeedSource, hole: Option<Vec<f32>>) -> Result<(), String> {
+    let device = open_device(args.backend)?;
+    let pair = load_pair(model, &device)?;
+    let size = pair.model.input_shape()[1];
+    let seed = match seed {
+        SeedSource::Start(start) => start_picture(&start, size, args.rng)?,
+        SeedSource::Picture(path) => read_picture(&path, size)?,
+    };
+    let truth = (task == Task::Inpaint).then(|| seed.clone());
+    let target = match args.target.as_deref() {
+        Some(name) => parse_class(name)?,
+        None if task == Task::Inpaint => {
+            let logits = pollster::block_on(models::classify(&pair.model, seed.clone(), &device)).map_err(|e| e.to_string())?;
+            models::top_k(&logits[0], 1)[0].class
+        }
+        None => return Err("--target is required: an ImageNet class by index or name".into()),
+    };
+    let mut overrides = crate::tasks::overrides_of(&args.settings)?;
+    overrides.insert("target".into(), target.into());
+    overrides.insert("rng_seed".into(), args.rng.into());
+    let settings = settings_for(task, overrides)?;
+    let request = TaskRequest { task, settings: settings.clone(), seed: Some(seed), hole: hole.clone(), model: Some(pair.id.clone()), photos: bundled_distribution(target)? };
+    let name = a2x::session::class_name(1000, target);
+    eprintln!("{task:?} on {model} at {size}×{size}: target {target} ({name}), judged by {}", models::judge_of(model));
+    let ran = run_session(&pair, request, &device, |e| {
+        if e.iteration % 10 == 0 || e.iteration == 1 {
+            eprintln!("A2X iteration {}: ℘ {:.3} (seed {:.3}), ‖p‖ {:.2}", e.iteration, e.target_probability, e.seed_probability, e.perturbation_norm);
+        }
+    })?;
+    eprintln!("A2X and PGD, stepped in turn: {:.1} s", ran.seconds);
+    std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
+    let stem = format!("{}-{model}-{target}-{}", a2x::engine::name_of(task), args.rng);
+    let mut report = serde_json::json!({ "task": task, "model": model, "judge": models::judge_of(model), "target": target, "target_name": name, "settings": settings, "iterations": ran.iterations, "seconds": ran.seconds });
+    for (label, (image, verdicts)) in [("seed", &ran.seed), ("a2x", &ran.a2x), ("pgd", &ran.pgd)] {
+        let path = args.out.join(format!("{stem}-{label}.png"));
+        std::fs::write(&path, a2x::imaging::encode_png(&a2x::imaging::from_chw(image, [size, size]))?).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (attacked, judge) = (&verdicts.robust, &verdicts.standard);
+        println!(
+            "{label:>4}: {model} says {} (target {:.3}, rank {}), {} says {} (target {:.3}, rank {}) → {}",
+            attacked.top1_name, attacked.target_probability, attacked.target_rank, models::judge_of(model), judge.top1_name, judge.target_probability, judge.target_rank, path.display()
+        );
+        report[label] = serde_json::json!({ "png": path, "verdicts": verdicts });
+        if task == Task::Sketch {
+            let similarity = measure::ssim_of_grey(&ran.seed.0, image, size);
+            report[label]["ssim_to_sketch"] = similarity.into();
+            println!("      SSIM of the grey levels to the sketch: {similarity:.3}");
+        }
+        if let (Some(truth), Some(hole)) = (&truth, &hole) {
+            let error = measure::hole_mse(image, truth, hole);
+            report[label]["hole_mse"] = error.into();
+            println!("      mean squared error inside the hole: {error:.5}");
+        }
+    }
+    if let (Some(truth), Some(hole)) = (&truth, &hole) {
+        let mean = a2x::engine::tasks::fill_hole_with_mean(truth, hole, size);
+        report["mean_colour_hole_mse"] = measure::hole_mse(&mean, truth, hole).into();
+        println!("mean-colour fill: mean squared error inside the hole {:.5}", measure::hole_mse(&mean, truth, hole));
+    }
+    let path = args.out.join(format!("{stem}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&report).expect("serializes")).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Where an ImageNet task's seed comes from.
+pub enum SeedSource {
+    Start(Start),
+    Picture(PathBuf),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_by_index_or_name_and_out_of_range() {
+        assert_eq!(parse_class("340").unwrap(), 340);
+        assert_eq!(parse_class("zebra").unwrap(), 340);
+        assert!(parse_class("1000").unwrap_err().contains("0 to 999"));
+        assert!(parse_class("zzzz").unwrap_err().contains("no ImageNet class"));
+    }
+
+    #[test]
+    fn masks_by_rectangle_and_default() {
+        let mask = read_mask(None, None, 227).unwrap();
+        assert_eq!(mask.iter().filter(|&&f| f == 1.0).count(), 64 * 64);
+        assert_eq!(mask[113 * 227 + 113], 1.0);
+        assert_eq!(read_mask(Some("0,0,2,3"), None, 8).unwrap().iter().sum::<f32>(), 6.0);
+        assert!(read_mask(Some("0,0,9,1"), None, 8).is_err());
+    }
+}
