@@ -299,9 +299,13 @@ pub struct BenchArgs {
     /// The study grid `--settings` names settings of.
     #[arg(long, default_value = "static/judged/grid.json")]
     pub grid: PathBuf,
-    /// Iterations timed per setting (after one warm-up) when measuring grid settings.
+    /// Iterations timed per setting (after one warm-up) when measuring grid settings or tasks.
     #[arg(long, default_value_t = 5)]
     pub timed: usize,
+    /// Time these ImageNet tasks (`generate,sketch,inpaint`) on `--model` beside a default
+    /// explanation, step by step in one run (issue #33's cost line), on the first of `--backends`.
+    #[arg(long, value_delimiter = ',', value_parser = |s: &str| a2x::engine::from_name::<a2x::engine::tasks::Task>(s).map_err(|e| e.to_string()))]
+    pub tasks: Vec<a2x::engine::tasks::Task>,
 }
 
 /// Peak resident memory of this process (Linux), in MiB.
@@ -315,6 +319,10 @@ fn peak_rss_mib() -> Option<f64> {
 pub fn bench(args: BenchArgs) -> Result<(), String> {
     if !args.settings.is_empty() {
         return bench_settings(&args);
+    }
+    if !args.tasks.is_empty() {
+        let backend = *args.backends.first().ok_or("--backends names none")?;
+        return crate::photo_tasks::bench_tasks(&args.engine.model, &args.tasks, backend, args.timed);
     }
     println!("| backend | model | b | size of D̄ | sign check | iterations | gradient ms | ± check ms | ℘ ms | refine ms | total ms/it | peak RSS MiB |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");

@@ -218,6 +218,62 @@ pub fn run(task: Task, args: &TaskArgs, model: &str, seed: SeedSource, hole: Opt
     Ok(())
 }
 
+/// `a2x bench --tasks …`: a default explanation and each named ImageNet task on `model`, stepped
+/// side by side in one process (one warm-up step each, then `timed` rounds, each round one step
+/// of every session in turn), all with the page's D̄ (the bundled photos, 256 samples). Prints the
+/// mean time a step and a whole run's (the step times its iterations) against the explanation's.
+pub fn bench_tasks(model: &str, tasks: &[Task], backend: a2x::device::BackendKind, timed: usize) -> Result<(), String> {
+    use a2x::engine::RunConfig;
+    use a2x::session::ExplainRequest;
+    let device = open_device(backend)?;
+    let pair = load_pair(model, &device)?;
+    let size = pair.model.input_shape()[1];
+    let grey = Photo::new("grey", &a2x::imaging::from_chw(&vec![0.5; 3 * size * size], [size, size]));
+    let explanation = ExplainRequest { model: model.into(), config: RunConfig { target: 510, ..RunConfig::default() }, seed: grey, photos: bundled_distribution(510)?, samples: 256 };
+    let static_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
+    let mut sessions = vec![("explanation".to_string(), RunConfig::default().iterations, Session::explain(explanation, &pair.model, &device))];
+    for &task in tasks {
+        let (seed, hole) = match task {
+            Task::Generate => (vec![0.5; 3 * size * size], None),
+            Task::Sketch => (read_picture(&static_dir.join("sketches/ship.png"), size)?, None),
+            Task::Inpaint => (read_picture(&static_dir.join("samples/coffee.png"), size)?, Some(read_mask(None, None, size)?)),
+        };
+        let mut settings = imagenet_tasks::defaults(task);
+        settings.run.target = 510;
+        let iterations = settings.run.iterations;
+        let request = TaskRequest { task, settings, seed: Some(seed), hole, model: Some(model.into()), photos: bundled_distribution(510)? };
+        let models = TaskModels { robust: &pair.model, standard: &pair.judge, gaussians: &[] };
+        sessions.push((a2x::engine::name_of(task), iterations, Session::task(request, models, &device)));
+    }
+    let step = |session: &mut Session<'_, ImageNetModel>| -> Result<f64, String> {
+        let start = Instant::now();
+        match pollster::block_on(session.next()) {
+            Some(RunEvent::Failed { message }) => Err(message),
+            None => Err("the run ended before the timed steps".into()),
+            Some(_) => Ok(start.elapsed().as_secs_f64() * 1e3),
+        }
+    };
+    for (_, _, session) in sessions.iter_mut() {
+        step(session)?; // Started: D̄ stretched, the seed judged
+        step(session)?; // the warm-up iteration
+    }
+    let mut totals = vec![0f64; sessions.len()];
+    for _ in 0..timed {
+        for (i, (_, _, session)) in sessions.iter_mut().enumerate() {
+            totals[i] += step(session)?;
+        }
+    }
+    println!("| backend | model | run | steps timed | ms a step | iterations | s a run | ratio to the explanation |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let reference = totals[0] / timed as f64 * sessions[0].1 as f64;
+    for (i, (name, iterations, _)) in sessions.iter().enumerate() {
+        let per_step = totals[i] / timed as f64;
+        let run = per_step * *iterations as f64;
+        println!("| {backend} | {model} {size}×{size} | {name} | {timed} | {per_step:.0} | {iterations} | {:.0} | {:.2} |", run / 1e3, run / reference);
+    }
+    Ok(())
+}
+
 /// Where an ImageNet task's seed comes from.
 pub enum SeedSource {
     Start(Start),
