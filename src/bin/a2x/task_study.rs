@@ -7,7 +7,8 @@
 //! `scripts/sketches.py`), or `photo:sample:N` / `photo:held-out:N`, the N-th photo of one half
 //! of `../shared/data/imagenet-samples` (sorted by name, even positions the sample half, odd the
 //! held-out half). Settings are chosen on the sample half and reported on the held-out half.
-//! Inpainting's target is the photo's own class (its WordNet id), its masks the central 64×64
+//! Each record holds the pictures (`start`, the picture both methods start from; `a2x`; `pgd`)
+//! with both verdicts. Inpainting's target is the photo's own class (its WordNet id), its masks the central 64×64
 //! square or a free-form brush stroke drawn from the run's RNG seed.
 
 use crate::photo_tasks;
@@ -100,8 +101,15 @@ pub fn brush_mask(size: usize, rng: u64) -> Vec<f32> {
     canvas.pixels().map(|p| if p.0[0] > 127 { 1.0 } else { 0.0 }).collect()
 }
 
+/// The fields that say which run a record is (a resumed study skips a run whose key is recorded).
+const KEY: [&str; 7] = ["setting", "task", "model", "target", "seed", "mask", "rng"];
+
+/// Where a record keeps its pictures: none may be a field of [`KEY`], or writing the picture
+/// would change the record's key and a resumed study would run it again.
+const PICTURES: [&str; 3] = ["start", "a2x", "pgd"];
+
 fn record_key(record: &serde_json::Value) -> String {
-    ["setting", "task", "model", "target", "seed", "mask", "rng"].iter().map(|k| record[*k].to_string()).collect::<Vec<_>>().join("|")
+    KEY.iter().map(|k| record[*k].to_string()).collect::<Vec<_>>().join("|")
 }
 
 fn read_records(path: &Path) -> Vec<serde_json::Value> {
@@ -169,7 +177,9 @@ pub fn task_study(args: TaskStudyArgs) -> Result<(), String> {
                 record["settings"] = serde_json::to_value(&settings).expect("settings serialize");
                 record["iterations"] = ran.iterations.into();
                 record["seconds"] = ran.seconds.into();
-                for (label, (image, verdicts)) in [("seed", &ran.seed), ("a2x", &ran.a2x), ("pgd", &ran.pgd)] {
+                // The picture both methods start from is `start` (`seed` names where it came from,
+                // and is part of the record's key).
+                for (label, (image, verdicts)) in PICTURES.into_iter().zip([&ran.seed, &ran.a2x, &ran.pgd]) {
                     let png = args.out.join("pictures").join(format!("{stem}-{label}.png"));
                     std::fs::write(&png, a2x::imaging::encode_png(&a2x::imaging::from_chw(image, [size, size]))?).map_err(|e| e.to_string())?;
                     record[label] = serde_json::json!({ "png": png, "verdicts": verdicts });
@@ -186,6 +196,11 @@ pub fn task_study(args: TaskStudyArgs) -> Result<(), String> {
                     let mask_rgb: Vec<f32> = (0..3).flat_map(|_| hole.iter().copied()).collect();
                     std::fs::write(&mask_png, a2x::imaging::encode_png(&a2x::imaging::from_chw(&mask_rgb, [size, size]))?).map_err(|e| e.to_string())?;
                     record["mask_png"] = mask_png.display().to_string().into();
+                    // The photo before its hole was filled: the truth the classical inpaintings
+                    // are measured against (scripts/inpaint_baselines.py).
+                    let truth_png = args.out.join("pictures").join(format!("{stem}-truth.png"));
+                    std::fs::write(&truth_png, a2x::imaging::encode_png(&a2x::imaging::from_chw(&seed, [size, size]))?).map_err(|e| e.to_string())?;
+                    record["truth_png"] = truth_png.display().to_string().into();
                 }
                 let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&results).map_err(|e| format!("{}: {e}", results.display()))?;
                 writeln!(file, "{record}").map_err(|e| e.to_string())?;
@@ -222,7 +237,7 @@ fn report(records: &[serde_json::Value]) -> Result<(), String> {
         let holes = if task == "inpaint" {
             format!(
                 "{} / {} / {} / {}",
-                mean(&|r| r["seed"]["hole_mse"].as_f64()),
+                mean(&|r| r["start"]["hole_mse"].as_f64()),
                 mean(&|r| r["a2x"]["hole_mse"].as_f64()),
                 mean(&|r| r["pgd"]["hole_mse"].as_f64()),
                 mean(&|r| r["mean_colour_hole_mse"].as_f64())
@@ -244,6 +259,20 @@ fn report(records: &[serde_json::Value]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A record read back has the key of the record that was about to run, so a resumed study
+    /// skips it.
+    #[test]
+    fn a_written_record_keeps_its_key() {
+        let fresh = serde_json::json!({ "setting": "s", "task": "sketch", "model": "squeezenet", "target": 510, "seed": "grey", "mask": null, "rng": 0 });
+        let mut written = fresh.clone();
+        for label in PICTURES {
+            written[label] = serde_json::json!({ "png": "x.png" });
+        }
+        written["half"] = "built-in".into();
+        let read: serde_json::Value = serde_json::from_str(&written.to_string()).unwrap();
+        assert_eq!(record_key(&read), record_key(&fresh));
+    }
 
     #[test]
     fn a_brush_mask_is_one_stroke_about_a_square_s_size() {
