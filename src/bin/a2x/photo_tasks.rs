@@ -111,14 +111,13 @@ pub fn settings_for(task: Task, overrides: serde_json::Map<String, serde_json::V
 pub struct Pair {
     pub model: ImageNetModel,
     pub judge: ImageNetModel,
-    pub id: String,
 }
 
 pub fn load_pair(id: &str, device: &Device) -> Result<Pair, String> {
     let args = |model: &str| ModelArgs { model: model.into(), models_dir: crate::common::default_models_dir(), backend: a2x::device::BackendKind::Flex, symmetric_padding: false };
     let (model, _) = load_model(&args(id), device)?;
     let (judge, _) = load_model(&args(models::judge_of(id)), device)?;
-    Ok(Pair { model, judge, id: id.into() })
+    Ok(Pair { model, judge })
 }
 
 /// What one ImageNet task produced: the seed as both methods start from it and both pictures,
@@ -152,10 +151,35 @@ pub fn run_session(pair: &Pair, request: TaskRequest, device: &Device, mut on_st
     Err("the run ended without a result".into())
 }
 
-/// The ImageNet task behind `a2x generate|sketch|inpaint --model ID`: the seed, the mask and the
-/// truth (inpainting) already read at the model's size. Writes `{stem}-{seed,a2x,pgd}.png` and
-/// `{stem}.json` into `args.out`.
-pub fn run(task: Task, args: &TaskArgs, model: &str, seed: SeedSource, hole: Option<Vec<f32>>) -> Result<(), String> {
+/// The request of an ImageNet task on `model`: the task's defaults with the flags' changes, the
+/// target and the RNG seed; D̄ the page's (the bundled photos, less those showing the target).
+pub fn request_of(task: Task, model: &str, flags: &crate::tasks::SettingsArgs, target: usize, rng: u64, seed: Vec<f32>, hole: Option<Vec<f32>>) -> Result<TaskRequest, String> {
+    let mut overrides = crate::tasks::overrides_of(flags)?;
+    overrides.insert("target".into(), target.into());
+    overrides.insert("rng_seed".into(), rng.into());
+    let settings = settings_for(task, overrides)?;
+    Ok(TaskRequest { task, settings, seed: Some(seed), hole, model: Some(model.into()), photos: bundled_distribution(target)? })
+}
+
+/// One picture of a finished task as a report or a study record keeps it: written to `png`, both
+/// verdicts, and what it kept of `original` (the picture as read, before any fill): the SSIM of
+/// grey levels for a sketch, the error inside the hole for inpainting.
+pub fn picture_entry(task: Task, image: &[f32], verdicts: &Verdicts, original: &[f32], hole: Option<&[f32]>, size: usize, png: &Path) -> Result<serde_json::Value, String> {
+    std::fs::write(png, a2x::imaging::encode_png(&a2x::imaging::from_chw(image, [size, size]))?).map_err(|e| format!("{}: {e}", png.display()))?;
+    let mut entry = serde_json::json!({ "png": png, "verdicts": verdicts });
+    if task == Task::Sketch {
+        entry["ssim_to_sketch"] = measure::ssim_of_grey(original, image, size).into();
+    }
+    if let Some(hole) = hole {
+        entry["hole_mse"] = measure::hole_mse(image, original, hole).into();
+    }
+    Ok(entry)
+}
+
+/// The ImageNet task behind `a2x generate|sketch|inpaint --model ID`: the seed and the mask read
+/// at the model's size. Writes `{stem}-{seed,a2x,pgd}.png` and `{stem}.json` into `args.out`.
+pub fn run(task: Task, args: &TaskArgs, seed: SeedSource, hole: Option<Vec<f32>>) -> Result<(), String> {
+    let model = args.model.as_str();
     let device = open_device(args.backend)?;
     let pair = load_pair(model, &device)?;
     let size = pair.model.input_shape()[1];
@@ -163,7 +187,6 @@ pub fn run(task: Task, args: &TaskArgs, model: &str, seed: SeedSource, hole: Opt
         SeedSource::Start(start) => start_picture(&start, size, args.rng)?,
         SeedSource::Picture(path) => read_picture(&path, size)?,
     };
-    let truth = (task == Task::Inpaint).then(|| seed.clone());
     let target = match args.target.as_deref() {
         Some(name) => parse_class(name)?,
         None if task == Task::Inpaint => {
@@ -172,11 +195,8 @@ pub fn run(task: Task, args: &TaskArgs, model: &str, seed: SeedSource, hole: Opt
         }
         None => return Err("--target is required: an ImageNet class by index or name".into()),
     };
-    let mut overrides = crate::tasks::overrides_of(&args.settings)?;
-    overrides.insert("target".into(), target.into());
-    overrides.insert("rng_seed".into(), args.rng.into());
-    let settings = settings_for(task, overrides)?;
-    let request = TaskRequest { task, settings: settings.clone(), seed: Some(seed), hole: hole.clone(), model: Some(pair.id.clone()), photos: bundled_distribution(target)? };
+    let request = request_of(task, model, &args.settings, target, args.rng, seed.clone(), hole.clone())?;
+    let settings = request.settings.clone();
     let name = a2x::session::class_name(1000, target);
     eprintln!("{task:?} on {model} at {size}×{size}: target {target} ({name}), judged by {}", models::judge_of(model));
     let ran = run_session(&pair, request, &device, |e| {
@@ -190,28 +210,24 @@ pub fn run(task: Task, args: &TaskArgs, model: &str, seed: SeedSource, hole: Opt
     let mut report = serde_json::json!({ "task": task, "model": model, "judge": models::judge_of(model), "target": target, "target_name": name, "settings": settings, "iterations": ran.iterations, "seconds": ran.seconds });
     for (label, (image, verdicts)) in [("seed", &ran.seed), ("a2x", &ran.a2x), ("pgd", &ran.pgd)] {
         let path = args.out.join(format!("{stem}-{label}.png"));
-        std::fs::write(&path, a2x::imaging::encode_png(&a2x::imaging::from_chw(image, [size, size]))?).map_err(|e| format!("{}: {e}", path.display()))?;
+        let entry = picture_entry(task, image, verdicts, &seed, hole.as_deref(), size, &path)?;
         let (attacked, judge) = (&verdicts.robust, &verdicts.standard);
         println!(
             "{label:>4}: {model} says {} (target {:.3}, rank {}), {} says {} (target {:.3}, rank {}) → {}",
             attacked.top1_name, attacked.target_probability, attacked.target_rank, models::judge_of(model), judge.top1_name, judge.target_probability, judge.target_rank, path.display()
         );
-        report[label] = serde_json::json!({ "png": path, "verdicts": verdicts });
-        if task == Task::Sketch {
-            let similarity = measure::ssim_of_grey(&ran.seed.0, image, size);
-            report[label]["ssim_to_sketch"] = similarity.into();
+        if let Some(similarity) = entry["ssim_to_sketch"].as_f64() {
             println!("      SSIM of the grey levels to the sketch: {similarity:.3}");
         }
-        if let (Some(truth), Some(hole)) = (&truth, &hole) {
-            let error = measure::hole_mse(image, truth, hole);
-            report[label]["hole_mse"] = error.into();
+        if let Some(error) = entry["hole_mse"].as_f64() {
             println!("      mean squared error inside the hole: {error:.5}");
         }
+        report[label] = entry;
     }
-    if let (Some(truth), Some(hole)) = (&truth, &hole) {
-        let mean = a2x::engine::tasks::fill_hole_with_mean(truth, hole, size);
-        report["mean_colour_hole_mse"] = measure::hole_mse(&mean, truth, hole).into();
-        println!("mean-colour fill: mean squared error inside the hole {:.5}", measure::hole_mse(&mean, truth, hole));
+    if let Some(hole) = &hole {
+        let error = measure::hole_mse(&a2x::engine::tasks::fill_hole_with_mean(&seed, hole, size), &seed, hole);
+        report["mean_colour_hole_mse"] = error.into();
+        println!("mean-colour fill: mean squared error inside the hole {error:.5}");
     }
     let path = args.out.join(format!("{stem}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&report).expect("serializes")).map_err(|e| e.to_string())?;

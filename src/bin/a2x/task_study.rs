@@ -18,7 +18,7 @@ use a2x::engine::tasks::{fill_hole_with_mean, Task};
 use a2x::engine::{name_of, Classifier};
 use a2x::measure;
 use a2x::models;
-use a2x::session::{class_name, TaskRequest};
+use a2x::session::class_name;
 use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -155,18 +155,8 @@ pub fn task_study(args: TaskStudyArgs) -> Result<(), String> {
                     Some("brush") => Some(brush_mask(size, args.rng ^ seed_spec.len() as u64)),
                     Some(other) => return Err(format!("--masks {other}: `square` or `brush`")),
                 };
-                let mut overrides = crate::tasks::overrides_of(&args.settings)?;
-                overrides.insert("target".into(), target.into());
-                overrides.insert("rng_seed".into(), args.rng.into());
-                let settings = photo_tasks::settings_for(task, overrides)?;
-                let request = TaskRequest {
-                    task,
-                    settings: settings.clone(),
-                    seed: Some(seed.clone()),
-                    hole: hole.clone(),
-                    model: Some(args.model.clone()),
-                    photos: photo_tasks::bundled_distribution(target)?,
-                };
+                let request = photo_tasks::request_of(task, &args.model, &args.settings, target, args.rng, seed.clone(), hole.clone())?;
+                let settings = request.settings.clone();
                 eprintln!("{} {} → {target} ({}) from {seed_spec}{}", args.name, name_of(task), class_name(1000, target), mask_name.map(|m| format!(", {m} mask")).unwrap_or_default());
                 let ran = photo_tasks::run_session(&pair, request, &device, |_| {})?;
                 let stem = format!("{}-{}-{}-{target}-{}{}-{}", args.name, name_of(task), args.model, seed_spec.replace([':', '/', '.'], "_"), mask_name.map(|m| format!("-{m}")).unwrap_or_default(), args.rng);
@@ -181,14 +171,7 @@ pub fn task_study(args: TaskStudyArgs) -> Result<(), String> {
                 // and is part of the record's key).
                 for (label, (image, verdicts)) in PICTURES.into_iter().zip([&ran.seed, &ran.a2x, &ran.pgd]) {
                     let png = args.out.join("pictures").join(format!("{stem}-{label}.png"));
-                    std::fs::write(&png, a2x::imaging::encode_png(&a2x::imaging::from_chw(image, [size, size]))?).map_err(|e| e.to_string())?;
-                    record[label] = serde_json::json!({ "png": png, "verdicts": verdicts });
-                    if task == Task::Sketch {
-                        record[label]["ssim_to_sketch"] = measure::ssim_of_grey(&seed, image, size).into();
-                    }
-                    if let Some(hole) = &hole {
-                        record[label]["hole_mse"] = measure::hole_mse(image, &seed, hole).into();
-                    }
+                    record[label] = photo_tasks::picture_entry(task, image, verdicts, &seed, hole.as_deref(), size, &png)?;
                 }
                 if let Some(hole) = &hole {
                     record["mean_colour_hole_mse"] = measure::hole_mse(&fill_hole_with_mean(&seed, hole, size), &seed, hole).into();

@@ -336,7 +336,7 @@ pub struct GenerateArgs {
 pub fn generate(args: GenerateArgs) -> Result<(), String> {
     if on_imagenet(&args.task)? {
         let start = crate::photo_tasks::Start::parse(args.start.as_deref().unwrap_or("grey"));
-        return crate::photo_tasks::run(Task::Generate, &args.task, &args.task.model, crate::photo_tasks::SeedSource::Start(start), None);
+        return crate::photo_tasks::run(Task::Generate, &args.task, crate::photo_tasks::SeedSource::Start(start), None);
     }
     if args.start.is_some() {
         return Err("--start is for the ImageNet models: the CIFAR-10 task starts from the class's Gaussian".into());
@@ -355,7 +355,7 @@ pub struct SketchArgs {
 
 pub fn sketch(args: SketchArgs) -> Result<(), String> {
     if on_imagenet(&args.task)? {
-        return crate::photo_tasks::run(Task::Sketch, &args.task, &args.task.model, crate::photo_tasks::SeedSource::Picture(args.sketch.clone()), None);
+        return crate::photo_tasks::run(Task::Sketch, &args.task, crate::photo_tasks::SeedSource::Picture(args.sketch.clone()), None);
     }
     let seed = read_image(&args.sketch)?;
     run_task(Task::Sketch, args.task, Some(seed), None, None)
@@ -392,7 +392,7 @@ pub fn inpaint(mut args: InpaintArgs) -> Result<(), String> {
         let image = args.image.clone().ok_or("--image is required on an ImageNet model")?;
         let size = a2x::models::imagenet_input_size(&args.task.model).ok_or("an ImageNet model without a size")?;
         let hole = crate::photo_tasks::read_mask(args.hole.as_deref(), args.mask.as_deref(), size)?;
-        return crate::photo_tasks::run(Task::Inpaint, &args.task, &args.task.model, crate::photo_tasks::SeedSource::Picture(image), Some(hole));
+        return crate::photo_tasks::run(Task::Inpaint, &args.task, crate::photo_tasks::SeedSource::Picture(image), Some(hole));
     }
     if args.mask.is_some() {
         return Err("--mask is for the ImageNet models; on CIFAR-10 give --hole".into());
