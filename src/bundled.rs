@@ -125,6 +125,14 @@ pub const SKETCH_SCALE: u32 = 8;
 pub const STARTING_SKETCH: &str = "ship-sketch";
 pub const CENTRAL_HOLE: &str = "central-hole";
 
+/// Ids of the built-in pictures of any side (the ImageNet tasks, at the model's side).
+pub const GREY: &str = "grey";
+pub const NOISE: &str = "noise";
+pub const SQUARE_HOLE: &str = "square-hole";
+
+/// The ImageNet tasks' default hole: a central square of this side (issue #33's 64×64).
+pub const SQUARE_HOLE_SIDE: u32 = 64;
+
 /// The issue's evaluation hole: a central 10×10 square (top, left, height, width).
 pub const HOLE: (usize, usize, usize, usize) = (11, 11, 10, 10);
 
@@ -133,6 +141,25 @@ pub fn built_in(id: &str) -> Option<RgbImage> {
     match id {
         STARTING_SKETCH => Some(starting_sketch()),
         CENTRAL_HOLE => Some(central_hole()),
+        _ => None,
+    }
+}
+
+/// The built-in picture `id` at `side`²: mid-grey (128), uniform noise (the same every time) or
+/// the central 64×64 hole (white on black); `None` for another id.
+pub fn built_in_at(id: &str, side: u32) -> Option<RgbImage> {
+    match id {
+        GREY => Some(RgbImage::from_pixel(side, side, Rgb([128; 3]))),
+        NOISE => {
+            let mut rng = crate::engine::sampling::Rng::new(0x0015_E000);
+            Some(RgbImage::from_fn(side, side, |_, _| Rgb([0; 3].map(|_: u8| (rng.unit() * 256.0).min(255.0) as u8))))
+        }
+        SQUARE_HOLE => {
+            let hole = SQUARE_HOLE_SIDE.min(side);
+            let start = (side - hole) / 2;
+            let inside = |v: u32| (start..start + hole).contains(&v);
+            Some(RgbImage::from_fn(side, side, |x, y| if inside(x) && inside(y) { Rgb([255; 3]) } else { Rgb([0; 3]) }))
+        }
         _ => None,
     }
 }
@@ -174,6 +201,18 @@ mod tests {
         assert_eq!(hole.get_pixel(10, 11).0, [0; 3]);
         assert_eq!(built_in(STARTING_SKETCH).unwrap().dimensions(), (256, 256));
         assert!(built_in("nothing").is_none());
+        let square = built_in_at(SQUARE_HOLE, 227).unwrap();
+        assert_eq!(square.pixels().filter(|p| p.0 == [255; 3]).count(), 64 * 64);
+        assert_eq!(square.get_pixel(81, 81).0, [255; 3]);
+        assert_eq!(square.get_pixel(80, 81).0, [0; 3]);
+        assert_eq!(square.get_pixel(145, 145).0, [0; 3]);
+        assert_eq!(built_in_at(GREY, 5).unwrap().get_pixel(4, 4).0, [128; 3]);
+        let noise = built_in_at(NOISE, 64).unwrap();
+        assert_eq!(noise, built_in_at(NOISE, 64).unwrap(), "the same every time");
+        let mean = noise.as_raw().iter().map(|&v| v as f64).sum::<f64>() / noise.as_raw().len() as f64;
+        assert!((mean - 127.5).abs() < 3.0, "uniform over 0..=255: mean {mean}");
+        assert!(noise.as_raw().contains(&255) && noise.as_raw().contains(&0));
+        assert!(built_in_at(STARTING_SKETCH, 32).is_none());
         assert_eq!(photo_path("coffee"), Some("samples/coffee.png"));
         assert_eq!(photo_path("ladybird"), Some("samples/wide/ladybird.jpg"));
     }

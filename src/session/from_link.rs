@@ -18,7 +18,7 @@ pub fn render_picture(recipe: &SharedPicture, bundled: &[(String, RgbImage)], su
         PictureBase::Image { .. } => imaging::decode(&recipe.embedded_png().ok_or("the embedded image is not base64")?)?.to_rgb8(),
         PictureBase::Supplied { name } => supplied.ok_or(format!("the link names the sender's own image “{name}”, which it does not carry"))?.clone(),
         PictureBase::BuiltIn { id } => {
-            let start = bundled::built_in(id).ok_or(format!("no built-in picture `{id}`"))?;
+            let start = bundled::built_in(id).or_else(|| bundled::built_in_at(id, recipe.side)).ok_or(format!("no built-in picture `{id}`"))?;
             if start.width() != recipe.side {
                 return Err(format!("the starting picture is {}² but the link says {}²", start.width(), recipe.side));
             }
@@ -44,6 +44,17 @@ pub fn distribution_photos(set: bundled::PhotoSet, seed: &str, target: usize, bu
     set.distribution(seed, target).iter().map(|(id, _)| Ok(Photo::new(id, &bundled_photo(bundled, id)?))).collect()
 }
 
+/// The model of the image tasks at 32² (links made before issue #33 all name it).
+pub const CIFAR_TASK_MODEL: &str = "cifar-robust";
+
+fn task_name(task: Task) -> &'static str {
+    match task {
+        Task::Generate => "generation",
+        Task::Sketch => "sketch",
+        Task::Inpaint => "inpainting",
+    }
+}
+
 /// The hole mask F of a picture (white = hole).
 pub fn hole_of(picture: &RgbImage) -> Vec<f32> {
     picture.pixels().map(|p| if p[0] > 127 { 1.0 } else { 0.0 }).collect()
@@ -56,6 +67,9 @@ pub fn request(state: &SharedState, bundled: &[(String, RgbImage)], supplied: Op
     let mut warnings = Vec::new();
     match &state.page {
         SharedPage::Explain { model, config, samples, seed, own_photos, photos, .. } => {
+            if model == CIFAR_TASK_MODEL {
+                return Err(format!("the link asks for an explanation on {CIFAR_TASK_MODEL}, which runs the image tasks, not explanations"));
+            }
             let size = crate::models::imagenet_input_size(model).ok_or(format!("the link names a model a2x does not have (“{model}”)"))?;
             // At the model's side (the page resizes an edited seed when the model changes).
             let mut seed_image = render_picture(seed, bundled, supplied)?;
@@ -69,16 +83,48 @@ pub fn request(state: &SharedState, bundled: &[(String, RgbImage)], supplied: Op
             let request = ExplainRequest { model: model.clone(), config: config.clone(), seed: Photo::new(&seed.name(), &seed_image), photos, samples: *samples };
             Ok((RunRequest::Explain(request), warnings))
         }
+        SharedPage::Task { task, model, settings, seed, hole, .. } if model != CIFAR_TASK_MODEL => {
+            let size = crate::models::imagenet_input_size(model).ok_or(format!("the link's {} task names a model a2x does not have (“{model}”)", task_name(*task)))?;
+            // Every picture of an ImageNet task is at the model's side: one of another side was
+            // made for another model (a CIFAR-10 picture in an ImageNet link, say).
+            let at_side = |recipe: &SharedPicture, what: &str, supplied: Option<&RgbImage>| -> Result<RgbImage, String> {
+                let picture = render_picture(recipe, bundled, supplied)?;
+                if picture.width() as usize != size || picture.height() as usize != size {
+                    return Err(format!("the link's {} task runs on {model} at {size}×{size}, but its {what} is {}×{}", task_name(*task), picture.width(), picture.height()));
+                }
+                Ok(picture)
+            };
+            let seed = at_side(seed.as_ref().ok_or(format!("the link's {} task has no starting picture", task_name(*task)))?, "picture", supplied)?;
+            let hole = match (task, hole) {
+                (Task::Inpaint, Some(hole)) => Some(hole_of(&at_side(hole, "mask", None)?)),
+                (Task::Inpaint, None) => return Err("the link's inpainting task has no mask".into()),
+                (_, Some(_)) => return Err(format!("the link's {} task has a mask: only inpainting has one", task_name(*task))),
+                (_, None) => None,
+            };
+            let photos = distribution_photos(bundled::PhotoSet::Wide, "", settings.run.target, bundled)?;
+            let request = TaskRequest { task: *task, settings: settings.clone(), seed: Some(imaging::to_chw(&seed)), hole, model: Some(model.clone()), photos };
+            Ok((RunRequest::Task(request), warnings))
+        }
         SharedPage::Task { task, settings, seed, hole, .. } => {
+            // The robust CIFAR-10 model's pictures: the sketch at 256², the rest at 32².
+            let at_side = |picture: RgbImage, side: u32, what: &str| -> Result<RgbImage, String> {
+                if picture.dimensions() != (side, side) {
+                    return Err(format!("the link's {} task runs on {CIFAR_TASK_MODEL} at 32×32 (sketched at 256×256), but its {what} is {}×{}", task_name(*task), picture.width(), picture.height()));
+                }
+                Ok(picture)
+            };
             let (seed, hole) = match task {
                 Task::Generate => (None, None),
                 Task::Sketch => {
                     let sketch = render_picture(seed.as_ref().ok_or("a sketch link without its sketch")?, bundled, supplied)?;
+                    let sketch = at_side(sketch, bundled::TASK_SIDE * bundled::SKETCH_SCALE, "sketch")?;
                     (Some(imaging::to_chw(&crate::drawing::box_downscale(&sketch, bundled::SKETCH_SCALE))), None)
                 }
                 Task::Inpaint => {
-                    let image = imaging::to_chw(&render_picture(seed.as_ref().ok_or("an inpainting link without its picture")?, bundled, supplied)?);
-                    let hole = hole_of(&render_picture(hole.as_ref().ok_or("an inpainting link without its hole")?, bundled, None)?);
+                    let image = render_picture(seed.as_ref().ok_or("an inpainting link without its picture")?, bundled, supplied)?;
+                    let image = imaging::to_chw(&at_side(image, bundled::TASK_SIDE, "picture")?);
+                    let hole = render_picture(hole.as_ref().ok_or("an inpainting link without its hole")?, bundled, None)?;
+                    let hole = hole_of(&at_side(hole, bundled::TASK_SIDE, "mask")?);
                     (Some(tasks::fill_hole_with_mean(&image, &hole, bundled::TASK_SIDE as usize)), Some(hole))
                 }
             };

@@ -271,6 +271,77 @@ fn a_link_becomes_the_request_the_page_would_send() {
     assert!(warnings.iter().any(|w| w.contains("2 photos of their own")), "{warnings:?}");
 }
 
+fn task_link(task: Task, model: &str, seed: Option<SharedPicture>, hole: Option<SharedPicture>) -> SharedState {
+    let mut settings = crate::engine::imagenet_tasks::defaults(task);
+    settings.run.target = 510;
+    SharedState {
+        page: SharedPage::Task { task, model: model.into(), weights: "0123456789abcdef".into(), settings, seed, hole },
+        backend: "webgpu".into(),
+        auto_run: false,
+    }
+}
+
+fn built_in(id: &str, side: u32) -> Option<SharedPicture> {
+    Some(SharedPicture { base: PictureBase::BuiltIn { id: id.into() }, side, edits: vec![] })
+}
+
+/// An ImageNet task's link (issue #33) becomes the request the CLI builds: the pictures at the
+/// model's side, the hole as drawn, D̄ the wide set less the photos of the target.
+#[test]
+fn an_imagenet_task_link_becomes_the_request_the_cli_builds() {
+    let bundled: Vec<(String, RgbImage)> = PhotoSet::Wide.photos().iter().enumerate().map(|(i, (id, _))| (id.to_string(), ramp(96, 80, 3 * i as u32))).collect();
+    let photo = SharedPicture { base: PictureBase::Bundled { id: bundled[2].0.clone() }, side: 227, edits: vec![] };
+    let state = task_link(Task::Inpaint, "squeezenet", Some(photo), built_in(crate::bundled::SQUARE_HOLE, 227));
+    let (RunRequest::Task(request), warnings) = from_link::request(&state, &bundled, None).unwrap() else { panic!("a task") };
+    assert!(warnings.is_empty());
+    assert_eq!(request.model.as_deref(), Some("squeezenet"));
+    assert_eq!(request.seed.unwrap(), imaging::to_chw(&imaging::center_crop(&image::DynamicImage::ImageRgb8(bundled[2].1.clone()), 227)));
+    // The hole: the central 64×64 square, rows and columns 81 to 144.
+    let hole = request.hole.unwrap();
+    assert_eq!(hole.iter().filter(|&&f| f == 1.0).count(), 64 * 64);
+    assert_eq!((hole[81 * 227 + 81], hole[80 * 227 + 81], hole[144 * 227 + 144], hole[145 * 227 + 144]), (1.0, 0.0, 1.0, 0.0));
+    let names: Vec<&str> = request.photos.iter().map(|p| p.name.as_str()).collect();
+    let expected: Vec<&str> = PhotoSet::Wide.distribution("", 510).iter().map(|(id, _)| *id).collect();
+    assert_eq!(names, expected);
+    assert!(names.len() > 30);
+    // Generation from the built-in grey.
+    let state = task_link(Task::Generate, "lite0", built_in(crate::bundled::GREY, 224), None);
+    let (RunRequest::Task(request), _) = from_link::request(&state, &bundled, None).unwrap() else { panic!("a task") };
+    assert_eq!(request.seed.unwrap(), vec![128.0 / 255.0; 3 * 224 * 224]);
+}
+
+/// A link whose pictures or model do not fit its task is refused with a sentence that says so.
+#[test]
+fn a_link_whose_task_does_not_match_its_model_is_named() {
+    let bundled: Vec<(String, RgbImage)> = PhotoSet::Wide.photos().iter().map(|(id, _)| (id.to_string(), ramp(64, 64, 1))).collect();
+    let refused = |state: SharedState| from_link::request(&state, &bundled, None).unwrap_err();
+    // A CIFAR-10 sketch (256²) in a SqueezeNet link; a 32² hole with a 227² photo.
+    let error = refused(task_link(Task::Sketch, "squeezenet", built_in(crate::bundled::STARTING_SKETCH, 256), None));
+    assert!(error.contains("runs on squeezenet at 227×227") && error.contains("256×256"), "{error}");
+    let error = refused(task_link(Task::Inpaint, "squeezenet", built_in(crate::bundled::GREY, 227), built_in(crate::bundled::CENTRAL_HOLE, 32)));
+    assert!(error.contains("its mask is 32×32"), "{error}");
+    // An ImageNet sketch (227²) in a CIFAR-10 link.
+    let error = refused(task_link(Task::Sketch, "cifar-robust", built_in(crate::bundled::GREY, 227), None));
+    assert!(error.contains("runs on cifar-robust at 32×32") && error.contains("227×227"), "{error}");
+    // A model a2x does not have; a mask on a sketch; an explanation on the CIFAR-10 model.
+    assert!(refused(task_link(Task::Generate, "vgg16", built_in(crate::bundled::GREY, 224), None)).contains("(“vgg16”)"));
+    assert!(refused(task_link(Task::Sketch, "squeezenet", built_in(crate::bundled::GREY, 227), built_in(crate::bundled::SQUARE_HOLE, 227))).contains("only inpainting has one"));
+    let explain = SharedState {
+        page: SharedPage::Explain {
+            model: "cifar-robust".into(),
+            weights: "0123456789abcdef".into(),
+            config: RunConfig::default(),
+            samples: 32,
+            seed: built_in(crate::bundled::GREY, 32).unwrap(),
+            own_photos: 0,
+            photos: PhotoSet::Wide,
+        },
+        backend: "webgpu".into(),
+        auto_run: false,
+    };
+    assert!(refused(explain).contains("runs the image tasks, not explanations"));
+}
+
 /// Takes `before` events of `session` after its `Started`, then its checkpoint, sent through the
 /// page–worker transport as the worker sends it.
 fn checkpoint_after<C: Classifier>(mut session: Session<'_, C>, before: usize) -> (Vec<RunEvent>, Checkpoint) {

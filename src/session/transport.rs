@@ -160,6 +160,9 @@ pub enum ModelFiles {
     ImageNet { entry: ModelEntry },
     /// The image tasks' robust model, the standard model that judges, and the class Gaussians.
     Tasks { robust: TrainedEntry, standard: TrainedEntry, gaussians: GaussiansFile },
+    /// An image task on an ImageNet model of the zoo (issue #33), and its judge of another
+    /// family (`models::judge_of`).
+    ImageNetTask { model: ModelEntry, judge: ModelEntry },
 }
 
 /// Work beside the runs, for the pages' panels, each answered once by its id with an [`Answer`]:

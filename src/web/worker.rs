@@ -139,6 +139,15 @@ impl Engine {
                 let session = Session::task(request, models, &device);
                 Ok(self.pump(id, resuming(session, resume)).await)
             }
+            (RunRequest::Task(request), ModelFiles::ImageNetTask { model, judge }) => {
+                let (model, _) = self.imagenet_model(backend, &model, &device).await?;
+                self.post(FromWorker::Preparing { id, what: "loading the judge".into() });
+                let (judge, _) = self.imagenet_model(backend, &judge, &device).await?;
+                // No class Gaussians on ImageNet: D̄ is the request's photos.
+                let models = TaskModels { robust: &*model, standard: &*judge, gaussians: &[] };
+                let session = Session::task(request, models, &device);
+                Ok(self.pump(id, resuming(session, resume)).await)
+            }
             _ => Err("the page asked for a run with the files of another kind of run".into()),
         }
     }

@@ -42,6 +42,11 @@ const EXPLAIN: [(usize, &str); 3] = [(340, "zebra"), (130, "flamingo"), (779, "s
 const SEEDS: [&str; 2] = ["coffee", "chelsea"];
 /// Generation on the robust CIFAR-10 model (its defaults), two RNG seeds each.
 const GENERATE: [usize; 3] = [7, 8, 6];
+/// The ImageNet tasks on the page's default model (issue #33), at their defaults: the script's
+/// sketches (`static/sketches`) each turned into a class it could show, and a bundled photo with
+/// the central 64×64 hole filled with its own class (a ladybird → ladybug).
+const SKETCHES: [(&str, usize); 3] = [("ship", 510), ("automobile", 817), ("airplane", 404)];
+const INPAINT: (&str, usize) = ("ladybird", 301);
 
 fn cards() -> Result<Vec<(Card, SharedState)>, String> {
     let manifest = crate::common::read_manifest(&crate::common::default_models_dir())?;
@@ -105,6 +110,60 @@ fn cards() -> Result<Vec<(Card, SharedState)>, String> {
             cards.push((card, state));
         }
     }
+    cards.extend(imagenet_task_cards(&manifest)?);
+    Ok(cards)
+}
+
+fn imagenet_task_cards(manifest: &a2x::models::manifest::Manifest) -> Result<Vec<(Card, SharedState)>, String> {
+    use a2x::engine::imagenet_tasks;
+    let model = manifest.model(&manifest.default_model).ok_or_else(|| format!("the manifest has no {}", manifest.default_model))?;
+    let side = model.input_size as u32;
+    let card = |task: Task, target: usize, seed: SharedPicture, hole: Option<SharedPicture>, name: String, title: String, caption: String| {
+        let mut settings = imagenet_tasks::defaults(task);
+        settings.run.target = target;
+        let state = SharedState {
+            page: SharedPage::Task { task, model: model.id.clone(), weights: model.sha256.chars().take(16).collect(), settings, seed: Some(seed), hole },
+            backend: "webgpu".into(),
+            // A task runs for minutes on the CPU: the visitor presses Run.
+            auto_run: false,
+        };
+        let card = Card {
+            title,
+            caption,
+            link: link::encode(&state),
+            pictures: ["seed", "a2x", "pgd"].iter().map(|w| (format!("{name}-{w}.png"), w.to_uppercase().replace("SEED", "start"))).collect(),
+            name,
+        };
+        (card, state)
+    };
+    let mut cards = Vec::new();
+    let sketches = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static/sketches");
+    for (sketch, target) in SKETCHES {
+        let file = sketches.join(format!("{sketch}.png"));
+        let drawing = a2x::imaging::decode(&std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?)?.to_rgb8();
+        let base = link::embed_image(&format!("{sketch}.png"), &drawing).ok_or(format!("{}: too large for a link", file.display()))?;
+        let class = labels::imagenet()[target].name();
+        cards.push(card(
+            Task::Sketch,
+            target,
+            SharedPicture { base, side, edits: Vec::new() },
+            None,
+            format!("sketch-{sketch}-{target}"),
+            format!("A sketched {sketch} becomes a “{class}”"),
+            format!("The script-drawn sketch, turned into class {target} on {} at {side}×{side}: A2X beside PGD at the same budget.", model.name),
+        ));
+    }
+    let (photo, target) = INPAINT;
+    let class = labels::imagenet()[target].name();
+    cards.push(card(
+        Task::Inpaint,
+        target,
+        SharedPicture { base: PictureBase::Bundled { id: photo.into() }, side, edits: Vec::new() },
+        Some(SharedPicture { base: PictureBase::BuiltIn { id: a2x::bundled::SQUARE_HOLE.into() }, side, edits: Vec::new() }),
+        format!("inpaint-{photo}-{target}"),
+        format!("Fill a hole in the {photo} photo with “{class}”"),
+        format!("The central 64×64 square of the bundled {photo} photo, filled with its own class ({target}) on {}: A2X beside PGD.", model.name),
+    ));
     Ok(cards)
 }
 

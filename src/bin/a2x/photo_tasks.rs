@@ -18,7 +18,7 @@ use std::time::Instant;
 
 /// What the seed of an ImageNet task is made from.
 pub enum Start {
-    /// Generation: mid-grey, seeded uniform noise, or a picture file.
+    /// Generation: mid-grey (128), the built-in uniform noise, or a picture file.
     Grey,
     Noise,
     Picture(PathBuf),
@@ -55,14 +55,12 @@ pub fn read_picture(path: &Path, size: usize) -> Result<Vec<f32>, String> {
     Ok(a2x::imaging::to_chw(&picture))
 }
 
-/// The seed of generation from `start` at `size`² (noise drawn from `rng`).
-pub fn start_picture(start: &Start, size: usize, rng: u64) -> Result<Vec<f32>, String> {
+/// The seed of generation from `start` at `size`².
+pub fn start_picture(start: &Start, size: usize) -> Result<Vec<f32>, String> {
     Ok(match start {
-        Start::Grey => vec![0.5; 3 * size * size],
-        Start::Noise => {
-            let mut rng = a2x::engine::sampling::Rng::new(rng ^ 0x0015_E000);
-            (0..3 * size * size).map(|_| rng.unit() as f32).collect()
-        }
+        // The page's and the links' built-in pictures, so a run from the CLI and its link agree.
+        Start::Grey => a2x::imaging::to_chw(&a2x::bundled::built_in_at(a2x::bundled::GREY, size as u32).expect("built in")),
+        Start::Noise => a2x::imaging::to_chw(&a2x::bundled::built_in_at(a2x::bundled::NOISE, size as u32).expect("built in")),
         Start::Picture(path) => read_picture(path, size)?,
     })
 }
@@ -184,7 +182,7 @@ pub fn run(task: Task, args: &TaskArgs, seed: SeedSource, hole: Option<Vec<f32>>
     let pair = load_pair(model, &device)?;
     let size = pair.model.input_shape()[1];
     let seed = match seed {
-        SeedSource::Start(start) => start_picture(&start, size, args.rng)?,
+        SeedSource::Start(start) => start_picture(&start, size)?,
         SeedSource::Picture(path) => read_picture(&path, size)?,
     };
     let target = match args.target.as_deref() {
@@ -195,26 +193,44 @@ pub fn run(task: Task, args: &TaskArgs, seed: SeedSource, hole: Option<Vec<f32>>
         }
         None => return Err("--target is required: an ImageNet class by index or name".into()),
     };
-    let request = request_of(task, model, &args.settings, target, args.rng, seed.clone(), hole.clone())?;
-    let settings = request.settings.clone();
+    let request = request_of(task, model, &args.settings, target, args.rng, seed, hole)?;
+    let stem = format!("{}-{model}-{target}-{}", a2x::engine::name_of(task), args.rng);
+    run_and_report(&pair, &device, request, &args.out, &stem).map(|_| ())
+}
+
+/// `a2x replay` of an ImageNet task's link: the request the link describes, on `backend`.
+pub fn replay(request: TaskRequest, backend: a2x::device::BackendKind, out: &Path, stem: &str) -> Result<serde_json::Value, String> {
+    let device = open_device(backend)?;
+    let pair = load_pair(request.model.as_deref().ok_or("not an ImageNet task")?, &device)?;
+    run_and_report(&pair, &device, request, out, stem)
+}
+
+/// Runs `request` on `pair` and writes `{stem}-{seed,a2x,pgd}.png` and `{stem}.json` into `out`:
+/// both verdicts of each picture, the SSIM to the sketch, the in-hole errors against the picture
+/// as it came (before its hole was filled) and the mean-colour fill's.
+pub fn run_and_report(pair: &Pair, device: &Device, request: TaskRequest, out: &Path, stem: &str) -> Result<serde_json::Value, String> {
+    let (task, settings, hole) = (request.task, request.settings.clone(), request.hole.clone());
+    let model = request.model.clone().ok_or("not an ImageNet task")?;
+    let seed = request.seed.clone().ok_or("an ImageNet task needs its seed picture")?;
+    let size = pair.model.input_shape()[1];
+    let target = settings.run.target;
     let name = a2x::session::class_name(1000, target);
-    eprintln!("{task:?} on {model} at {size}×{size}: target {target} ({name}), judged by {}", models::judge_of(model));
-    let ran = run_session(&pair, request, &device, |e| {
+    eprintln!("{task:?} on {model} at {size}×{size}: target {target} ({name}), judged by {}", models::judge_of(&model));
+    let ran = run_session(pair, request, device, |e| {
         if e.iteration % 10 == 0 || e.iteration == 1 {
             eprintln!("A2X iteration {}: ℘ {:.3} (seed {:.3}), ‖p‖ {:.2}", e.iteration, e.target_probability, e.seed_probability, e.perturbation_norm);
         }
     })?;
     eprintln!("A2X and PGD, stepped in turn: {:.1} s", ran.seconds);
-    std::fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
-    let stem = format!("{}-{model}-{target}-{}", a2x::engine::name_of(task), args.rng);
-    let mut report = serde_json::json!({ "task": task, "model": model, "judge": models::judge_of(model), "target": target, "target_name": name, "settings": settings, "iterations": ran.iterations, "seconds": ran.seconds });
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut report = serde_json::json!({ "task": task, "model": model, "judge": models::judge_of(&model), "target": target, "target_name": name, "settings": settings, "iterations": ran.iterations, "seconds": ran.seconds });
     for (label, (image, verdicts)) in [("seed", &ran.seed), ("a2x", &ran.a2x), ("pgd", &ran.pgd)] {
-        let path = args.out.join(format!("{stem}-{label}.png"));
+        let path = out.join(format!("{stem}-{label}.png"));
         let entry = picture_entry(task, image, verdicts, &seed, hole.as_deref(), size, &path)?;
         let (attacked, judge) = (&verdicts.robust, &verdicts.standard);
         println!(
             "{label:>4}: {model} says {} (target {:.3}, rank {}), {} says {} (target {:.3}, rank {}) → {}",
-            attacked.top1_name, attacked.target_probability, attacked.target_rank, models::judge_of(model), judge.top1_name, judge.target_probability, judge.target_rank, path.display()
+            attacked.top1_name, attacked.target_probability, attacked.target_rank, models::judge_of(&model), judge.top1_name, judge.target_probability, judge.target_rank, path.display()
         );
         if let Some(similarity) = entry["ssim_to_sketch"].as_f64() {
             println!("      SSIM of the grey levels to the sketch: {similarity:.3}");
@@ -229,9 +245,9 @@ pub fn run(task: Task, args: &TaskArgs, seed: SeedSource, hole: Option<Vec<f32>>
         report["mean_colour_hole_mse"] = error.into();
         println!("mean-colour fill: mean squared error inside the hole {error:.5}");
     }
-    let path = args.out.join(format!("{stem}.json"));
+    let path = out.join(format!("{stem}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&report).expect("serializes")).map_err(|e| e.to_string())?;
-    Ok(())
+    Ok(report)
 }
 
 /// `a2x bench --tasks …`: a default explanation and each named ImageNet task on `model`, stepped

@@ -79,6 +79,8 @@ pub fn replay(args: ReplayArgs) -> Result<(), String> {
     }
     match (&state.page, request) {
         (SharedPage::Explain { weights, .. }, RunRequest::Explain(request)) => explain(request, weights, &args),
+        // An ImageNet task: the request's seed is the picture before any fill.
+        (SharedPage::Task { .. }, RunRequest::Task(request)) if request.model.is_some() => crate::photo_tasks::replay(request, args.backend, &args.out, &args.name).map(|_| ()),
         (SharedPage::Task { task, seed, .. }, RunRequest::Task(request)) => {
             // Inpainting's error inside the hole is measured against the picture before its hole was filled.
             let truth = match (task, seed) {

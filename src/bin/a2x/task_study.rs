@@ -85,7 +85,7 @@ fn seed_of(spec: &str, args: &TaskStudyArgs, size: usize) -> Result<(Vec<f32>, O
     }
     let start = photo_tasks::Start::parse(spec);
     let half = if matches!(start, photo_tasks::Start::Picture(_)) { "file" } else { "built-in" };
-    Ok((photo_tasks::start_picture(&start, size, args.rng)?, None, half))
+    Ok((photo_tasks::start_picture(&start, size)?, None, half))
 }
 
 /// A free-form mask of `size`²: a round brush (radius size/19) through five points drawn from
@@ -99,6 +99,11 @@ pub fn brush_mask(size: usize, rng: u64) -> Vec<f32> {
         a2x::drawing::stroke(&mut canvas, pair[0], pair[1], size as f32 / 19.0, [255, 255, 255]);
     }
     canvas.pixels().map(|p| if p.0[0] > 127 { 1.0 } else { 0.0 }).collect()
+}
+
+/// FNV-1a of a seed's name: each photo gets its own brushed mask, the same on every rerun.
+fn spec_hash(spec: &str) -> u64 {
+    spec.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
 }
 
 /// The fields that say which run a record is (a resumed study skips a run whose key is recorded).
@@ -152,7 +157,7 @@ pub fn task_study(args: TaskStudyArgs) -> Result<(), String> {
                 let hole = match mask_name {
                     None => None,
                     Some("square") => Some(photo_tasks::read_mask(None, None, size)?),
-                    Some("brush") => Some(brush_mask(size, args.rng ^ seed_spec.len() as u64)),
+                    Some("brush") => Some(brush_mask(size, args.rng ^ spec_hash(seed_spec))),
                     Some(other) => return Err(format!("--masks {other}: `square` or `brush`")),
                 };
                 let request = photo_tasks::request_of(task, &args.model, &args.settings, target, args.rng, seed.clone(), hole.clone())?;
@@ -186,7 +191,8 @@ pub fn task_study(args: TaskStudyArgs) -> Result<(), String> {
                     record["truth_png"] = truth_png.display().to_string().into();
                 }
                 let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&results).map_err(|e| format!("{}: {e}", results.display()))?;
-                writeln!(file, "{record}").map_err(|e| e.to_string())?;
+                // One write of the whole line: studies of two tasks may append to one file at once.
+                file.write_all(format!("{record}\n").as_bytes()).map_err(|e| e.to_string())?;
                 eprintln!("  {:.0} s; judge: A2X rank {}, PGD rank {}", ran.seconds, ran.a2x.1.standard.target_rank, ran.pgd.1.standard.target_rank);
             }
         }
@@ -265,5 +271,14 @@ mod tests {
         assert_eq!(mask, brush_mask(227, 3), "drawn from the seed");
         assert_ne!(mask, brush_mask(227, 4));
         a2x::engine::imagenet_tasks::check_hole(&mask).unwrap();
+    }
+
+    /// Photos whose names are equally long (photo:held-out:0 … :9) get masks of their own.
+    #[test]
+    fn each_photo_has_its_own_brushed_mask() {
+        let masks: std::collections::HashSet<Vec<u8>> = (0..10)
+            .map(|n| brush_mask(227, spec_hash(&format!("photo:held-out:{n}"))).iter().map(|&v| v as u8).collect())
+            .collect();
+        assert_eq!(masks.len(), 10);
     }
 }

@@ -327,7 +327,7 @@ fn read_image(path: &Path) -> Result<Vec<f32>, String> {
 pub struct GenerateArgs {
     #[command(flatten)]
     pub task: TaskArgs,
-    /// ImageNet models: the seed, `grey` (the default), `noise` (uniform, from --rng) or a picture
+    /// ImageNet models: the seed, `grey` (the default), `noise` (uniform, the same every run) or a picture
     /// file. The CIFAR-10 task starts from a sample of the class's Gaussian.
     #[arg(long)]
     pub start: Option<String>,
