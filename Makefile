@@ -94,6 +94,7 @@ test-e2e: build-debug
 	$(ENV) node tests/e2e/app.cjs target/e2e/dist target/e2e/reference target/e2e
 	$(ENV) cargo build --quiet --bin a2x && A2X_BIN="$$CARGO_TARGET_DIR/debug/a2x" node tests/e2e/explain.cjs target/e2e/dist target/e2e
 	$(ENV) node tests/e2e/tasks.cjs target/e2e/dist target/e2e
+	$(ENV) A2X_BIN="$$CARGO_TARGET_DIR/debug/a2x" node tests/e2e/imagenet_tasks.cjs target/e2e/dist target/e2e
 	$(ENV) node tests/e2e/links.cjs target/e2e/dist target/e2e
 
 test: test-native test-e2e

@@ -54,6 +54,19 @@ pub const MAX_SAMPLE_BYTES: u64 = 1 << 30;
 /// b 32 with the ± check on the batch: 16,000), so links made with them run by themselves as they
 /// did; the defaults of issue #21 on SqueezeNet cost 8,216. Above it the page asks the visitor first.
 pub const AUTO_RUN_WORK: u64 = 20_000;
+
+/// The model of the image tasks at 32² (every task link made before issue #33 names it); a task
+/// link naming an ImageNet model of the zoo runs at that model's side.
+pub const CIFAR_TASK_MODEL: &str = "cifar-robust";
+
+/// The classes and the input side of a task link's model; `None` for a model a2x does not have.
+pub fn task_model(model: &str) -> Option<(usize, usize)> {
+    if model == CIFAR_TASK_MODEL {
+        Some((crate::models::resnet::CLASSES, TASK_SIDE as usize))
+    } else {
+        crate::models::imagenet_input_size(model).map(|side| (1000, side))
+    }
+}
 /// The work of the gallery's largest card (checked against `static/gallery/links.json`): an
 /// explanation with the defaults on SqueezeNet (50 iterations of b 32 at 227²).
 pub const GALLERY_LARGEST_WORK: u64 = 8_216;
@@ -423,6 +436,15 @@ fn check_picture(picture: &SharedPicture, what: &str) -> Result<(), LinkError> {
     Ok(())
 }
 
+/// PGD's settings and the hole's weight, as every task link has them.
+fn check_baseline(settings: &TaskSettings) -> Result<(), LinkError> {
+    let b = &settings.baseline;
+    positive(b.epsilon, "ε", 1e4)?;
+    positive(b.step_size, "the PGD step", 1e3)?;
+    check((1..=100_000).contains(&b.steps), || "PGD steps must be between 1 and 100000".into())?;
+    check(settings.hole_weight.is_finite() && (0.0..=1e4).contains(&settings.hole_weight), || "β must be in [0, 10000]".into())
+}
+
 fn check_file_name(name: &str) -> Result<(), LinkError> {
     check(!name.is_empty() && name.chars().count() <= 100 && !name.chars().any(char::is_control), || "the image's name is empty, too long or has control characters".into())
 }
@@ -433,10 +455,11 @@ impl SharedState {
     pub fn work(&self) -> u64 {
         match &self.page {
             SharedPage::Explain { config, samples, seed, .. } => run_work(config, *samples, seed.final_side() as usize),
-            SharedPage::Task { settings, .. } => {
-                // PGD: a forward and a backward (≈ 3 forwards) of one image per step.
-                let side = TASK_SIDE as usize;
-                run_work(&settings.run, settings.samples, side) + in_224_passes(3 * settings.baseline.steps as u64, side)
+            SharedPage::Task { settings, model, .. } => {
+                // PGD: a forward and a backward (≈ 3 forwards) of each of its copies per step.
+                let side = task_model(model).map_or(TASK_SIDE as usize, |(_, side)| side);
+                let copies = settings.baseline_copies.max(1) as u64;
+                run_work(&settings.run, settings.samples, side) + in_224_passes(3 * settings.baseline.steps as u64 * copies, side)
             }
         }
     }
@@ -462,17 +485,38 @@ impl SharedState {
                 check(!matches!(seed.base, PictureBase::BuiltIn { .. }), || "the seed must be a photo".into())?;
                 check_picture(seed, "the seed")
             }
+            SharedPage::Task { task, model, weights, settings, seed, hole } if model != CIFAR_TASK_MODEL => {
+                check_name(model, "the model")?;
+                check_weights(weights)?;
+                let (classes, side) = task_model(model).ok_or_else(|| LinkError::Invalid(format!("the task's model “{model}” is not one a2x has")))?;
+                check_config(&settings.run, classes, side)?;
+                check((1..=4096).contains(&settings.samples), || "|D̄| must be between 1 and 4096".into())?;
+                check_sample_bytes(settings.samples, side)?;
+                check(settings.run.batch <= settings.samples + 1, || "b − 1 must not exceed |D̄|".into())?;
+                check_baseline(settings)?;
+                check(settings.baseline_copies <= 64, || "PGD's placements a step: at most 64".into())?;
+                // Every picture ends at the model's side (a sketch may be drawn larger and resized).
+                let (side, ends) = (side as u32, |p: &SharedPicture| p.final_side());
+                let seed = seed.as_ref().ok_or_else(|| LinkError::Invalid("an ImageNet task starts from a picture".into()))?;
+                check(ends(seed) == side, || format!("this task's picture is {side}×{side} on {model}"))?;
+                check_picture(seed, "the picture")?;
+                match (task, hole) {
+                    (Task::Inpaint, Some(hole)) => {
+                        check(ends(hole) == side, || format!("the hole is {side}×{side} on {model}"))?;
+                        check_picture(hole, "the hole")
+                    }
+                    (Task::Inpaint, None) => Err(LinkError::Invalid("an inpainting link needs its hole".into())),
+                    (_, Some(_)) => Err(LinkError::Invalid("a hole belongs to an inpainting link, and only there".into())),
+                    (_, None) => Ok(()),
+                }
+            }
             SharedPage::Task { task, model, weights, settings, seed, hole } => {
                 check_name(model, "the model")?;
                 check_weights(weights)?;
                 check_config(&settings.run, 10, 32)?;
                 check((1..=4096).contains(&settings.samples), || "|D̄| must be between 1 and 4096".into())?;
                 check(settings.run.batch <= settings.samples + 1, || "b − 1 must not exceed |D̄|".into())?;
-                let b = &settings.baseline;
-                positive(b.epsilon, "ε", 1e4)?;
-                positive(b.step_size, "the PGD step", 1e3)?;
-                check((1..=100_000).contains(&b.steps), || "PGD steps must be between 1 and 100000".into())?;
-                check(settings.hole_weight.is_finite() && (0.0..=1e4).contains(&settings.hole_weight), || "β must be in [0, 10000]".into())?;
+                check_baseline(settings)?;
                 let (seed_side, hole_side) = match task {
                     Task::Generate => (None, None),
                     Task::Inpaint => (Some(TASK_SIDE), Some(TASK_SIDE)),

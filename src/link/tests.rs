@@ -342,3 +342,61 @@ fn fuzzed_links_never_panic() {
     eprintln!("{decoded} of 6000 fuzzed links decoded");
     assert!(decoded < 1_000, "{decoded} fuzzed links decoded");
 }
+
+fn imagenet_task(task: Task, model: &str, seed: Option<SharedPicture>, hole: Option<SharedPicture>) -> SharedState {
+    let mut settings = crate::engine::imagenet_tasks::defaults(task);
+    settings.run.target = 999;
+    SharedState { page: SharedPage::Task { task, model: model.into(), weights: "0123456789abcdef".into(), settings, seed, hole }, backend: "cpu".into(), auto_run: false }
+}
+
+fn picture(id: &str, side: u32, edits: Vec<Edit>) -> Option<SharedPicture> {
+    Some(SharedPicture { base: PictureBase::BuiltIn { id: id.into() }, side, edits })
+}
+
+/// Issue #33: a task link on an ImageNet model round-trips at the model's side, for any of the
+/// 1000 classes; pictures made for another model are refused by name.
+#[test]
+fn an_imagenet_task_link_round_trips_at_its_models_side() {
+    let mut rng = Rng::new(5);
+    let strokes: Vec<Edit> = (0..3).map(|_| hand_stroke(&mut rng, 227, 10, 3.0)).collect();
+    // The page's starting sketch (256²) resized to SqueezeNet's 227, then drawn on.
+    let sketch = picture("ship-sketch", 256, [vec![Edit::Resize { side: 227 }], strokes].concat());
+    let accepted = [
+        imagenet_task(Task::Sketch, "squeezenet", sketch, None),
+        imagenet_task(Task::Inpaint, "lite0", Some(SharedPicture { base: PictureBase::Bundled { id: "ladybird".into() }, side: 224, edits: vec![] }), picture("square-hole", 224, vec![])),
+        imagenet_task(Task::Generate, "lite2", picture("noise", 260, vec![]), None),
+    ];
+    for state in accepted {
+        assert_eq!(decode(&encode(&state)).unwrap(), state, "{state:?}");
+    }
+    let refused = |state: SharedState, says: &str| {
+        let error = decode(&encode(&state)).unwrap_err().to_string();
+        assert!(error.contains(says), "{error} (expected “{says}”)");
+    };
+    refused(imagenet_task(Task::Sketch, "squeezenet", picture("ship-sketch", 256, vec![]), None), "227×227 on squeezenet");
+    refused(imagenet_task(Task::Inpaint, "squeezenet", picture("grey", 227, vec![]), picture("central-hole", 32, vec![])), "the hole is 227×227");
+    refused(imagenet_task(Task::Inpaint, "squeezenet", picture("grey", 227, vec![]), None), "needs its hole");
+    refused(imagenet_task(Task::Generate, "squeezenet", None, None), "starts from a picture");
+    refused(imagenet_task(Task::Generate, "vgg16", picture("grey", 224, vec![]), None), "“vgg16” is not one a2x has");
+    // Class 999 is ImageNet's; on the CIFAR-10 model it is out of range.
+    let mut cifar = imagenet_task(Task::Generate, CIFAR_TASK_MODEL, None, None);
+    if let SharedPage::Task { settings, .. } = &mut cifar.page {
+        *settings = Task::Generate.defaults();
+        settings.run.target = 999;
+    }
+    refused(cifar, "target class 999 (there are 10)");
+}
+
+/// An ImageNet task's work counts its model's side and PGD's placements. SqueezeNet's default sketch costs less than a default
+/// explanation, as `a2x bench --tasks` measured (0.81), so its link may run by itself as the
+/// gallery's explanations do.
+#[test]
+fn an_imagenet_tasks_work_is_priced_at_its_side() {
+    let state = imagenet_task(Task::Sketch, "squeezenet", picture("grey", 227, vec![]), None);
+    let SharedPage::Task { settings, .. } = &state.page else { unreachable!() };
+    let expected = run_work(&settings.run, settings.samples, 227) + in_224_passes(3 * settings.baseline.steps as u64 * 8, 227);
+    assert_eq!(state.work(), expected);
+    let explanation = run_work(&RunConfig::default(), 256, 227);
+    assert!(state.work() < explanation && state.work() * 10 > explanation * 6, "{} against {explanation}", state.work());
+    assert!(state.runs_by_itself() == state.auto_run);
+}

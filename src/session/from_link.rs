@@ -44,8 +44,7 @@ pub fn distribution_photos(set: bundled::PhotoSet, seed: &str, target: usize, bu
     set.distribution(seed, target).iter().map(|(id, _)| Ok(Photo::new(id, &bundled_photo(bundled, id)?))).collect()
 }
 
-/// The model of the image tasks at 32² (links made before issue #33 all name it).
-pub const CIFAR_TASK_MODEL: &str = "cifar-robust";
+pub use crate::link::CIFAR_TASK_MODEL;
 
 fn task_name(task: Task) -> &'static str {
     match task {

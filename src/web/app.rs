@@ -1,6 +1,6 @@
 use super::explain::Explain;
 use super::page::ActiveDevice;
-use super::tasks::ImageTasks;
+use super::tasks::{ImageTasks, TaskSet};
 use crate::engine::tasks::Task;
 use super::gpu::{probe_browser_adapter, BrowserAdapter};
 use super::zoo::{self, RowState, ZooResult};
@@ -52,6 +52,8 @@ pub enum Msg {
     Classify(String),
     Classified(String, u32, Result<ZooResult, String>),
     ShowPage(Option<Task>),
+    /// The image tasks' models: an ImageNet model of the zoo, or the robust CIFAR-10 one.
+    ShowSet(TaskSet),
     HashChanged,
 }
 
@@ -75,6 +77,10 @@ pub struct App {
     /// The page shown: the explanation (`None`) or one of the image tasks. Both stay mounted, so
     /// switching keeps each one's models, drawing and results.
     page: Option<Task>,
+    /// Which models the image tasks run on (ImageNet first; `#set=cifar-robust` in the URL).
+    task_set: TaskSet,
+    /// The ImageNet model last shown (its page stays mounted while CIFAR-10's is shown).
+    last_imagenet: String,
     /// The share link the page was opened with (or that was pasted in later), decoded; handed
     /// to the page it is for, which restores its state from it.
     shared: Option<Rc<SharedState>>,
@@ -109,6 +115,15 @@ fn force_cpu_from_url() -> bool {
 /// (and to the run it may offer to resume).
 fn page_from_url() -> Option<Task> {
     browser::hash_parts().iter().find_map(|kv| kv.strip_prefix("task=").and_then(|name| crate::engine::from_name::<Task>(name).ok()))
+}
+
+/// `#set=cifar-robust` (or an ImageNet model's id) in the URL: the image tasks' models, so a
+/// reload comes back to them; by default SqueezeNet 1.1, the zoo's default.
+fn set_from_url() -> TaskSet {
+    browser::hash_parts()
+        .iter()
+        .find_map(|kv| kv.strip_prefix("set=").filter(|id| *id == crate::session::from_link::CIFAR_TASK_MODEL || crate::models::imagenet_input_size(id).is_some()).map(TaskSet::of_model))
+        .unwrap_or_else(|| TaskSet::ImageNet(crate::models::squeezenet::ID.into()))
 }
 
 fn write_force_cpu_to_url(force_cpu: bool) {
@@ -175,7 +190,10 @@ impl App {
             Ok(state) => {
                 self.page = match &state.page {
                     SharedPage::Explain { .. } => None,
-                    SharedPage::Task { task, .. } => Some(*task),
+                    SharedPage::Task { task, model, .. } => {
+                        self.show_set(TaskSet::of_model(model));
+                        Some(*task)
+                    }
                 };
                 self.shared = Some(Rc::new(state));
                 self.link_error = None;
@@ -191,6 +209,47 @@ impl App {
     /// The link for a page, if the current one is for it.
     fn shared_for(&self, explain: bool) -> Option<Rc<SharedState>> {
         self.shared.clone().filter(|s| matches!(s.page, SharedPage::Explain { .. }) == explain)
+    }
+
+    fn show_set(&mut self, set: TaskSet) {
+        if let TaskSet::ImageNet(model) = &set {
+            self.last_imagenet = model.clone();
+        }
+        self.task_set = set;
+    }
+
+    /// The link for the image tasks on `set`, if the current one is for them.
+    fn shared_for_set(&self, set: &TaskSet) -> Option<Rc<SharedState>> {
+        self.shared_for(false).filter(|s| matches!(&s.page, SharedPage::Task { model, .. } if TaskSet::of_model(model) == *set))
+    }
+
+    /// The ImageNet model the tasks run on when they run on one: the one shown, or the last one
+    /// shown (its page stays mounted while the CIFAR-10 one is shown).
+    fn imagenet_set(&self) -> TaskSet {
+        match &self.task_set {
+            TaskSet::ImageNet(_) => self.task_set.clone(),
+            TaskSet::Cifar => TaskSet::ImageNet(self.last_imagenet.clone()),
+        }
+    }
+
+    /// The image tasks' switch between the models they run on, shown above them.
+    fn view_set_switch(&self, ctx: &Context<Self>) -> Html {
+        let Some(manifest) = self.manifest.as_ref().and_then(|m| m.as_ref().ok()) else { return html! {} };
+        let mut sets: Vec<(TaskSet, String)> = manifest
+            .models
+            .iter()
+            .map(|m| (TaskSet::ImageNet(m.id.clone()), format!("{} · {}×{} · 1000 classes", m.name, m.input_size, m.input_size)))
+            .collect();
+        // The zoo's default model first.
+        sets.sort_by_key(|(set, _)| set.model() != manifest.default_model);
+        sets.push((TaskSet::Cifar, "CIFAR-10 robust ResNet-9 · 32×32 · 10 classes (the paper's robust-model setting)".into()));
+        let buttons = sets.into_iter().map(|(set, label)| {
+            let on = set == self.task_set;
+            let id = format!("set-{}", set.model());
+            let onclick = ctx.link().callback(move |_| Msg::ShowSet(set.clone()));
+            html! { <button {id} class={if on { "tool on" } else { "tool" }} aria-pressed={on.to_string()} {onclick}>{ label }</button> }
+        });
+        html! { <nav id="task-set" class="row" aria-label="the models the tasks run on">{ for buttons }</nav> }
     }
 
     fn start_probe(&mut self, ctx: &Context<Self>) {
@@ -350,6 +409,11 @@ impl Component for App {
             zoo: Vec::new(),
             backend_generation: 0,
             page: page_from_url(),
+            task_set: set_from_url(),
+            last_imagenet: match set_from_url() {
+                TaskSet::ImageNet(model) => model,
+                TaskSet::Cifar => crate::models::squeezenet::ID.into(),
+            },
             shared: None,
             link_fragment: None,
             link_error: None,
@@ -413,6 +477,10 @@ impl Component for App {
                 self.page = page;
                 browser::set_hash_part("task", page.map(crate::engine::name_of).as_deref());
             }
+            Msg::ShowSet(set) => {
+                browser::set_hash_part("set", Some(set.model()));
+                self.show_set(set);
+            }
             Msg::HashChanged => return self.read_link(),
             Msg::Classified(id, generation, result) => {
                 if generation != self.backend_generation {
@@ -446,7 +514,13 @@ impl Component for App {
             <div id="explain-page" hidden={self.page.is_some()}>
               <Explain device={self.explain_device()} manifest={manifest.clone()} shared={self.shared_for(true)} worker={self.worker.clone()} />
             </div>
-            <ImageTasks device={self.explain_device()} {manifest} task={self.page} shared={self.shared_for(false)} />
+            if self.page.is_some() { { self.view_set_switch(ctx) } }
+            // Two pages, CIFAR-10's and the ImageNet model's, each kept while the other is shown
+            // (its drawings, its run); the ImageNet one is made anew when the model changes.
+            <ImageTasks key="cifar" device={self.explain_device()} manifest={manifest.clone()} set={TaskSet::Cifar}
+              task={self.page.filter(|_| self.task_set == TaskSet::Cifar)} shared={self.shared_for_set(&TaskSet::Cifar)} />
+            <ImageTasks key={format!("imagenet-{}", self.imagenet_set().model())} device={self.explain_device()} {manifest} set={self.imagenet_set()}
+              task={self.page.filter(|_| self.task_set.is_imagenet())} shared={self.shared_for_set(&self.imagenet_set())} />
             <details id="diagnostics" class="diagnostics">
               <summary>{ "Diagnostics: the adapter's limits, the model zoo and a proof-of-life gradient" }</summary>
               if let Gpu::Ready { info, .. } = &self.gpu { { view_limits(info) } }

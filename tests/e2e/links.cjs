@@ -104,6 +104,8 @@ async function explainReplay(page, original) {
 
 async function sketchOriginal(page, context, origin) {
   await page.click('#tab-sketch');
+  // The tasks open on an ImageNet model; this link is the CIFAR-10 one's.
+  await page.click('#set-cifar-robust');
   await page.waitForSelector('#task-models[data-state="ready"], #task-models[data-state="failed"]', { timeout: TIMEOUT });
   check('Sketch: the models loaded', await page.getAttribute('#task-models', 'data-state') === 'ready');
   await page.click('#cifar-class-0');

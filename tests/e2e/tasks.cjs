@@ -1,5 +1,5 @@
-// End-to-end test of the image tasks (issue #6) in a real headless Chromium on WebGPU (SwiftShader):
-// the task switch opens Sketch, the robust CIFAR-10 model, the standard one and the class Gaussians
+// End-to-end test of the image tasks on CIFAR-10 (issue #6) in a real headless Chromium on WebGPU
+// (SwiftShader): the task switch opens Sketch on SqueezeNet, the set switch goes to the robust CIFAR-10 model, the standard one and the class Gaussians
 // download; strokes drawn with the mouse on the sketch canvas change it and the 32×32 seed; a few
 // iterations of A2X and PGD run side by side, and then
 //   - both output canvases differ from the seed (the pictures changed),
@@ -93,6 +93,10 @@ function probabilityChecks(label, run, iterations = ITERATIONS) {
 
 async function sketchScenario(page) {
   await page.click('#tab-sketch');
+  check('Sketch: the tasks open on an ImageNet model (SqueezeNet)', await page.getAttribute('#tasks', 'data-set') === 'squeezenet');
+  // The CIFAR-10 tasks are one switch away.
+  await page.click('#set-cifar-robust');
+  await page.waitForSelector('#tasks[data-set="cifar-robust"]');
   await page.waitForSelector('#task-models[data-state="ready"], #task-models[data-state="failed"]', { timeout: TIMEOUT });
   check('Sketch: the robust and standard models and the Gaussians loaded', await page.getAttribute('#task-models', 'data-state') === 'ready',
     await page.textContent('#task-models'));
@@ -299,6 +303,7 @@ async function crashProofScenario(page, url) {
     console.log('Generate on the CPU backend:');
     const cpuErrors = await withBrowser(['--enable-unsafe-webgpu'], `${url}#backend=cpu`, async (page) => {
       await page.click('#tab-generate');
+      await page.click('#set-cifar-robust');
       await page.waitForSelector('#task-models[data-state="ready"], #task-models[data-state="failed"]', { timeout: TIMEOUT });
       check('CPU: the models loaded', await page.getAttribute('#task-models', 'data-state') === 'ready', await page.textContent('#task-models'));
       await quickSettings(page, { iterations: 2, samples: 4, batch: 4 });

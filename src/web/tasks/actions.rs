@@ -1,15 +1,16 @@
 //! What the image tasks page does: load the models, set a field, start a run (a request sent to
 //! the session, its events turned into messages), edit the sketch, save a picture.
 
-use super::inputs::{SIZE, SKETCH_SCALE};
-use super::models::{load_models, Loading};
+use super::inputs::Start;
+use super::models::{load_imagenet, load_models, Loading};
+use super::set::TaskSet;
 use super::run::{Outcome, Resumed, RunInputs, RunState, TaskRun};
 use super::state::{index, Field, ImageTasks, Msg};
 use crate::drawing::{self, Edit};
 use crate::engine::sampling::Rng;
 use crate::engine::tasks::{Task, TaskSettings};
 use crate::imaging;
-use crate::models::resnet::LABELS;
+use crate::link::{PictureBase, SharedPicture};
 use crate::session::transport::ModelFiles;
 use crate::session::{Outcome as SessionOutcome, RunEvent, RunRequest, TaskRequest};
 use crate::web::browser;
@@ -43,12 +44,13 @@ impl ImageTasks {
     /// with its hole filled (inpainting), the shrunk sketch.
     pub(super) fn seed_of(&self, task: Task) -> Option<Vec<f32>> {
         match task {
+            Task::Generate if self.set.is_imagenet() => Some(imaging::to_chw(&self.start.picture)),
             Task::Generate => {
                 let Loading::Ready(models) = &self.loading else { return None };
                 Some(models.gaussians[self.target_of(task)].sample(1, &mut Rng::new(self.settings_of(task).run.rng_seed)))
             }
             Task::Inpaint => Some(self.inpainting.seed()),
-            Task::Sketch => Some(imaging::to_chw(&drawing::box_downscale(&self.sketch.canvas, SKETCH_SCALE))),
+            Task::Sketch => Some(imaging::to_chw(&drawing::box_downscale(&self.sketch.canvas, self.set.sketch_scale()))),
         }
     }
 
@@ -62,9 +64,14 @@ impl ImageTasks {
         let generation = self.load_generation;
         self.loading = Loading::Downloading { received: 0, total: 0 };
         let link = ctx.link().clone();
+        let set = self.set.clone();
         ctx.link().send_future(async move {
             let progress = move |received, total| link.send_message(Msg::Progress(generation, received, total));
-            Msg::Loaded(generation, load_models(manifest, progress).await)
+            let loaded = match set {
+                TaskSet::Cifar => load_models(manifest, progress).await,
+                TaskSet::ImageNet(_) => load_imagenet(manifest, set, progress).await,
+            };
+            Msg::Loaded(generation, loaded)
         });
     }
 
@@ -80,7 +87,7 @@ impl ImageTasks {
     pub(super) fn start(&mut self, ctx: &Context<Self>) -> Result<(), String> {
         let task = self.task.ok_or("no task is shown")?;
         // The files are in Cache Storage, checked: the worker builds the models from there.
-        let Loading::Ready(_) = &self.loading else { return Err("the models are not loaded yet".into()) };
+        let Loading::Ready(models) = &self.loading else { return Err("the models are not loaded yet".into()) };
         if self.busy() {
             return Err("a run is going on; cancel it first".into());
         }
@@ -98,7 +105,16 @@ impl ImageTasks {
             return Err(format!("b = {} needs at least b − 1 = {} samples in D̄", settings.run.batch, settings.run.batch - 1));
         }
         let (seed_recipe, hole_recipe) = self.recipes_of(task);
-        let request = TaskRequest { task, settings, seed: request_seed, hole, model: None, photos: Vec::new() };
+        let request = match &self.set {
+            TaskSet::Cifar => TaskRequest { task, settings, seed: request_seed, hole, model: None, photos: Vec::new() },
+            // As `session::from_link` builds it from the run's link: the picture as drawn (the
+            // session fills the hole as the settings say), D̄ the wide set less the target's photos.
+            TaskSet::ImageNet(model) => {
+                let picture = if task == Task::Inpaint { imaging::to_chw(&self.inpainting.picture) } else { seed.clone() };
+                let photos = crate::session::from_link::distribution_photos(crate::bundled::PhotoSet::Wide, "", settings.run.target, &models.photos)?;
+                TaskRequest { task, settings, seed: Some(picture), hole, model: Some(model.clone()), photos }
+            }
+        };
         let inputs = RunInputs { request, files, seed_recipe, hole_recipe };
         self.launch(ctx, inputs, seed, None)
     }
@@ -119,6 +135,7 @@ impl ImageTasks {
             Some(r) => (r.events, r.pgd_probability, Some(r.checkpoint)),
             None => (Vec::new(), Vec::new(), None),
         };
+        let resumed_at = events.len().max(pgd_probability.len());
         self.runs[index(task)] = Some(TaskRun {
             id,
             task,
@@ -136,6 +153,8 @@ impl ImageTasks {
             pgd_verdicts: None,
             started_ms: now_ms(),
             ended_ms: None,
+            resumed_at,
+            paused: false,
             control: control.clone(),
             recovered: Vec::new(),
             backend_id: backend_id(&device),
@@ -161,14 +180,54 @@ impl ImageTasks {
         Ok(())
     }
 
-    /// The files of the robust model, the standard one and the class Gaussians, as the manifest
-    /// lists them (the worker loads them).
+    /// The files of the set's models, as the manifest lists them (the worker loads them).
     fn model_files(&self) -> Result<ModelFiles, String> {
-        let manifest = self.manifest.as_ref().ok_or("the manifest is not read yet")?;
-        let robust = manifest.trained("cifar-robust").ok_or("the manifest lists no cifar-robust model")?.clone();
-        let standard = manifest.trained("cifar-standard").ok_or("the manifest lists no cifar-standard model")?.clone();
-        let gaussians = robust.gaussians.clone().ok_or("the manifest names no Gaussians for cifar-robust")?;
-        Ok(ModelFiles::Tasks { robust, standard, gaussians })
+        self.set.model_files(self.manifest.as_ref().ok_or("the manifest is not read yet")?)
+    }
+
+    /// The largest mask brush: a sixth of the picture.
+    pub(super) fn max_mask_brush(&self) -> f32 {
+        (self.set.side() as f32 / 6.0).max(16.0)
+    }
+
+    /// Generation's starting picture (ImageNet models): `grey`, `noise` or a bundled photo by id.
+    pub(super) fn pick_start(&mut self, id: &str) -> Result<(), String> {
+        let side = self.set.side();
+        self.start = match id {
+            crate::bundled::GREY | crate::bundled::NOISE => Start::built_in(id, side),
+            photo => {
+                let Loading::Ready(models) = &self.loading else { return Err("the photos are not loaded yet".into()) };
+                let (_, image) = models.photos.iter().find(|(name, _)| name == photo).ok_or(format!("no bundled photo “{photo}”"))?;
+                let recipe = SharedPicture { base: PictureBase::Bundled { id: photo.into() }, side: side as u32, edits: Vec::new() };
+                Start { picture: crate::session::from_link::render_from_photo(&recipe, image), recipe }
+            }
+        };
+        Ok(())
+    }
+
+    /// Asks the engine's worker what the attacked model sees in the inpainting picture (its
+    /// top-1 becomes the target until the visitor picks one). ImageNet models only.
+    pub(super) fn classify_picture(&mut self, ctx: &Context<Self>) {
+        let (TaskSet::ImageNet(id), Some(manifest), Some(device)) = (&self.set, &self.manifest, &self.device) else { return };
+        let Some(entry) = manifest.model(id).cloned() else { return };
+        let worker = match self.worker.get() {
+            Ok(worker) => worker,
+            Err(e) => {
+                self.picture_top5 = Some(Err(e));
+                return;
+            }
+        };
+        let (request, backend) = (self.picture_request, device.backend);
+        let picture = crate::session::Photo::new(&self.inpainting.name, &self.inpainting.picture);
+        self.picture_top5 = None;
+        ctx.link().send_future(async move {
+            let answer = match worker.ask(backend, crate::session::transport::Job::Top5 { entry, pictures: vec![picture] }).await {
+                Ok(crate::session::transport::Answer::Top5 { mut top5 }) if top5.len() == 1 => Ok(top5.remove(0)),
+                Ok(other) => Err(format!("the engine's worker answered {other:?} to a top five")),
+                Err(e) => Err(e),
+            };
+            Msg::PictureTop5(request, answer)
+        });
     }
 
     /// Applies and records one edit of the sketch (one undo step).
@@ -193,7 +252,19 @@ impl ImageTasks {
             "pgd" => &run.pgd,
             _ => &run.seed,
         };
-        let png = imaging::enlarged_png(values, SIZE, 8)?;
-        browser::download(&png, "image/png", &format!("a2x-{}-{}-{}-{which}.png", crate::engine::name_of(task), LABELS[run.target], run.settings.run.rng_seed))
+        let png = imaging::enlarged_png(values, self.set.side(), self.set.enlarge())?;
+        let class = self.set.class_name(run.target).split(',').next().unwrap_or_default().replace(' ', "-");
+        browser::download(&png, "image/png", &format!("a2x-{}-{}-{class}-{}-{which}.png", crate::engine::name_of(task), self.set.model(), run.settings.run.rng_seed))
+    }
+
+    /// The run's numbers as JSON (settings, curves, verdicts, fingerprints), offered as a download.
+    pub(super) fn save_json(&self) -> Result<(), String> {
+        let task = self.task.ok_or("no task")?;
+        let run = self.run_of(task).ok_or("nothing to save yet")?;
+        let mut summary = run.summary(&self.set);
+        summary["model"] = self.set.model().into();
+        summary["link"] = self.share_state(run).map(|state| crate::link::encode(&state)).into();
+        let text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
+        browser::download(text.as_bytes(), "application/json", &format!("a2x-{}-{}-{}.json", crate::engine::name_of(task), self.set.model(), run.settings.run.rng_seed))
     }
 }

@@ -2,7 +2,8 @@
 //! turning each message into a change of state (the work is in `actions` and `restore`; what it
 //! shows is `view`'s).
 
-use super::inputs::{central_hole, Inpainting, Sketch, INPAINT_START, SIZE};
+use super::inputs::{default_hole, Inpainting, Sketch, Start, INPAINT_START};
+use super::set::TaskSet;
 use super::models::Loading;
 use super::run::{Outcome, RunState};
 use super::state::{index, ImageTasks, Msg, Props};
@@ -15,7 +16,6 @@ use crate::session::from_link::render_from_photo;
 use crate::web::browser;
 use crate::web::now_ms;
 use crate::web::page::{new_inputs, Share};
-use crate::models::resnet::LABELS;
 use image::{DynamicImage, RgbImage};
 use yew::prelude::*;
 
@@ -25,27 +25,39 @@ impl Component for ImageTasks {
 
     fn create(ctx: &Context<Self>) -> Self {
         let props = ctx.props().clone();
+        let set = props.set.clone();
+        let side = set.side();
         let mut page = ImageTasks {
+            set: set.clone(),
             device: props.device,
             manifest: props.manifest,
             task: props.task,
             loading: Loading::Idle,
             load_generation: 0,
-            // Horse, cat (the bundled cat photo), ship (the starting sketch).
-            targets: [7, 3, 8],
-            settings: [Task::Generate.defaults(), Task::Inpaint.defaults(), Task::Sketch.defaults()],
+            targets: match set {
+                // Horse, cat (the bundled cat photo), ship (the starting sketch).
+                TaskSet::Cifar => [7, 3, 8],
+                // Golden retriever, tabby (until the model has seen the picture: its top-1), container ship.
+                TaskSet::ImageNet(_) => [207, 281, 510],
+            },
+            class_query: String::new(),
+            settings: [set.defaults(Task::Generate), set.defaults(Task::Inpaint), set.defaults(Task::Sketch)],
             setting_error: None,
-            sketch: Sketch::starting(),
+            sketch: Sketch::starting(&set),
             brush: 16.0,
             colour: [40, 120, 40],
             eraser: false,
+            fill: false,
             last_point: None,
             inpainting: {
-                let (hole, hole_recipe) = central_hole();
-                let picture_recipe = SharedPicture { base: PictureBase::Bundled { id: BUNDLED[INPAINT_START].0.into() }, side: SIZE as u32, edits: Vec::new() };
-                Inpainting { name: String::new(), picture: RgbImage::new(SIZE as u32, SIZE as u32), picture_recipe, hole, hole_recipe }
+                let (hole, hole_recipe) = default_hole(&set);
+                let picture_recipe = SharedPicture { base: PictureBase::Bundled { id: BUNDLED[INPAINT_START].0.into() }, side: side as u32, edits: Vec::new() };
+                Inpainting { name: String::new(), picture: RgbImage::new(side as u32, side as u32), picture_recipe, hole, hole_recipe }
             },
-            mask_brush: 3.0,
+            start: Start::grey(side),
+            inpaint_target_chosen: false,
+            picture_top5: None,
+            mask_brush: if set.is_imagenet() { 24.0 } else { 3.0 },
             mask_erase: false,
             picture_error: None,
             runs: [None, None, None],
@@ -68,7 +80,11 @@ impl Component for ImageTasks {
         page.request_bundled(ctx, INPAINT_START);
         page.load(ctx);
         page.apply_link(ctx);
-        page.read_saved(ctx);
+        // On an ImageNet model what was kept may start from any bundled photo: it is read back
+        // once the photos are loaded.
+        if !page.set.is_imagenet() {
+            page.read_saved(ctx);
+        }
         page
     }
 
@@ -95,7 +111,7 @@ impl Component for ImageTasks {
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         // What changes the drawings or settings is kept for a reload (strokes when they end).
-        let keep = matches!(msg, Msg::SetTarget(_) | Msg::Set(..) | Msg::Reset(_) | Msg::Undo | Msg::Redo | Msg::ClearSketch | Msg::ResetHole | Msg::Picture(..));
+        let keep = matches!(msg, Msg::SetTarget(_) | Msg::Set(..) | Msg::Reset(_) | Msg::Undo | Msg::Redo | Msg::ClearSketch | Msg::ResetHole | Msg::Picture(..) | Msg::PickStart(_));
         match msg {
             Msg::Progress(generation, received, total) => {
                 if generation != self.load_generation || !matches!(self.loading, Loading::Downloading { .. }) {
@@ -111,6 +127,13 @@ impl Component for ImageTasks {
                     Ok(models) => Loading::Ready(models),
                     Err(e) => Loading::Failed(e),
                 };
+                if self.set.is_imagenet() && matches!(self.loading, Loading::Ready(_)) {
+                    if !self.saved_read {
+                        self.read_saved(ctx);
+                    }
+                    self.apply_link(ctx);
+                    self.classify_picture(ctx);
+                }
                 self.try_auto_run(ctx);
             }
             Msg::Retry => {
@@ -119,13 +142,39 @@ impl Component for ImageTasks {
             }
             Msg::SetTarget(class) => {
                 if let Some(task) = self.task {
-                    self.targets[index(task)] = class.min(LABELS.len() - 1);
+                    self.targets[index(task)] = class.min(self.set.classes() - 1);
+                    self.inpaint_target_chosen |= task == Task::Inpaint;
+                }
+            }
+            Msg::ClassQuery(text) => self.class_query = text,
+            Msg::PictureTop5(request, result) => {
+                if request != self.picture_request {
+                    return false;
+                }
+                // The photo's own class is inpainting's target until the visitor picks one.
+                if let (Ok(top5), false) = (&result, self.inpaint_target_chosen) {
+                    if let Some(top) = top5.first() {
+                        self.targets[index(Task::Inpaint)] = top.class;
+                    }
+                }
+                self.picture_top5 = Some(result);
+            }
+            Msg::PickStart(id) => {
+                if let Err(e) = self.pick_start(&id) {
+                    self.picture_error = Some(e);
                 }
             }
             Msg::Set(task, field, value) => self.setting_error = self.set_field(task, field, &value).err(),
             Msg::Reset(task) => {
-                self.settings[index(task)] = task.defaults();
+                self.settings[index(task)] = self.set.defaults(task);
                 self.setting_error = None;
+            }
+            Msg::PointerDown(x, y) if self.fill => {
+                let side = self.sketch.canvas.width() as f32;
+                if (0.0..side).contains(&x) && (0.0..side).contains(&y) {
+                    self.edit_sketch(Edit::Fill { colour: if self.eraser { [255; 3] } else { self.colour }, at: [x as u32, y as u32] });
+                    self.save_draft();
+                }
             }
             Msg::PointerDown(x, y) => {
                 let (radius, colour) = (self.brush / 2.0, if self.eraser { [255; 3] } else { self.colour });
@@ -158,6 +207,23 @@ impl Component for ImageTasks {
                 }
             }
             Msg::Eraser(on) => self.eraser = on,
+            Msg::FillMode(on) => self.fill = on,
+            Msg::SketchOnPhoto(id) => {
+                let photo = match &self.loading {
+                    Loading::Ready(models) => models.photos.iter().find(|(name, _)| *name == id).map(|(_, photo)| photo.clone()),
+                    _ => None,
+                };
+                let Some(photo) = photo else {
+                    self.picture_error = Some(format!("the photo “{id}” is not loaded yet"));
+                    return true;
+                };
+                let side = self.sketch.canvas.width();
+                let recipe = SharedPicture { base: PictureBase::Bundled { id }, side, edits: Vec::new() };
+                let before = (std::mem::replace(&mut self.sketch.canvas, render_from_photo(&recipe, &photo)), std::mem::replace(&mut self.sketch.recipe, recipe));
+                self.sketch.undo.push(before);
+                self.sketch.redo.clear();
+                self.save_draft();
+            }
             Msg::Undo | Msg::Redo => {
                 let sketch = &mut self.sketch;
                 let (from, to) = if matches!(msg, Msg::Undo) { (&mut sketch.undo, &mut sketch.redo) } else { (&mut sketch.redo, &mut sketch.undo) };
@@ -190,23 +256,25 @@ impl Component for ImageTasks {
                             let base = if bundled {
                                 PictureBase::Bundled { id: name.clone() }
                             } else {
-                                // A 32×32 PNG always fits in a link.
-                                link::embed_image(&name, &imaging::center_crop(&DynamicImage::ImageRgb8(photo.clone()), SIZE)).unwrap_or_else(|| PictureBase::Supplied { name: link::plain_file_name(&name) })
+                                // A 32×32 PNG always fits in a link; a larger one may not, and the
+                                // link then names the file.
+                                link::embed_image(&name, &imaging::center_crop(&DynamicImage::ImageRgb8(photo.clone()), self.set.side())).unwrap_or_else(|| PictureBase::Supplied { name: link::plain_file_name(&name) })
                             };
-                            SharedPicture { base, side: SIZE as u32, edits: Vec::new() }
+                            SharedPicture { base, side: self.set.side() as u32, edits: Vec::new() }
                         }
                     };
                     self.inpainting.picture = render_from_photo(&recipe, &photo);
                     self.inpainting.picture_recipe = recipe;
                     self.inpainting.name = name;
                     self.picture_error = None;
+                    self.classify_picture(ctx);
                     self.try_auto_run(ctx);
                 }
                 Err(e) => self.picture_error = Some(e),
             },
             Msg::MaskDown(x, y) => {
                 let colour = if self.mask_erase { [0; 3] } else { [255; 3] };
-                let edit = Edit::stroke_at(colour, self.mask_brush / 2.0, (x, y), SIZE as u32);
+                let edit = Edit::stroke_at(colour, self.mask_brush / 2.0, (x, y), self.set.side() as u32);
                 edit.apply(&mut self.inpainting.hole);
                 self.inpainting.hole_recipe.edits.push(edit);
                 self.last_point = Some((x, y));
@@ -220,11 +288,22 @@ impl Component for ImageTasks {
                 }
                 self.last_point = Some((x, y));
             }
-            Msg::MaskBrush(size) => self.mask_brush = size.clamp(1.0, 16.0),
+            Msg::MaskBrush(size) => self.mask_brush = size.clamp(1.0, self.max_mask_brush()),
             Msg::MaskErase(on) => self.mask_erase = on,
-            Msg::ResetHole => (self.inpainting.hole, self.inpainting.hole_recipe) = central_hole(),
+            Msg::ResetHole => (self.inpainting.hole, self.inpainting.hole_recipe) = default_hole(&self.set),
             Msg::Run => {
                 if let Err(e) = self.start(ctx) {
+                    self.setting_error = Some(e);
+                }
+            }
+            Msg::Pause(on) => {
+                for run in self.runs.iter_mut().flatten().filter(|r| r.state == RunState::Running) {
+                    run.control.pause(on);
+                    run.paused = on;
+                }
+            }
+            Msg::SaveJson => {
+                if let Err(e) = self.save_json() {
                     self.setting_error = Some(e);
                 }
             }
@@ -250,7 +329,7 @@ impl Component for ImageTasks {
             }
             Msg::DiscardInterrupted => {
                 self.interrupted = None;
-                Self::forget_run();
+                self.forget_run();
             }
             Msg::Recovering(id, what) => {
                 let Some(run) = self.run_mut(id) else { return false };
@@ -273,8 +352,11 @@ impl Component for ImageTasks {
                 }
             }
             Msg::Ended(id, result) => {
+                if self.run_mut(id).is_none() {
+                    return false;
+                }
+                self.forget_run();
                 let Some(run) = self.run_mut(id) else { return false };
-                Self::forget_run();
                 run.ended_ms = Some(now_ms());
                 match result {
                     Outcome::Done(a2x, pgd) => {
@@ -319,7 +401,8 @@ impl Component for ImageTasks {
     fn rendered(&mut self, _ctx: &Context<Self>, _first_render: bool) {
         let draw = |node: &NodeRef, image: Option<RgbImage>| browser::draw_on(node, image.as_ref());
         let Some(task) = self.task else { return };
-        let picture = |values: &[f32]| imaging::from_chw(values, [SIZE, SIZE]);
+        let side = self.set.side();
+        let picture = |values: &[f32]| imaging::from_chw(values, [side, side]);
         draw(&self.sketch_canvas, (task == Task::Sketch).then(|| self.sketch.canvas.clone()));
         draw(&self.mask_canvas, (task == Task::Inpaint).then(|| self.inpainting.overlay()));
         let run = self.run_of(task);

@@ -1,18 +1,16 @@
-//! What the image tasks start from: the sketch (drawn at 8× on a canvas, with undo) and the
-//! inpainting picture with its painted hole, each with the recipe a share link carries.
+//! What the image tasks start from: the sketch (drawn on a canvas, with undo), the inpainting
+//! picture with its painted hole, and (on an ImageNet model) generation's starting picture, each
+//! with the recipe a share link carries.
 
-use crate::bundled::{self, CENTRAL_HOLE, STARTING_SKETCH};
+use super::set::TaskSet;
+use crate::bundled::{self, CENTRAL_HOLE, GREY, SQUARE_HOLE, STARTING_SKETCH};
+use crate::drawing::Edit;
 use crate::engine::tasks;
 use crate::imaging;
 use crate::link::{PictureBase, SharedPicture};
-use crate::session::from_link::hole_of;
+use crate::session::from_link::{hole_of, render_picture};
 use image::{Rgb, RgbImage};
 
-/// The models' input side.
-pub const SIZE: usize = 32;
-/// The sketch canvas is drawn at 8× the seed's side (a steady hand at 32 px is impossible) and
-/// shrunk with a box filter.
-pub const SKETCH_SCALE: u32 = bundled::SKETCH_SCALE;
 /// The image the inpainting panel starts with: the bundled cat photo (CIFAR-10 has cats).
 pub const INPAINT_START: usize = 0;
 
@@ -26,14 +24,19 @@ pub struct Sketch {
 }
 
 impl Sketch {
-    pub fn starting() -> Sketch {
-        let recipe = SharedPicture { base: PictureBase::BuiltIn { id: STARTING_SKETCH.into() }, side: SIZE as u32 * SKETCH_SCALE, edits: Vec::new() };
-        Sketch { canvas: bundled::starting_sketch(), recipe, undo: Vec::new(), redo: Vec::new() }
+    /// The built-in ship sketch (256²), at the set's canvas side: as it is on CIFAR-10, scaled
+    /// (a `Resize` edit, which a link replays) on an ImageNet model.
+    pub fn starting(set: &TaskSet) -> Sketch {
+        let canvas_side = set.side() as u32 * set.sketch_scale();
+        let base = SharedPicture { base: PictureBase::BuiltIn { id: STARTING_SKETCH.into() }, side: bundled::TASK_SIDE * bundled::SKETCH_SCALE, edits: Vec::new() };
+        let recipe = if canvas_side == base.side { base } else { SharedPicture { edits: vec![Edit::Resize { side: canvas_side }], ..base } };
+        let canvas = render_picture(&recipe, &[], None).expect("a built-in picture");
+        Sketch { canvas, recipe, undo: Vec::new(), redo: Vec::new() }
     }
 }
 
-/// The inpainting input: a picture at 32×32 and the hole painted on it (white = hole), each with
-/// its recipe for share links.
+/// The inpainting input: a picture at the model's side and the hole painted on it (white =
+/// hole), each with its recipe for share links.
 pub struct Inpainting {
     pub name: String,
     pub picture: RgbImage,
@@ -42,8 +45,15 @@ pub struct Inpainting {
     pub hole_recipe: SharedPicture,
 }
 
-pub fn central_hole() -> (RgbImage, SharedPicture) {
-    (bundled::central_hole(), SharedPicture { base: PictureBase::BuiltIn { id: CENTRAL_HOLE.into() }, side: SIZE as u32, edits: Vec::new() })
+/// The hole a task starts with: the CIFAR-10 evaluation's central 10×10 square, or the central
+/// 64×64 square on an ImageNet model.
+pub fn default_hole(set: &TaskSet) -> (RgbImage, SharedPicture) {
+    let (id, side) = match set {
+        TaskSet::Cifar => (CENTRAL_HOLE, bundled::TASK_SIDE),
+        TaskSet::ImageNet(_) => (SQUARE_HOLE, set.side() as u32),
+    };
+    let recipe = SharedPicture { base: PictureBase::BuiltIn { id: id.into() }, side, edits: Vec::new() };
+    (render_picture(&recipe, &[], None).expect("a built-in picture"), recipe)
 }
 
 impl Inpainting {
@@ -52,17 +62,22 @@ impl Inpainting {
         hole_of(&self.hole)
     }
 
+    fn side(&self) -> usize {
+        self.picture.width() as usize
+    }
+
     /// The picture with the hole filled by the mean colour of the rest: what the mask canvas
     /// shows, and the seed of a run with `InpaintSeed::MeanColour` (a run fills the hole as its
     /// settings say, see `engine::tasks::inpaint_seed`).
     pub fn seed(&self) -> Vec<f32> {
-        tasks::fill_hole_with_mean(&imaging::to_chw(&self.picture), &self.hole_mask(), SIZE)
+        tasks::fill_hole_with_mean(&imaging::to_chw(&self.picture), &self.hole_mask(), self.side())
     }
 
     /// What the mask canvas shows: the seed, the hole tinted red.
     pub fn overlay(&self) -> RgbImage {
-        let seed = imaging::from_chw(&self.seed(), [SIZE, SIZE]);
-        RgbImage::from_fn(SIZE as u32, SIZE as u32, |x, y| {
+        let side = self.side();
+        let seed = imaging::from_chw(&self.seed(), [side, side]);
+        RgbImage::from_fn(side as u32, side as u32, |x, y| {
             let p = seed.get_pixel(x, y);
             if self.hole.get_pixel(x, y)[0] > 127 {
                 Rgb([((p[0] as u32 + 255) / 2) as u8, p[1] / 2, p[2] / 2])
@@ -70,5 +85,22 @@ impl Inpainting {
                 *p
             }
         })
+    }
+}
+
+/// Generation's starting picture on an ImageNet model: grey, noise or a bundled photo.
+pub struct Start {
+    pub picture: RgbImage,
+    pub recipe: SharedPicture,
+}
+
+impl Start {
+    pub fn built_in(id: &str, side: usize) -> Start {
+        let recipe = SharedPicture { base: PictureBase::BuiltIn { id: id.into() }, side: side as u32, edits: Vec::new() };
+        Start { picture: render_picture(&recipe, &[], None).expect("a built-in picture"), recipe }
+    }
+
+    pub fn grey(side: usize) -> Start {
+        Start::built_in(GREY, side)
     }
 }

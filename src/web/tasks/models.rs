@@ -6,15 +6,21 @@
 use crate::engine::gaussian::ClassGaussian;
 use crate::web::page::fetch_model_file;
 use crate::models::manifest::Manifest;
+use super::set::TaskSet;
 use crate::models::resnet;
 use crate::web::browser;
 use crate::web::now_ms;
+use image::RgbImage;
 use std::rc::Rc;
 
 /// The files are in Cache Storage, checked; the class Gaussians (D̄, and the generation seed)
 /// read.
 pub struct TaskModels {
+    /// CIFAR-10: D̄ and generation's seed are drawn from them (empty on ImageNet).
     pub gaussians: Rc<Vec<ClassGaussian>>,
+    /// ImageNet: every bundled photo by id, for D̄ (the wide set less the target's photos) and
+    /// the pictures to start from (empty on CIFAR-10).
+    pub photos: Rc<Vec<(String, RgbImage)>>,
     pub from_cache: bool,
     pub bytes: usize,
     pub load_ms: f64,
@@ -67,8 +73,30 @@ pub async fn load_models(manifest: Rc<Manifest>, progress: impl Fn(u64, u64) + C
     }
     Ok(TaskModels {
         gaussians: Rc::new(gaussians),
+        photos: Rc::default(),
         from_cache: cached_a && cached_b && cached_c,
         bytes: a + b + c,
         load_ms: now_ms() - start,
     })
+}
+
+/// An ImageNet task's files: the model and its judge (each sha256-checked into Cache Storage,
+/// where the worker takes them) and the bundled photos (D̄ and the pictures to start from).
+pub async fn load_imagenet(manifest: Rc<Manifest>, set: TaskSet, progress: impl Fn(u64, u64) + Clone) -> Result<TaskModels, String> {
+    let start = now_ms();
+    let crate::session::transport::ModelFiles::ImageNetTask { model, judge } = set.model_files(&manifest)? else {
+        return Err("not an ImageNet task".into());
+    };
+    let total = model.file_bytes as u64 + judge.file_bytes as u64;
+    let part = |before: u64| {
+        let progress = progress.clone();
+        move |received: u64, _| progress(before + received, total)
+    };
+    let (a, cached_a) = fetch_model_file(&model.file, model.file_bytes as u64, &model.sha256, &model.name, part(0)).await?;
+    let (b, cached_b) = fetch_model_file(&judge.file, judge.file_bytes as u64, &judge.sha256, &judge.name, part(model.file_bytes as u64)).await?;
+    let mut photos = Vec::new();
+    for (id, path) in crate::bundled::PhotoSet::Wide.photos() {
+        photos.push((id.to_string(), browser::fetch_image(path).await.map_err(|e| format!("the bundled photo {id}: {e}"))?));
+    }
+    Ok(TaskModels { gaussians: Rc::default(), photos: Rc::new(photos), from_cache: cached_a && cached_b, bytes: a + b, load_ms: now_ms() - start })
 }

@@ -4,7 +4,6 @@
 use crate::engine::tasks::{Task, TaskSettings};
 use crate::engine::Event;
 use crate::link::SharedPicture;
-use crate::models::resnet::LABELS;
 use crate::session::transport::ModelFiles;
 use crate::session::transport::{ArrayMut, Bulky};
 use crate::session::{Checkpoint, TaskRequest, Verdicts};
@@ -63,6 +62,10 @@ pub struct TaskRun {
     pub pgd_verdicts: Option<Verdicts>,
     pub started_ms: f64,
     pub ended_ms: Option<f64>,
+    /// The iterations a resumed run had done before this page started it (0 for a new run).
+    pub resumed_at: usize,
+    /// Held by the visitor (Pause) before its next step.
+    pub paused: bool,
     pub control: Rc<Control>,
     /// Each time the engine's worker died and the run went on in a new one: what happened.
     pub recovered: Vec<String>,
@@ -93,11 +96,11 @@ impl TaskRun {
     }
 
     /// What the page's tests and the JSON export read.
-    pub fn summary(&self) -> serde_json::Value {
+    pub fn summary(&self, set: &super::set::TaskSet) -> serde_json::Value {
         serde_json::json!({
             "task": self.task,
             "target": self.target,
-            "target_name": LABELS[self.target],
+            "target_name": set.class_name(self.target),
             "state": self.state.name(),
             "iteration": self.iteration(),
             "settings": self.settings,

@@ -4,6 +4,7 @@
 //! After a reload the drawings are back, and the page offers to resume the run where it was.
 
 use super::run::{Resumed, SavedRun};
+use super::set::TaskSet;
 use super::state::{ImageTasks, Msg};
 use crate::engine::name_of;
 use crate::engine::tasks::Task;
@@ -13,11 +14,14 @@ use crate::web::page::backend_id;
 use crate::web::{messages, saved};
 use yew::prelude::*;
 
-/// Where the run in progress is kept (one at a time: the page runs one task at a time).
-const RUN_KEY: &str = "tasks-run";
+/// Where the run in progress is kept (one a set of models at a time: the page runs one task at a
+/// time). The CIFAR-10 keys are those from before the ImageNet tasks.
+fn run_key(set: &TaskSet) -> String {
+    format!("{}-run", set.saved_prefix())
+}
 
-fn draft_key(task: Task) -> String {
-    format!("tasks-draft-{}", name_of(task))
+fn draft_key(set: &TaskSet, task: Task) -> String {
+    format!("{}-draft-{}", set.saved_prefix(), name_of(task))
 }
 
 fn warn(what: &str, e: String) {
@@ -29,10 +33,11 @@ impl ImageTasks {
     /// an interrupted run.
     pub(super) fn read_saved(&self, ctx: &Context<Self>) {
         let with_link = self.link_pending.is_some();
+        let set = self.set.clone();
         ctx.link().send_future(async move {
             let mut drafts = Vec::new();
             for task in [Task::Generate, Task::Inpaint, Task::Sketch].into_iter().filter(|_| !with_link) {
-                match saved::get(&draft_key(task)).await {
+                match saved::get(&draft_key(&set, task)).await {
                     Ok(Some(value)) => match value.as_string().map(|text| link::decode(&text)) {
                         Some(Ok(state)) => drafts.push(state),
                         Some(Err(e)) => warn("the kept drawing did not read", e.to_string()),
@@ -45,7 +50,7 @@ impl ImageTasks {
                     }
                 }
             }
-            let run = match saved::get(RUN_KEY).await {
+            let run = match saved::get(&run_key(&set)).await {
                 Ok(Some(value)) => messages::from_js::<SavedRun>(&value).map_err(|e| warn("the kept run did not read", e)).ok(),
                 Ok(None) => None,
                 Err(e) => {
@@ -79,8 +84,9 @@ impl ImageTasks {
         let backend = self.device.as_ref().map(backend_id).unwrap_or("cpu");
         let Some(state) = self.task_state(task, settings, self.recipes_of(task), backend, false) else { return };
         let text = link::encode(&state);
+        let key = draft_key(&self.set, task);
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = saved::put(&draft_key(task), &text.into()).await {
+            if let Err(e) = saved::put(&key, &text.into()).await {
                 warn("the drawing is not kept for a reload", e);
             }
         });
@@ -97,17 +103,19 @@ impl ImageTasks {
             pgd_probability: run.pgd_probability.clone(),
         };
         let (value, _) = messages::to_js(saved);
+        let key = run_key(&self.set);
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = saved::put(RUN_KEY, &value).await {
+            if let Err(e) = saved::put(&key, &value).await {
                 warn("the run is not kept for a reload", e);
             }
         });
     }
 
     /// Forgets the kept run (it ended, or the visitor discarded it).
-    pub(super) fn forget_run() {
-        wasm_bindgen_futures::spawn_local(async {
-            if let Err(e) = saved::delete(RUN_KEY).await {
+    pub(super) fn forget_run(&self) {
+        let key = run_key(&self.set);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = saved::delete(&key).await {
                 warn("the kept run could not be forgotten", e);
             }
         });

@@ -1,6 +1,7 @@
 //! The image tasks' state and messages (what the component holds and hears).
 
-use super::inputs::{Inpainting, Sketch};
+use super::inputs::{Inpainting, Sketch, Start};
+use super::set::TaskSet;
 use super::models::{Loading, TaskModels};
 use super::run::{Outcome, TaskRun};
 use crate::engine::tasks::{Task, TaskSettings};
@@ -20,13 +21,15 @@ pub struct Props {
     /// The task shown; `None` while the explanation page is shown (nothing is downloaded until a
     /// task is first opened).
     pub task: Option<Task>,
+    /// The models the tasks run on (the page shows one set at a time).
+    pub set: TaskSet,
     /// A share link for one of the tasks, to restore.
     pub shared: Option<Rc<SharedState>>,
 }
 
 impl PartialEq for Props {
     fn eq(&self, other: &Self) -> bool {
-        same_inputs((&self.device, &self.manifest), (&other.device, &other.manifest)) && self.task == other.task && same_link(&self.shared, &other.shared)
+        same_inputs((&self.device, &self.manifest), (&other.device, &other.manifest)) && self.task == other.task && self.set == other.set && same_link(&self.shared, &other.shared)
     }
 }
 
@@ -78,6 +81,8 @@ pub enum Msg {
     Loaded(u32, Result<TaskModels, String>),
     Retry,
     SetTarget(usize),
+    /// What the visitor typed to find an ImageNet class.
+    ClassQuery(String),
     Set(Task, Field, String),
     Reset(Task),
     // Sketch canvas.
@@ -87,9 +92,17 @@ pub enum Msg {
     Brush(f32),
     Colour(String),
     Eraser(bool),
+    /// The paint bucket instead of the brush.
+    FillMode(bool),
+    /// Start the sketch over from a bundled photo (by id) to draw on (ImageNet models).
+    SketchOnPhoto(String),
     Undo,
     Redo,
     ClearSketch,
+    /// The attacked model's top five of the inpainting picture (answer to picture request n).
+    PictureTop5(u32, Result<Vec<crate::models::Prediction>, String>),
+    /// Generation on an ImageNet model: start from `grey`, `noise` or a bundled photo (by id).
+    PickStart(String),
     // Inpainting.
     PickPicture(usize),
     PictureFile(Vec<web_sys::File>),
@@ -104,6 +117,8 @@ pub enum Msg {
     ResetHole,
     // Runs.
     Run,
+    /// Hold the running task before its next step (true), or go on.
+    Pause(bool),
     Cancel,
     Started(u32, Vec<f32>, Verdicts),
     /// The run's worker died and a new one goes on with it: what happened.
@@ -118,12 +133,14 @@ pub enum Msg {
     Step(u32, Option<(Event, Vec<f32>)>, Option<PgdStep>),
     Ended(u32, Outcome),
     Save(&'static str),
+    SaveJson,
     ShareAutoRun(bool),
     CopyLink,
     Copied(u32, Result<(), String>),
 }
 
 pub struct ImageTasks {
+    pub set: TaskSet,
     pub device: Option<ActiveDevice>,
     pub manifest: Option<Rc<Manifest>>,
     pub task: Option<Task>,
@@ -132,6 +149,8 @@ pub struct ImageTasks {
     pub load_generation: u32,
     /// Per task (Generate, Inpaint, Sketch): the target class.
     pub targets: [usize; 3],
+    /// The ImageNet class search's text.
+    pub class_query: String,
     /// Per task (Generate, Inpaint, Sketch), each starting from `Task::defaults`.
     pub settings: [TaskSettings; 3],
     pub setting_error: Option<String>,
@@ -139,8 +158,15 @@ pub struct ImageTasks {
     pub brush: f32,
     pub colour: [u8; 3],
     pub eraser: bool,
+    pub fill: bool,
     pub last_point: Option<(f32, f32)>,
     pub inpainting: Inpainting,
+    /// Generation's starting picture (ImageNet models; CIFAR-10 starts from a Gaussian sample).
+    pub start: Start,
+    /// Whether the visitor picked inpainting's target (else it is the picture's top-1).
+    pub inpaint_target_chosen: bool,
+    /// What the attacked model sees in the inpainting picture (ImageNet models).
+    pub picture_top5: Option<Result<Vec<crate::models::Prediction>, String>>,
     pub mask_brush: f32,
     pub mask_erase: bool,
     pub picture_error: Option<String>,
