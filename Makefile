@@ -10,7 +10,7 @@ ENV := . scripts/env.sh &&
 SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
 PORT ?= 8080
 
-.PHONY: skip-summary help setup setup-test wheels models samples sketches study gallery serve build-release build-debug test test-native test-e2e wasm-size clean
+.PHONY: skip-summary help setup setup-test wheels models samples sketches study task-study gallery serve build-release build-debug test test-native test-e2e wasm-size clean
 
 help:
 	@echo "make serve   install what is missing, build the release app, serve it on http://127.0.0.1:$(PORT)"
@@ -60,9 +60,16 @@ sketches:
 	for s in ship airplane automobile frog; do \
 	  cargo run --release --bin a2x -- sketch --sketch static/sketches/$$s.png --target $$s --out static/sketches/results || exit 1; done
 
+# The judged study of the ImageNet image tasks (issue #33, README): scripts/task-study.sh, one run a
+# core at a time, resumable; then its tables. Hours on two cores. Needs ../shared/data/imagenet-samples.
+task-study:
+	cargo build --release --bin a2x
+	scripts/task-study.sh sketch & scripts/task-study.sh generate; wait
+	scripts/task-study.sh inpaint-select inpaint report
+
 # The gallery of share links (issue #7): static/gallery/{index.html,links.json} and thumbnails
-# computed from the same links by `a2x replay`. About 80 min on two cores (10–15 min per explanation
-# card, 1–4 min per generation card); resumable.
+# computed from the same links by `a2x replay`. About 100 min on two cores (10–15 min per explanation
+# card, 1–4 min per CIFAR-10 generation card, 4–5 per ImageNet task card); resumable.
 gallery:
 	cargo run --release --bin a2x -- gallery --out static/gallery
 
