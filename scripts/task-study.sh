@@ -21,6 +21,8 @@ GENERATE_TARGETS=1,130,207,309,323,417,947,948,963,980
 # The inpainting budgets tried on the sample half, and the one chosen there (see the README).
 INPAINT_BUDGETS=${INPAINT_BUDGETS:-1 3}
 INPAINT_CHOSEN=${INPAINT_CHOSEN:-}
+# The sample photos the budgets are tried on.
+INPAINT_SEEDS=${INPAINT_SEEDS:-photo:sample:0,photo:sample:1}
 
 part() {
   case "$1" in
@@ -31,7 +33,7 @@ part() {
       study --task generate --seeds grey,noise --targets "$GENERATE_TARGETS" ;;
     inpaint-select)
       for eta in $INPAINT_BUDGETS; do
-        study --task inpaint --name "budget-$eta" --budget "$eta" --seeds photo:sample:0,photo:sample:1,photo:sample:2 --masks square,brush
+        study --task inpaint --name "budget-$eta" --budget "$eta" --seeds "$INPAINT_SEEDS" --masks square,brush
       done ;;
     inpaint)
       [ -n "$INPAINT_CHOSEN" ] || { echo "INPAINT_CHOSEN=η chosen by inpaint-select"; exit 1; }

@@ -124,8 +124,9 @@ fn imagenet_task_cards(manifest: &a2x::models::manifest::Manifest) -> Result<Vec
         let state = SharedState {
             page: SharedPage::Task { task, model: model.id.clone(), weights: model.sha256.chars().take(16).collect(), settings, seed: Some(seed), hole },
             backend: "webgpu".into(),
-            // A task runs for minutes on the CPU: the visitor presses Run.
-            auto_run: false,
+            // As the explanations: on a GPU it runs by itself (its work is within the gallery's,
+            // `SharedState::work`); on the CPU backend the page waits for Run.
+            auto_run: true,
         };
         let card = Card {
             title,
@@ -236,9 +237,9 @@ p {{ font-size: 0.9rem; color: #444; margin: 0.4rem 0 0; }}
 </head>
 <body>
 <h1>a2x — gallery</h1>
-<p>A dozen ready-made links for teaching. Each opens <a href="../">a2x</a> with everything set — model, class,
+<p>Ready-made links for teaching. Each opens <a href="../">a2x</a> with everything set — model, class,
 seed, D̄, every setting — and runs on your GPU as soon as the model is loaded (on the CPU backend an explanation
-waits for you to press Run: it takes long there). The pictures were computed from the same links by
+or an ImageNet task waits for you to press Run: it takes minutes there). The pictures were computed from the same links by
 <code>a2x replay</code> on a CPU (<code>make gallery</code>); in the browser the same steps run on another
 backend, so the details of the pictures may differ a little, not their kind.</p>
 <ul>

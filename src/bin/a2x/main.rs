@@ -27,6 +27,7 @@ mod spectrum;
 #[cfg(not(target_arch = "wasm32"))]
 mod study;
 #[cfg(not(target_arch = "wasm32"))]
+mod task_sheet;
 mod task_study;
 #[cfg(not(target_arch = "wasm32"))]
 mod tasks;

@@ -57,6 +57,10 @@ pub struct TaskStudyArgs {
     /// Print the tables of `{out}/results.jsonl` instead of running.
     #[arg(long)]
     pub report: bool,
+    /// Instead of running: the side-by-side sheet of the recorded runs of `--task` and `--name`
+    /// (start, the CIFAR-10 robust result, PGD, A2X), written to this PNG.
+    #[arg(long)]
+    pub sheet: Option<PathBuf>,
 }
 
 /// The photos of one half (`sample` or `held-out`), sorted by name.
@@ -125,6 +129,21 @@ pub fn task_study(args: TaskStudyArgs) -> Result<(), String> {
     let results = args.out.join("results.jsonl");
     if args.report {
         return report(&read_records(&results));
+    }
+    if let Some(png) = &args.sheet {
+        let records = read_records(&results);
+        let task = args.task.map(name_of);
+        let rows: Vec<&serde_json::Value> = records
+            .iter()
+            .filter(|r| r["setting"] == args.name.as_str() && task.as_deref().is_none_or(|t| r["task"] == t))
+            .collect();
+        if rows.is_empty() {
+            return Err(format!("no recorded run of setting `{}`{}", args.name, task.map(|t| format!(" and task {t}")).unwrap_or_default()));
+        }
+        let sheet = crate::task_sheet::task_sheet(&rows);
+        std::fs::write(png, a2x::imaging::encode_png(&sheet)?).map_err(|e| format!("{}: {e}", png.display()))?;
+        println!("{} runs → {}", rows.len(), png.display());
+        return Ok(());
     }
     let task = args.task.ok_or("--task is required (generate, sketch or inpaint)")?;
     let device = crate::common::open_device(args.backend)?;

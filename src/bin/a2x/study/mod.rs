@@ -14,7 +14,7 @@
 pub mod grid;
 mod judge;
 mod report;
-mod sheet;
+pub(crate) mod sheet;
 
 use crate::common::open_device;
 use crate::images;

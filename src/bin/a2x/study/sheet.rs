@@ -8,17 +8,17 @@ use a2x::models::labels;
 use image::{Rgb, RgbImage};
 use std::path::Path;
 
-const BACKGROUND: Rgb<u8> = Rgb([255, 255, 255]);
-const INK: Rgb<u8> = Rgb([20, 20, 20]);
-const PASS: Rgb<u8> = Rgb([0, 160, 60]);
-const SOME: Rgb<u8> = Rgb([235, 160, 0]);
-const NONE: Rgb<u8> = Rgb([190, 190, 190]);
+pub(crate) const BACKGROUND: Rgb<u8> = Rgb([255, 255, 255]);
+pub(crate) const INK: Rgb<u8> = Rgb([20, 20, 20]);
+pub(crate) const PASS: Rgb<u8> = Rgb([0, 160, 60]);
+pub(crate) const SOME: Rgb<u8> = Rgb([235, 160, 0]);
+pub(crate) const NONE: Rgb<u8> = Rgb([190, 190, 190]);
 /// Pixels per font dot.
 const SCALE: u32 = 2;
-const CHAR_W: u32 = 6 * SCALE;
-const LINE_H: u32 = 9 * SCALE;
-const FRAME: u32 = 3;
-const GAP: u32 = 6;
+pub(crate) const CHAR_W: u32 = 6 * SCALE;
+pub(crate) const LINE_H: u32 = 9 * SCALE;
+pub(crate) const FRAME: u32 = 3;
+pub(crate) const GAP: u32 = 6;
 
 /// 5×7 glyphs, one byte per row (bit 4 = leftmost dot). Lower case is drawn as upper case; a
 /// character without a glyph is drawn as `?`.
@@ -79,7 +79,7 @@ fn glyph(c: char) -> [u8; 7] {
 }
 
 /// Draws `text` with its top-left corner at (x, y), clipped to the image.
-fn draw_text(image: &mut RgbImage, text: &str, x: u32, y: u32, colour: Rgb<u8>) {
+pub(crate) fn draw_text(image: &mut RgbImage, text: &str, x: u32, y: u32, colour: Rgb<u8>) {
     for (i, c) in text.chars().enumerate() {
         for (row, bits) in glyph(c).iter().enumerate() {
             for col in 0..5u32 {
@@ -100,7 +100,7 @@ fn draw_text(image: &mut RgbImage, text: &str, x: u32, y: u32, colour: Rgb<u8>) 
 }
 
 /// Breaks `text` into lines of at most `width` characters (at spaces where possible).
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     for word in text.split_whitespace() {
         let mut word: String = word.into();
@@ -120,7 +120,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-fn fill(image: &mut RgbImage, x: u32, y: u32, w: u32, h: u32, colour: Rgb<u8>) {
+pub(crate) fn fill(image: &mut RgbImage, x: u32, y: u32, w: u32, h: u32, colour: Rgb<u8>) {
     for py in y..(y + h).min(image.height()) {
         for px in x..(x + w).min(image.width()) {
             image.put_pixel(px, py, colour);
