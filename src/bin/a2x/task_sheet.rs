@@ -35,7 +35,7 @@ fn cifar_picture(record: &serde_json::Value) -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("static");
     let path = match record["task"].as_str()? {
         "sketch" => root.join(format!("sketches/results/sketch-{class}-0-a2x.png")),
-        _ => root.join(format!("task-study/cifar/generate-{class}-a2x.png")),
+        _ => root.join(format!("task-study/cifar/generate-{class}-0-a2x.png")),
     };
     path.is_file().then_some(path)
 }
