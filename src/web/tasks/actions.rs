@@ -206,8 +206,13 @@ impl ImageTasks {
     }
 
     /// Asks the engine's worker what the attacked model sees in the inpainting picture (its
-    /// top-1 becomes the target until the visitor picks one). ImageNet models only.
+    /// top-1 becomes the target until the visitor picks one). ImageNet models only, and only once
+    /// the tasks are shown and their files loaded: a page that shows the explanation must not
+    /// start a second engine worker for this.
     pub(super) fn classify_picture(&mut self, ctx: &Context<Self>) {
+        if self.task.is_none() || !matches!(self.loading, Loading::Ready(_)) {
+            return;
+        }
         let (TaskSet::ImageNet(id), Some(manifest), Some(device)) = (&self.set, &self.manifest, &self.device) else { return };
         let Some(entry) = manifest.model(id).cloned() else { return };
         let worker = match self.worker.get() {
