@@ -18,18 +18,11 @@ const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
 const { serve } = require('../../scripts/serve.cjs');
-const { check, withBrowser, finish, strokeAcross } = require('./lib.cjs');
+const { check, withBrowser, finish, strokeAcross, pixels } = require('./lib.cjs');
 
 const [dist, outDir] = process.argv.slice(2);
 const TIMEOUT = 900_000; // SwiftShader runs SqueezeNet at CPU speed
 const A2X_BIN = process.env.A2X_BIN;
-
-async function pixels(page, selector) {
-  return page.evaluate((sel) => {
-    const canvas = document.querySelector(sel);
-    return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
-  }, selector);
-}
 
 function difference(a, b) {
   let n = 0;

@@ -75,4 +75,12 @@ async function strokeAcross(page, selector, from, to, steps = 8) {
   await page.mouse.up();
 }
 
-module.exports = { CHROMIUM, check, withBrowser, finish, counts, openDisclosure, strokeAcross };
+// A canvas's RGBA bytes, as a plain array.
+async function pixels(page, selector) {
+  return page.evaluate((sel) => {
+    const canvas = document.querySelector(sel);
+    return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
+  }, selector);
+}
+
+module.exports = { CHROMIUM, check, withBrowser, finish, counts, openDisclosure, strokeAcross, pixels };

@@ -18,18 +18,11 @@
 const fs = require('fs');
 const path = require('path');
 const { serve } = require('../../scripts/serve.cjs');
-const { check, withBrowser, finish, strokeAcross } = require('./lib.cjs');
+const { check, withBrowser, finish, strokeAcross, pixels } = require('./lib.cjs');
 
 const [dist, outDir] = process.argv.slice(2);
 const TIMEOUT = 600_000; // SwiftShader is CPU-speed
 const ITERATIONS = 4;
-
-async function pixels(page, selector) {
-  return page.evaluate((sel) => {
-    const canvas = document.querySelector(sel);
-    return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
-  }, selector);
-}
 
 // How many pixels differ between two RGBA arrays, and the mean absolute difference per channel.
 function difference(a, b) {
