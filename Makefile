@@ -65,7 +65,8 @@ sketches:
 task-study:
 	cargo build --release --bin a2x
 	scripts/task-study.sh sketch & scripts/task-study.sh generate; wait
-	scripts/task-study.sh inpaint-select inpaint report
+	scripts/task-study.sh inpaint-select report
+	@echo "then, with the inpainting budget the rule chooses (README): INPAINT_CHOSEN=η scripts/task-study.sh inpaint report"
 
 # The gallery of share links (issue #7): static/gallery/{index.html,links.json} and thumbnails
 # computed from the same links by `a2x replay`. About 100 min on two cores (10–15 min per explanation
