@@ -18,7 +18,7 @@ const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
 const { serve } = require('../../scripts/serve.cjs');
-const { check, withBrowser, finish, strokeAcross, pixels } = require('./lib.cjs');
+const { check, withBrowser, finish, strokeAcross, pixels, readTaskRun } = require('./lib.cjs');
 
 const [dist, outDir] = process.argv.slice(2);
 const TIMEOUT = 900_000; // SwiftShader runs SqueezeNet at CPU speed
@@ -40,13 +40,8 @@ async function quickSettings(page, iterations) {
   await page.selectOption('#task-sign-check', 'batch');
 }
 
-async function readRun(page, label) {
-  await page.waitForSelector('#task-run[data-state="done"], #task-run[data-state="failed"]', { timeout: TIMEOUT });
-  const state = await page.getAttribute('#task-run', 'data-state');
-  const error = state === 'done' ? '' : await page.textContent('#task-run-error').catch(() => '');
-  check(`${label}: the run finished`, state === 'done', error);
-  return JSON.parse(await page.textContent('#task-json'));
-}
+// The shown task run once it ended (checked to have finished), as its JSON summary.
+const readRun = (page, label) => readTaskRun(page, label, TIMEOUT);
 
 async function ready(page, label) {
   await page.waitForSelector('#task-models[data-state="ready"], #task-models[data-state="failed"]', { timeout: TIMEOUT });

@@ -83,4 +83,14 @@ async function pixels(page, selector) {
   }, selector);
 }
 
-module.exports = { CHROMIUM, check, withBrowser, finish, counts, openDisclosure, strokeAcross, pixels };
+// Waits for the image task page's run to end; checks that it finished and returns its summary
+// (the page's hidden #task-json).
+async function readTaskRun(page, label, timeout) {
+  await page.waitForSelector('#task-run[data-state="done"], #task-run[data-state="failed"]', { timeout });
+  const state = await page.getAttribute('#task-run', 'data-state');
+  const error = state === 'done' ? '' : await page.textContent('#task-run-error').catch(() => '');
+  check(`${label}: the run finished`, state === 'done', error);
+  return JSON.parse(await page.textContent('#task-json'));
+}
+
+module.exports = { CHROMIUM, check, withBrowser, finish, counts, openDisclosure, strokeAcross, pixels, readTaskRun };
