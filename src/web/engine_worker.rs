@@ -321,7 +321,7 @@ pub async fn run_in_worker(
     control: Rc<Control>,
     mut backend: Backend,
     files: ModelFiles,
-    mut request: RunRequest,
+    mut request: Rc<RunRequest>,
     mut resume: Option<Checkpoint>,
     mut send: impl FnMut(Heard),
 ) -> bool {
@@ -337,7 +337,7 @@ pub async fn run_in_worker(
     // tasks of their own, after the click's: together they held the page's thread for 200 ms in
     // the debug build.
     yield_now().await;
-    let first = ToWorker::Run { id, backend, files: files.clone(), request: request.clone(), resume: resume.clone() };
+    let first = ToWorker::Run { id, backend, files: files.clone(), request: (*request).clone(), resume: resume.clone() };
     yield_now().await;
     worker.send(first);
     let finished = loop {
@@ -372,7 +372,7 @@ pub async fn run_in_worker(
                 let lowered = message.to_lowercase();
                 let mut change = String::new();
                 if lowered.contains("out of memory") || lowered.contains("outofmemory") || lowered.contains("allocation") {
-                    let chunk = chunk_of(&mut request);
+                    let chunk = chunk_of(Rc::make_mut(&mut request));
                     if *chunk > 1 {
                         *chunk /= 2;
                         change = format!(", with half the chunk ({} images per pass)", *chunk);
@@ -404,7 +404,7 @@ pub async fn run_in_worker(
                 if control.paused.get() {
                     worker.send(ToWorker::Pause);
                 }
-                worker.send(ToWorker::Run { id, backend, files: files.clone(), request: request.clone(), resume: resume.clone() });
+                worker.send(ToWorker::Run { id, backend, files: files.clone(), request: (*request).clone(), resume: resume.clone() });
             }
         }
     };

@@ -11,7 +11,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{IdbDatabase, IdbRequest, IdbTransactionMode};
+use web_sys::{IdbDatabase, IdbKeyRange, IdbRequest, IdbTransactionMode};
 
 const DATABASE: &str = "a2x";
 const STORE: &str = "saved";
@@ -73,5 +73,13 @@ pub async fn get(key: &str) -> Result<Option<JsValue>, String> {
 
 pub async fn delete(key: &str) -> Result<(), String> {
     let request = store(IdbTransactionMode::Readwrite).await?.delete(&key.into()).map_err(|e| format!("IndexedDB: {}", js_error(e)))?;
+    finish(&request).await.map(|_| ())
+}
+
+/// Forgets every value whose key starts with `prefix` (one request: a key range).
+pub async fn delete_prefix(prefix: &str) -> Result<(), String> {
+    // Every key with the prefix sorts between it and the prefix followed by the last code unit.
+    let range = IdbKeyRange::bound(&prefix.into(), &format!("{prefix}\u{ffff}").into()).map_err(|e| format!("IndexedDB: {}", js_error(e)))?;
+    let request = store(IdbTransactionMode::Readwrite).await?.delete(&range).map_err(|e| format!("IndexedDB: {}", js_error(e)))?;
     finish(&request).await.map(|_| ())
 }

@@ -50,6 +50,16 @@ const RECORD_MODEL_STATES = () => {
       .observe({ type: 'longtask', buffered: true });
     window.__longTasks = [];
   } catch (e) { console.log(`no longtask observer: ${e}`); }
+  // Long animation frames name the scripts that ran in them, so a failure says what held the thread.
+  window.__longFrames = [];
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const scripts = e.scripts.map((s) => `${s.invoker || s.invokerType} ${s.sourceFunctionName || ''} ${s.duration.toFixed(0)} ms`);
+        window.__longFrames.push([e.startTime, e.duration, e.renderStart ? e.startTime + e.duration - e.renderStart : 0, scripts.join('; ')]);
+      }
+    }).observe({ type: 'long-animation-frame', buffered: true });
+  } catch (e) { console.log(`no long-animation-frame observer: ${e}`); }
   window.__modelStates = [];
   window.__progress = [];
   new MutationObserver(() => {
@@ -327,12 +337,16 @@ async function benchmark(page, label) {
 // The longest task of the page's own thread since `from` (performance.now()): the engine runs in
 // its worker, so none may hold the page for more than 200 ms while a run goes.
 async function longTasks(page, label, from) {
-  const [longest, count, observed] = await page.evaluate((from) => {
+  const [longest, count, observed, frames] = await page.evaluate((from) => {
     const tasks = (window.__longTasks || []).filter(([start, duration]) => start + duration >= from);
-    return [tasks.reduce((m, [, d]) => Math.max(m, d), 0), tasks.length, window.__longTasks !== null];
+    const frames = (window.__longFrames || []).filter(([start, duration]) => start + duration >= from)
+      .sort((a, b) => b[1] - a[1]).slice(0, 3)
+      .map(([, duration, render, scripts]) => `${duration.toFixed(0)} ms frame, ${render.toFixed(0)} ms rendering: ${scripts || 'no script'}`);
+    return [tasks.reduce((m, [, d]) => Math.max(m, d), 0), tasks.length, window.__longTasks !== null, frames];
   }, from);
   check(`${label}: the page's thread had no task over 200 ms during the run (${count} over 50 ms, the longest ${longest.toFixed(0)} ms)`,
-    observed && longest <= 200);
+    observed && longest <= 200, `(longest frames: ${frames.join(' | ')})`);
+  if (process.env.A2X_LONG_FRAMES) console.log(`    longest frames: ${frames.join(' | ')}`);
 }
 
 // Clicks `button` in the page and measures how long the run panel takes to show `state`.

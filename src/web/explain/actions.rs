@@ -135,14 +135,17 @@ impl Explain {
         let control = Control::new(&self.worker, id)?;
         // A new run is kept in place of an interrupted one.
         self.interrupted = None;
+        let ExplainInputs { tag, request, entry, seed_recipe, own_photos, photo_set } = inputs;
+        let run_request = Rc::new(RunRequest::Explain(request));
         let (events, checkpoint) = match resumed {
             Some(resumed) => (resumed.events, Some(resumed.checkpoint)),
             None => {
-                Self::save_run_inputs(&inputs);
+                // Kept from the request the worker is sent, photo by photo, in later tasks.
+                Self::save_run_inputs(&tag, &entry, &seed_recipe, own_photos, photo_set, run_request.clone());
                 (Vec::new(), None)
             }
         };
-        let ExplainInputs { tag, request, entry, seed_recipe, own_photos, photo_set } = inputs;
+        let RunRequest::Explain(request) = &*run_request else { unreachable!("made an explanation just above") };
         self.run = Some(RunView {
             id,
             tag,
@@ -179,7 +182,7 @@ impl Explain {
         let link = ctx.link().clone();
         let files = ModelFiles::ImageNet { entry };
         wasm_bindgen_futures::spawn_local(async move {
-            let finished = run_in_worker(control, device.backend, files, RunRequest::Explain(request), checkpoint, |heard| match heard {
+            let finished = run_in_worker(control, device.backend, files, run_request, checkpoint, |heard| match heard {
                 Heard::Event(RunEvent::Started { seed, .. }) => link.send_message(Msg::RunStarted(id, seed)),
                 Heard::Event(RunEvent::Explained { event, perturbation, pictures }) => link.send_message(Msg::Iteration(id, event, perturbation, pictures)),
                 Heard::Event(RunEvent::Finished(Outcome::Explanation { top5, .. })) => {

@@ -3,8 +3,10 @@
 //! - a draft: the seed with its recipe and pixels, the model, the class and every setting, kept
 //!   after each change (a stroke when the pointer lifts);
 //! - the visitor's own photos of D̄, as the files they chose;
-//! - the run in progress: what it was asked, once at its start (D̄'s photos are megabytes), and
-//!   after every iteration its checkpoint with the events shown up to there.
+//! - the run in progress: what it was asked, once at its start, with each of D̄'s photos under a
+//!   key of its own (they are megabytes together: one put of all of them held the page's thread
+//!   for 50–85 ms here, and over 200 ms on a loaded machine); and after every iteration its
+//!   checkpoint with the events shown up to there.
 //!
 //! After a reload the seed, its edits and the settings are back (a share link in the address wins
 //! over the draft), and the page offers to resume the run where it was.
@@ -14,7 +16,11 @@ use super::run::{ExplainInputs, Resumed};
 use super::seed::Seed;
 use super::state::{Explain, Msg};
 use crate::session::transport::Bulky;
-use crate::session::{Checkpoint, Photo};
+use crate::bundled::PhotoSet;
+use crate::link::SharedPicture;
+use crate::models::manifest::ModelEntry;
+use crate::session::{Checkpoint, ExplainRequest, Photo, RunRequest};
+use std::rc::Rc;
 use crate::web::{messages, saved};
 use image::RgbImage;
 use wasm_bindgen::JsCast;
@@ -25,6 +31,41 @@ const PHOTOS_KEY: &str = "explain-photos";
 /// The run in progress: its inputs (kept once), and its progress (after every iteration).
 const RUN_KEY: &str = "explain-run";
 const PROGRESS_KEY: &str = "explain-run-progress";
+/// Photo i of the kept run's D̄ is kept under this prefix followed by i.
+const RUN_PHOTO_PREFIX: &str = "explain-run-photo-";
+
+/// One photo of the kept run's D̄, with the run's tag (so a photo of an older run is not taken
+/// for this one's).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeptPhoto {
+    tag: String,
+    photo: Photo,
+}
+
+impl Bulky for KeptPhoto {
+    fn arrays(&mut self, visit: &mut dyn FnMut(crate::session::transport::ArrayMut)) {
+        self.photo.arrays(visit);
+    }
+}
+
+/// The kept run's inputs with the pixels of D̄'s photos put back (their names and sizes are in
+/// the inputs; their pixels under `RUN_PHOTO_PREFIX`), or why not.
+async fn read_run_inputs() -> Option<ExplainInputs> {
+    let mut inputs = read::<ExplainInputs>(RUN_KEY, "run").await?;
+    for (i, photo) in inputs.request.photos.iter_mut().enumerate() {
+        let kept = read::<KeptPhoto>(&format!("{RUN_PHOTO_PREFIX}{i}"), "photo of the run's D̄").await;
+        match kept {
+            Some(kept) if kept.tag == inputs.tag && kept.photo.name == photo.name && kept.photo.rgb.len() == photo.width as usize * photo.height as usize * 3 => {
+                photo.rgb = kept.photo.rgb;
+            }
+            _ => {
+                warn("the kept run cannot be resumed", format!("photo {} of its D̄ (“{}”) was not kept", i + 1, photo.name));
+                return None;
+            }
+        }
+    }
+    Some(inputs)
+}
 
 fn warn(what: &str, e: String) {
     web_sys::console::warn_1(&format!("{what}: {e}").into());
@@ -63,7 +104,7 @@ impl Explain {
                 Ok(Some(value)) => value.dyn_into::<js_sys::Array>().map(|list| list.iter().filter_map(|f| f.dyn_into::<web_sys::File>().ok()).collect()).unwrap_or_default(),
                 _ => Vec::new(),
             };
-            let inputs = read::<ExplainInputs>(RUN_KEY, "run").await;
+            let inputs = read_run_inputs().await;
             let progress = read::<Progress>(PROGRESS_KEY, "run's progress").await;
             // The progress of another run (a write that raced a newer run's start) is not this one's.
             let run = match (inputs, progress) {
@@ -164,16 +205,48 @@ impl Explain {
         put(PHOTOS_KEY, files.into(), "photos of your own");
     }
 
-    /// Keeps what run `tag` was asked (once, at its start), in place of any run kept before.
-    pub(super) fn save_run_inputs(inputs: &ExplainInputs) {
-        let inputs = inputs.clone();
+    /// Keeps what run `tag` was asked (once, at its start), in place of any run kept before:
+    /// the inputs without the pixels of D̄'s photos, then each photo, each copied from the
+    /// request the worker is sent in a task of its own.
+    pub(super) fn save_run_inputs(tag: &str, entry: &ModelEntry, seed_recipe: &SharedPicture, own_photos: usize, photo_set: PhotoSet, request: Rc<RunRequest>) {
+        let RunRequest::Explain(explain) = &*request else { return };
+        let skeleton = ExplainInputs {
+            tag: tag.to_string(),
+            request: ExplainRequest {
+                model: explain.model.clone(),
+                config: explain.config.clone(),
+                seed: explain.seed.clone(),
+                photos: explain.photos.iter().map(|p| Photo { name: p.name.clone(), width: p.width, height: p.height, rgb: Vec::new() }).collect(),
+                samples: explain.samples,
+            },
+            entry: entry.clone(),
+            seed_recipe: seed_recipe.clone(),
+            own_photos,
+            photo_set,
+        };
         wasm_bindgen_futures::spawn_local(async move {
-            // In a task of its own, after the Run click's (D̄'s photos are megabytes).
-            crate::web::browser::yield_now().await;
-            if let Err(e) = saved::delete(PROGRESS_KEY).await {
-                warn("the last run's progress could not be forgotten", e);
+            use crate::web::browser::yield_now;
+            // In a task of its own, after the Run click's.
+            yield_now().await;
+            for key in [PROGRESS_KEY, RUN_KEY] {
+                if let Err(e) = saved::delete(key).await {
+                    warn("the last run could not be forgotten", e);
+                }
             }
-            if let Err(e) = saved::put(RUN_KEY, &messages::to_js(inputs).0).await {
+            if let Err(e) = saved::delete_prefix(RUN_PHOTO_PREFIX).await {
+                warn("the last run's photos could not be forgotten", e);
+            }
+            let RunRequest::Explain(explain) = &*request else { return };
+            for (i, photo) in explain.photos.iter().enumerate() {
+                yield_now().await;
+                let kept = KeptPhoto { tag: skeleton.tag.clone(), photo: photo.clone() };
+                if let Err(e) = saved::put(&format!("{RUN_PHOTO_PREFIX}{i}"), &messages::to_js(kept).0).await {
+                    warn("the run is not kept for a reload", e);
+                    return;
+                }
+            }
+            // Last, so that inputs that read have every photo kept before them.
+            if let Err(e) = saved::put(RUN_KEY, &messages::to_js(skeleton).0).await {
                 warn("the run is not kept for a reload", e);
             }
         });
@@ -194,6 +267,9 @@ impl Explain {
                 if let Err(e) = saved::delete(key).await {
                     warn("the kept run could not be forgotten", e);
                 }
+            }
+            if let Err(e) = saved::delete_prefix(RUN_PHOTO_PREFIX).await {
+                warn("the kept run's photos could not be forgotten", e);
             }
         });
     }

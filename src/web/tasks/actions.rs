@@ -17,6 +17,7 @@ use crate::web::browser;
 use crate::web::engine_worker::{run_in_worker, Control, Heard};
 use crate::web::now_ms;
 use crate::web::page::backend_id;
+use std::rc::Rc;
 use yew::prelude::*;
 
 impl ImageTasks {
@@ -163,7 +164,7 @@ impl ImageTasks {
         let RunInputs { request, files, .. } = inputs;
         let link = ctx.link().clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let finished = run_in_worker(control, device.backend, files, RunRequest::Task(request), checkpoint, |heard| match heard {
+            let finished = run_in_worker(control, device.backend, files, Rc::new(RunRequest::Task(request)), checkpoint, |heard| match heard {
                 Heard::Event(RunEvent::Started { seed, verdicts: Some(verdicts) }) => link.send_message(Msg::Started(id, seed, verdicts)),
                 Heard::Event(RunEvent::TaskStep { a2x, pgd }) => link.send_message(Msg::Step(id, a2x, pgd)),
                 Heard::Event(RunEvent::Finished(SessionOutcome::Task { a2x, pgd, .. })) => link.send_message(Msg::Ended(id, Outcome::Done(a2x, pgd))),
