@@ -221,7 +221,9 @@ async function gallery(url) {
   const cards = JSON.parse(fs.readFileSync(path.join(dist, 'gallery/links.json'), 'utf8'));
   const errors = await withBrowser(GPU, `${url}gallery/`, async (page) => {
     const links = await page.$$eval('li.card a', (as) => as.map((a) => a.getAttribute('href')));
-    check(`gallery: ${links.length} cards with links (a dozen asked for)`, links.length === 12 && links.length === cards.length);
+    // A dozen explanation and CIFAR-10 generation cards (six classes, two seeds each), and one card
+    // per ImageNet task run (issue #33), in the order of links.json.
+    check(`gallery: ${links.length} cards with links, as many as links.json has (${cards.length})`, links.length === cards.length && links.length >= 12);
     // The page was read at DOMContentLoaded: wait until every image has loaded or failed.
     await page.waitForFunction(() => [...document.images].every((i) => i.complete), null, { timeout: 60_000 });
     const images = await page.$$eval('li.card img', (imgs) => imgs.map((i) => [i.getAttribute('src'), i.naturalWidth]));
@@ -230,7 +232,14 @@ async function gallery(url) {
     check('gallery: every link is a versioned a2x link that decodes to a state that runs when opened',
       links.every((href) => href.startsWith('../#a2x=1.')) && states.every((s) => s.auto_run && s.page && s.page.kind));
     const targets = states.map((s) => (s.page.kind === 'explain' ? s.page.config.target : s.page.settings.run.target));
-    check(`gallery: classes chosen, two seeds each (targets ${targets.join(' ')})`, targets.every((t, i) => i % 2 === 1 || targets[i + 1] === t));
+    const paired = states.map((s) => s.page.kind === 'explain' || s.page.model === 'cifar-robust');
+    const pairs = targets.filter((_, i) => paired[i]);
+    check(`gallery: explanations and CIFAR-10 generations: six classes, two seeds each (targets ${pairs.join(' ')})`,
+      pairs.length === 12 && pairs.every((t, i) => i % 2 === 1 || pairs[i + 1] === t) && new Set(pairs).size === 6);
+    const imagenetTasks = states.filter((s) => s.page.kind === 'task' && s.page.model !== 'cifar-robust');
+    check(`gallery: ImageNet task cards at the model's side, each its own class (${imagenetTasks.map((s) => `${s.page.task} → ${s.page.settings.run.target}`).join(', ')})`,
+      imagenetTasks.length === cards.length - 12 && imagenetTasks.every((s) => s.page.model === 'squeezenet') &&
+      new Set(imagenetTasks.map((s) => s.page.settings.run.target)).size === imagenetTasks.length);
     // The first card opens the app restored.
     await page.click('li.card a');
     await page.waitForSelector('#link-notice', { timeout: TIMEOUT });
