@@ -9,6 +9,7 @@ pub mod gaussians;
 pub mod import;
 pub mod labels;
 pub mod manifest;
+pub mod onnx;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod pickle;
 pub mod resnet;
