@@ -69,6 +69,8 @@ pub fn judge_of(model: &str) -> &'static str {
 pub enum ImageNetModel {
     Lite(EfficientNetLite),
     SqueezeNet(SqueezeNet),
+    /// A visitor's own classifier from an ONNX file (issue #34).
+    Onnx(Box<onnx::OnnxModel>),
 }
 
 impl ImageNetModel {
@@ -77,6 +79,7 @@ impl ImageNetModel {
         match self {
             ImageNetModel::Lite(model) => model.variant().id(),
             ImageNetModel::SqueezeNet(_) => squeezenet::ID,
+            ImageNetModel::Onnx(_) => onnx::ID,
         }
     }
 
@@ -84,6 +87,7 @@ impl ImageNetModel {
         match self {
             ImageNetModel::Lite(model) => model.variant().display_name(),
             ImageNetModel::SqueezeNet(_) => squeezenet::DISPLAY_NAME,
+            ImageNetModel::Onnx(_) => onnx::DISPLAY_NAME,
         }
     }
 
@@ -98,24 +102,28 @@ impl Classifier for ImageNetModel {
         match self {
             ImageNetModel::Lite(model) => model.logits(images),
             ImageNetModel::SqueezeNet(model) => model.logits(images),
+            ImageNetModel::Onnx(model) => model.logits(images),
         }
     }
     fn features(&self, images: Tensor<4>) -> Tensor<4> {
         match self {
             ImageNetModel::Lite(model) => model.features(images),
             ImageNetModel::SqueezeNet(model) => model.features(images),
+            ImageNetModel::Onnx(model) => model.features(images),
         }
     }
     fn input_shape(&self) -> [usize; 3] {
         match self {
             ImageNetModel::Lite(model) => model.input_shape(),
             ImageNetModel::SqueezeNet(model) => model.input_shape(),
+            ImageNetModel::Onnx(model) => model.input_shape(),
         }
     }
     fn num_classes(&self) -> usize {
         match self {
             ImageNetModel::Lite(model) => model.num_classes(),
             ImageNetModel::SqueezeNet(model) => model.num_classes(),
+            ImageNetModel::Onnx(model) => model.num_classes(),
         }
     }
 }

@@ -52,6 +52,66 @@ pub struct ModelArgs {
     /// that mistake costs.
     #[arg(long)]
     pub symmetric_padding: bool,
+    /// What an `.onnx` model's input expects (ignored for the zoo's models).
+    #[command(flatten)]
+    pub onnx: OnnxArgs,
+    /// The input side of an `.onnx` model whose height and width are symbolic.
+    #[arg(long)]
+    pub size: Option<usize>,
+}
+
+/// The preprocessing of an `.onnx` model: what the file cannot say (issue #34). The defaults are
+/// torchvision's ImageNet preprocessing.
+#[derive(Args, Debug, Clone)]
+pub struct OnnxArgs {
+    /// The value a full-intensity channel has before normalisation: 1 (inputs in [0, 1]) or 255.
+    #[arg(long, default_value_t = 1.0)]
+    pub range: f32,
+    /// Per-channel means, R,G,B, in the units of --range.
+    #[arg(long, value_delimiter = ',', default_values_t = [0.485, 0.456, 0.406])]
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviations, R,G,B, in the units of --range.
+    #[arg(long, value_delimiter = ',', default_values_t = [0.229, 0.224, 0.225])]
+    pub std: Vec<f32>,
+    /// The model takes BGR images.
+    #[arg(long)]
+    pub bgr: bool,
+    /// The class names, one a line (without it, a model of 1000 classes has ImageNet's).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+}
+
+impl Default for OnnxArgs {
+    /// torchvision's ImageNet preprocessing, as the flags' defaults.
+    fn default() -> OnnxArgs {
+        let p = a2x::models::onnx::Preprocess::default();
+        OnnxArgs { range: p.range, mean: p.mean.to_vec(), std: p.std.to_vec(), bgr: p.bgr, labels: None }
+    }
+}
+
+impl OnnxArgs {
+    /// The preprocessing, with `size` the input side for files whose height and width are
+    /// symbolic.
+    pub fn preprocess(&self, size: Option<usize>) -> Result<a2x::models::onnx::Preprocess, String> {
+        let three = |v: &[f32], what: &str| -> Result<[f32; 3], String> { v.try_into().map_err(|_| format!("--{what} takes three values, R,G,B")) };
+        Ok(a2x::models::onnx::Preprocess { range: self.range, mean: three(&self.mean, "mean")?, std: three(&self.std, "std")?, bgr: self.bgr, size })
+    }
+
+    /// The class names of a model of `classes` outputs.
+    pub fn class_names(&self, classes: usize) -> Result<Vec<String>, String> {
+        match &self.labels {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let names: Vec<String> = text.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+                if names.len() != classes {
+                    return Err(format!("{}: {} names for a model of {classes} classes", path.display(), names.len()));
+                }
+                Ok(names)
+            }
+            None if classes == 1000 => Ok(a2x::models::labels::imagenet().iter().map(|c| c.lemmas.to_string()).collect()),
+            None => Ok((0..classes).map(|i| format!("class {i}")).collect()),
+        }
+    }
 }
 
 pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
@@ -79,6 +139,13 @@ pub fn load_model(args: &ModelArgs, device: &Device) -> Result<(ImageNetModel, S
             let path = PathBuf::from(&args.model);
             if !path.exists() {
                 return Err(format!("`{}` is neither a model id ({}) nor a file", args.model, IMAGENET_IDS.join(", ")));
+            }
+            if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
+                let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let model = a2x::models::onnx::OnnxModel::load(&bytes, args.onnx.preprocess(args.size)?, device).map_err(|e| format!("{}: {e}", path.display()))?;
+                let (calls, folded) = model.operations();
+                let label = format!("{} ({}, {calls} operations a call, {folded} folded when it loaded)", path.display(), model.producer);
+                return Ok((ImageNetModel::Onnx(Box::new(model)), label));
             }
             let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             (bytes, None, path.display().to_string())

@@ -26,9 +26,13 @@ pub struct EngineArgs {
     /// `tiny` (a small random CNN for exercising the engine, `--size` px, 10 classes).
     #[arg(long, default_value = "tiny")]
     pub model: String,
-    /// Input size in pixels, for models that accept any (`tiny`).
-    #[arg(long, default_value_t = 32)]
-    pub size: usize,
+    /// Input size in pixels, for models that accept any: `tiny` (32 when not given) and `.onnx`
+    /// files whose height and width are symbolic.
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// What an `.onnx` model's input expects (ignored for the zoo's models).
+    #[command(flatten)]
+    pub onnx: crate::common::OnnxArgs,
     /// `ndarray` or `flex` (CPU), or `wgpu` (Vulkan).
     #[arg(long, default_value = "ndarray")]
     pub backend: BackendKind,
@@ -152,14 +156,16 @@ impl EngineArgs {
 
 pub fn open_model(args: &EngineArgs, device: &Device) -> Result<Box<dyn Classifier>, String> {
     match args.model.as_str() {
-        "tiny" if args.size >= 8 => Ok(Box::new(TinyCnn::random(args.size, 10, 0, device))),
-        "tiny" => Err(format!("--size {} is too small (at least 8)", args.size)),
+        "tiny" if args.size.unwrap_or(32) >= 8 => Ok(Box::new(TinyCnn::random(args.size.unwrap_or(32), 10, 0, device))),
+        "tiny" => Err(format!("--size {} is too small (at least 8)", args.size.unwrap_or(32))),
         other => {
             let zoo_args = crate::common::ModelArgs {
                 model: other.to_string(),
                 models_dir: crate::common::default_models_dir(),
                 backend: args.backend,
                 symmetric_padding: false,
+                onnx: args.onnx.clone(),
+                size: args.size,
             };
             let (model, label) = crate::common::load_model(&zoo_args, device)?;
             eprintln!("model: {label}");

@@ -189,4 +189,51 @@ mod cli {
             println!("time: {ms:.1} ms");
         }
     }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use a2x::engine::Classifier;
+
+        /// `a2x classify --model FILE.onnx` with its preprocessing flags, through the real parser:
+        /// the model loads with them, and class names come from --labels (checked against the
+        /// model's outputs).
+        #[test]
+        fn classify_takes_an_onnx_file_with_its_preprocessing_and_labels() {
+            let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+            let model = root.join("tests/data/onnx/resnet.onnx");
+            let labels = std::env::temp_dir().join(format!("a2x-labels-{}.txt", std::process::id()));
+            std::fs::write(&labels, (0..10).map(|i| format!("thing {i}\n")).collect::<String>()).unwrap();
+            let cli = Cli::try_parse_from([
+                "a2x", "classify", "static/samples/chelsea.png", "--model", model.to_str().unwrap(), "--backend", "flex",
+                "--range", "255", "--mean", "10,20,30", "--std", "2,2,2", "--bgr", "--labels", labels.to_str().unwrap(),
+            ])
+            .unwrap();
+            let Command::Classify(args) = cli.command else { panic!("not classify") };
+            let p = args.model.onnx.preprocess(None).unwrap();
+            assert_eq!((p.range, p.mean, p.std, p.bgr), (255.0, [10.0, 20.0, 30.0], [2.0, 2.0, 2.0], true));
+            let device = crate::common::open_device(BackendKind::Flex).unwrap();
+            let (loaded, label) = crate::common::load_model(&args.model, &device).unwrap();
+            assert!(label.contains("resnet.onnx"), "{label}");
+            assert_eq!((loaded.input_size(), loaded.num_classes()), (64, 10));
+            assert_eq!(args.model.onnx.class_names(10).unwrap()[3], "thing 3");
+            let error = args.model.onnx.class_names(1000).unwrap_err();
+            assert!(error.contains("10 names for a model of 1000 classes"), "{error}");
+            // Without --labels, 1000 outputs are ImageNet's classes.
+            assert_eq!(crate::common::OnnxArgs::default().class_names(1000).unwrap()[340], a2x::models::labels::imagenet()[340].lemmas);
+            let _ = std::fs::remove_file(labels);
+        }
+
+        #[test]
+        fn an_onnx_file_that_is_not_one_is_refused_by_name() {
+            let path = std::env::temp_dir().join(format!("a2x-not-{}.onnx", std::process::id()));
+            std::fs::write(&path, b"this is not a model").unwrap();
+            let cli = Cli::try_parse_from(["a2x", "classify", "x.png", "--model", path.to_str().unwrap(), "--backend", "flex"]).unwrap();
+            let Command::Classify(args) = cli.command else { panic!("not classify") };
+            let device = crate::common::open_device(BackendKind::Flex).unwrap();
+            let error = crate::common::load_model(&args.model, &device).map(|_| ()).unwrap_err();
+            assert!(error.contains("not an ONNX model a2x can read"), "{error}");
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }

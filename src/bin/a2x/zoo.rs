@@ -200,21 +200,21 @@ pub fn classify(args: ClassifyArgs) -> Result<(), String> {
         values.extend(images::load_for_model(path, size)?);
     }
     let logits = run_classify(&model, values, &device)?;
-    let names = labels::imagenet();
+    let names = args.model.onnx.class_names(a2x::engine::Classifier::num_classes(&model))?;
     let mut report = Vec::new();
     for (path, logits) in args.images.iter().zip(&logits) {
         let top = models::top_k(logits, args.top);
         if args.json {
             let top: Vec<_> = top
                 .iter()
-                .map(|p| serde_json::json!({"class": p.class, "name": names[p.class].lemmas, "probability": p.probability, "logit": p.logit}))
+                .map(|p| serde_json::json!({"class": p.class, "name": names[p.class], "probability": p.probability, "logit": p.logit}))
                 .collect();
             report.push(serde_json::json!({"file": path.display().to_string(), "model": model.id(), "top": top}));
             continue;
         }
         println!("{} — {label}", path.display());
         for (rank, p) in top.iter().enumerate() {
-            println!("  {}. {:>3} {:<40} {:6.2}%  (logit {:.3})", rank + 1, p.class, names[p.class].lemmas, 100.0 * p.probability, p.logit);
+            println!("  {}. {:>3} {:<40} {:6.2}%  (logit {:.3})", rank + 1, p.class, names[p.class], 100.0 * p.probability, p.logit);
         }
     }
     if args.json {

@@ -26,6 +26,10 @@ use crate::engine::Classifier;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+/// The id the CLI and the manifest-facing code give a model read from an ONNX file.
+pub const ID: &str = "onnx";
+pub const DISPLAY_NAME: &str = "your ONNX model";
+
 /// What the file's input expects of an image, given by whoever loads it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Preprocess {
