@@ -74,6 +74,9 @@ mod cli {
         Import(crate::zoo::ImportArgs),
         /// Print the top classes of photos.
         Classify(crate::zoo::ClassifyArgs),
+        /// Write the zoo's SqueezeNet 1.1 (the shipped weights) as an ONNX file: the same network
+        /// for the interpreter, onnxruntime and the zoo's hand-written model (issue #34).
+        ExportOnnx(crate::zoo::ExportOnnxArgs),
         /// Top-1/top-5 on a folder of photos named `<wnid>_<name>.JPEG`.
         EvalImagenet(crate::zoo::EvalArgs),
         /// Run a grid of explanations (settings × models × targets × seeds), measure each, and
@@ -121,6 +124,7 @@ mod cli {
             Command::Bench(args) => report(crate::explain::bench(args)),
             Command::Import(args) => report(crate::zoo::import(args)),
             Command::Classify(args) => report(crate::zoo::classify(args)),
+            Command::ExportOnnx(args) => report(crate::zoo::export_onnx(args)),
             Command::EvalImagenet(args) => report(crate::zoo::eval_imagenet(args)),
             Command::Study(args) => report(crate::study::study(args)),
             Command::TrainCifar(args) => report(crate::cifar::train_cifar(args)),

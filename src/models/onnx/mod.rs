@@ -17,6 +17,7 @@
 //! (channels first or last) is read from the input's declared shape.
 
 mod eval;
+pub mod export;
 pub mod graph;
 mod plan;
 mod proto;
