@@ -10,7 +10,7 @@ ENV := . scripts/env.sh &&
 SWIFTSHADER_ICD := /usr/lib/chromium/vk_swiftshader_icd.json
 PORT ?= 8080
 
-.PHONY: skip-summary help setup setup-test wheels models samples sketches study task-study gallery serve build-release build-debug test test-native test-e2e wasm-size clean
+.PHONY: skip-summary help setup setup-test wheels models samples sketches study task-study gallery onnx-testdata serve build-release build-debug test test-native test-e2e wasm-size clean
 
 help:
 	@echo "make serve   install what is missing, build the release app, serve it on http://127.0.0.1:$(PORT)"
@@ -73,6 +73,13 @@ task-study:
 # card, 1–4 min per CIFAR-10 generation card, 4–5 per ImageNet task card); resumable.
 gallery:
 	cargo run --release --bin a2x -- gallery --out static/gallery
+
+# The ONNX interpreter's test data (issue #34, tests/data/onnx): PyPI's torch, torchvision, onnx and
+# onnxruntime in a venv of their own (about 3 GB: PyPI's torch brings its CUDA libraries), ten
+# small architectures exported with their reference numbers, and onnxruntime's logits of the zoo's
+# SqueezeNet written by `a2x export-onnx`.
+onnx-testdata:
+	$(ENV) scripts/onnx-testdata.sh
 
 # Re-create static/samples/ from the scikit-image wheel.
 samples:
