@@ -506,6 +506,20 @@ fn eval_device(node: &Node, inputs: &[Option<Value>], opset: i64, device: &Devic
             one(map_same_rank!(t, |t| activation::softmax(t, axis)))
         }
         "Add" | "Sub" | "Mul" | "Div" => {
+            // A constant scalar on the right (normalisation's 255, a layer scale of one value):
+            // burn's scalar operations, without broadcasting a tensor of it.
+            if let Some(Value::Host(c)) = inputs.get(1).and_then(Option::as_ref) {
+                if c.len() == 1 {
+                    let v = c.as_floats()[0];
+                    let t = x()?;
+                    return one(match node.op.as_str() {
+                        "Add" => map_same_rank!(t, |t| t + v),
+                        "Sub" => map_same_rank!(t, |t| t - v),
+                        "Mul" => map_same_rank!(t, |t| t * v),
+                        _ => map_same_rank!(t, |t| t / v),
+                    });
+                }
+            }
             let op = match node.op.as_str() {
                 "Add" => Binary::Add,
                 "Sub" => Binary::Sub,

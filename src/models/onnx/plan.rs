@@ -123,7 +123,9 @@ impl Plan {
                 };
                 let read_on_host = host_inputs(&node.op).contains(&i);
                 inputs.push(Some(if a == b {
-                    Source::Constant(if read_on_host { Value::Host(a.clone()) } else { Value::Device(upload(a, device)) })
+                    // Scalars stay on the host: the element-wise operators take them as burn's
+                    // scalar operations (`eval`), and tensors are uploaded here, once.
+                    Source::Constant(if read_on_host || a.len() == 1 { Value::Host(a.clone()) } else { Value::Device(upload(a, device)) })
                 } else if a.dims != b.dims || !matches!((&a.data, &b.data), (HostData::Int(_), HostData::Int(_))) || !read_on_host {
                     return Err(format!("{}: input “{name}” changes with the batch size in a way a2x does not follow", node.label()));
                 } else {
