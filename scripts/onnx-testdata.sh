@@ -7,5 +7,7 @@ venv="${A2X_ONNX_VENV:-$HOME/.cache/a2x/onnx-venv}"
 # Versions the committed data was made with (2026-12-08).
 "$venv/bin/pip" install --quiet torch==2.15.0 torchvision==0.29.2 onnx==1.23.2 onnxruntime==1.32.0 numpy==2.4.6
 "$venv/bin/python" scripts/onnx_testdata.py tests/data/onnx
-cargo run --release --bin a2x -- export-onnx target/squeezenet-zoo.onnx
-"$venv/bin/python" scripts/onnx_testdata.py tests/data/onnx --zoo target/squeezenet-zoo.onnx
+for model in squeezenet lite0; do
+  cargo run --release --bin a2x -- export-onnx target/$model-zoo.onnx --model $model
+  "$venv/bin/python" scripts/onnx_testdata.py tests/data/onnx --zoo target/$model-zoo.onnx --name $model
+done

@@ -10,10 +10,9 @@ test loads it with range 1, mean 0, std 1.
 
     python scripts/onnx_testdata.py tests/data/onnx          # the small ones, committed
     python scripts/onnx_testdata.py target/onnx-full --full  # full-size torchvision models
-    python scripts/onnx_testdata.py tests/data/onnx --zoo squeezenet.onnx
-        # onnxruntime's logits of `a2x export-onnx`'s SqueezeNet on two images
-        # (zoo-squeezenet.json, zoo-squeezenet.f32): tests/onnx.rs compares the zoo's
-        # hand-written SqueezeNet with them
+    python scripts/onnx_testdata.py tests/data/onnx --zoo squeezenet.onnx [--name squeezenet]
+        # onnxruntime's logits of `a2x export-onnx`'s file on two images (zoo-NAME.json,
+        # zoo-NAME.f32): tests/onnx.rs compares the zoo's hand-written model with them
 
 Random networks tend to give nearly the same logits for every input; the script checks that its
 inputs give clearly different ones (they differ by at least 1 % of the logits' range, 100 times
@@ -201,18 +200,19 @@ def randomise(model):
             mod.bias.data.uniform_(-0.2, 0.2)
 
 
-def zoo_check(out, exported):
-    """onnxruntime's logits of a2x's exported SqueezeNet on a smooth image and noise (227²)."""
-    onnx.checker.check_model(onnx.load(exported))
-    side = 227
+def zoo_check(out, exported, name):
+    """onnxruntime's logits of a2x's exported zoo model on a smooth image and noise."""
+    model = onnx.load(exported)
+    onnx.checker.check_model(model)
+    side = model.graph.input[0].type.tensor_type.shape.dim[2].dim_value
     inputs = torch.rand(2, 3, side, side, generator=torch.Generator().manual_seed(2))
     yy, xx = torch.meshgrid(torch.linspace(0, 1, side), torch.linspace(0, 1, side), indexing="ij")
     inputs[0] = torch.stack([xx, yy, 1 - xx])
     logits = ort.InferenceSession(exported, providers=["CPUExecutionProvider"]).run(None, {"image": inputs.numpy()})[0]
-    inputs.numpy().ravel().astype("<f4").tofile(out / "zoo-squeezenet.f32")
-    (out / "zoo-squeezenet.json").write_text(json.dumps({"side": side, "images": 2, "classes": int(logits.shape[1]), "logits": logits.ravel().tolist(),
+    inputs.numpy().ravel().astype("<f4").tofile(out / f"zoo-{name}.f32")
+    (out / f"zoo-{name}.json").write_text(json.dumps({"side": side, "images": 2, "classes": int(logits.shape[1]), "logits": logits.ravel().tolist(),
                                                          "top1": [int(i) for i in logits.argmax(1)]}))
-    print(f"zoo SqueezeNet: onnxruntime's top-1 {logits.argmax(1).tolist()}")
+    print(f"zoo {name}: onnxruntime's top-1 {logits.argmax(1).tolist()}")
 
 
 def main():
@@ -220,7 +220,8 @@ def main():
     full = "--full" in sys.argv
     out.mkdir(parents=True, exist_ok=True)
     if "--zoo" in sys.argv:
-        return zoo_check(out, sys.argv[sys.argv.index("--zoo") + 1])
+        name = sys.argv[sys.argv.index("--name") + 1] if "--name" in sys.argv else "squeezenet"
+        return zoo_check(out, sys.argv[sys.argv.index("--zoo") + 1], name)
     for name, model, side in (full_models() if full else small_models()):
         randomise(model)
         model.eval()

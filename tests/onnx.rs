@@ -152,32 +152,41 @@ fn truncated_and_random_files_are_refused_with_a_message() {
     }
 }
 
-/// The zoo's SqueezeNet (the shipped int8 file, dequantized) and the same network written as
-/// ONNX (`models::onnx::export`) and interpreted.
-fn squeezenet_both_ways(device: &Device) -> (a2x::models::ImageNetModel, OnnxModel) {
+/// A zoo model (the shipped int8 file, dequantized) and the same network written as ONNX
+/// (`models::onnx::export`) and interpreted.
+fn both_ways(id: &str, device: &Device) -> (a2x::models::ImageNetModel, OnnxModel) {
     let manifest = a2x::models::manifest::Manifest::parse(&std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/manifest.json")).unwrap()).unwrap();
-    let entry = manifest.model("squeezenet").unwrap();
+    let entry = manifest.model(id).unwrap();
     let bytes = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").join(&entry.file)).unwrap();
     let zoo = a2x::models::load_imagenet(&bytes, Some(&entry.sha256), device).unwrap();
-    let onnx = a2x::models::onnx::export::squeezenet(&a2x::models::format::read(&bytes).unwrap()).unwrap();
+    let onnx = a2x::models::onnx::export::zoo_model(&a2x::models::format::read(&bytes).unwrap()).unwrap();
     let interpreted = OnnxModel::load(&onnx, identity(), device).unwrap();
     (zoo, interpreted)
 }
 
 #[test]
 fn squeezenet_exported_from_the_zoo_explains_like_the_zoo() {
+    explains_like_the_zoo("squeezenet");
+}
+
+#[test]
+fn lite0_exported_from_the_zoo_explains_like_the_zoo() {
+    explains_like_the_zoo("lite0");
+}
+
+fn explains_like_the_zoo(id: &str) {
     use a2x::engine::schedule::Run;
     use a2x::engine::RunConfig;
     let device = device::flex_device();
-    let (zoo, interpreted) = squeezenet_both_ways(&device);
+    let (zoo, interpreted) = both_ways(id, &device);
     assert_eq!(interpreted.input_shape(), zoo.input_shape());
     assert_eq!(interpreted.num_classes(), 1000);
     let (seed, samples) = a2x::bench::synthetic_images(zoo.input_shape(), 16, &device);
     let (a, b) = (values(zoo.logits(seed.clone())), values(interpreted.logits(seed.clone())));
     let largest = a.iter().fold(0f32, |m, v| m.max(v.abs()));
     let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-    eprintln!("SqueezeNet: interpreted logits within {:.2e} of the largest", worst / largest);
-    assert!(worst <= 1e-4 * largest, "interpreted SqueezeNet's logits differ by {worst} (largest {largest})");
+    eprintln!("{id}: interpreted logits within {:.2e} of the largest", worst / largest);
+    assert!(worst <= 1e-4 * largest, "interpreted {id}: logits differ by {worst} (largest {largest})");
     // The same explanation (a2x's defaults at b 8, 4 iterations, the same RNG seed) both ways.
     let config = RunConfig { target: 340, batch: 8, iterations: 4, chunk: 8, ..RunConfig::default() };
     fn run_of<C: Classifier>(model: &C, seed: &Tensor<4>, samples: &Tensor<4>, config: &RunConfig) -> Vec<f32> {
@@ -193,26 +202,29 @@ fn squeezenet_exported_from_the_zoo_explains_like_the_zoo() {
     let cov: f64 = p.iter().zip(&q).map(|(&x, &y)| (x as f64 - mp) * (y as f64 - mq)).sum();
     let var = |v: &[f32], m: f64| v.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>();
     let correlation = cov / (var(&p, mp) * var(&q, mq)).sqrt();
-    eprintln!("SqueezeNet: p's pixel correlation, zoo vs interpreted ONNX: {correlation:.6}");
-    assert!(correlation >= 0.999, "p correlates {correlation} between the zoo's SqueezeNet and its ONNX export");
+    eprintln!("{id}: p's pixel correlation, zoo vs interpreted ONNX: {correlation:.6}");
+    assert!(correlation >= 0.999, "p correlates {correlation} between the zoo's {id} and its ONNX export");
 }
 
-/// The zoo's hand-written SqueezeNet against onnxruntime running `a2x export-onnx`'s file
-/// (`scripts/onnx_testdata.py --zoo`): the export is the zoo's network, checked by an executor
+/// The zoo's hand-written models against onnxruntime running `a2x export-onnx`'s files
+/// (`scripts/onnx_testdata.py --zoo`): each export is the zoo's network, checked by an executor
 /// that shares no code with a2x.
 #[test]
-fn the_zoo_squeezenet_matches_onnxruntime_on_its_export() {
+fn the_zoo_models_match_onnxruntime_on_their_exports() {
     let device = device::flex_device();
-    let (zoo, interpreted) = squeezenet_both_ways(&device);
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data().join("zoo-squeezenet.json")).unwrap()).unwrap();
-    let reference: Vec<f32> = json["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-    let raw = std::fs::read(data().join("zoo-squeezenet.f32")).unwrap();
-    let inputs: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-    let images = Tensor::<4>::from_data(TensorData::new(inputs, [2, 3, 227, 227]), &device);
-    let largest = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
-    for (label, logits) in [("hand-written", values(zoo.logits(images.clone()))), ("interpreted", values(interpreted.logits(images.clone())))] {
-        let worst = logits.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
-        eprintln!("zoo SqueezeNet, {label}: within {:.2e} of onnxruntime's largest logit", worst / largest);
-        assert!(worst <= 1e-4 * largest, "{label}: {worst} from onnxruntime (largest logit {largest})");
+    for id in ["squeezenet", "lite0"] {
+        let (zoo, interpreted) = both_ways(id, &device);
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data().join(format!("zoo-{id}.json"))).unwrap()).unwrap();
+        let side = json["side"].as_u64().unwrap() as usize;
+        let reference: Vec<f32> = json["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let raw = std::fs::read(data().join(format!("zoo-{id}.f32"))).unwrap();
+        let inputs: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let images = Tensor::<4>::from_data(TensorData::new(inputs, [2, 3, side, side]), &device);
+        let largest = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (label, logits) in [("hand-written", values(zoo.logits(images.clone()))), ("interpreted", values(interpreted.logits(images.clone())))] {
+            let worst = logits.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            eprintln!("zoo {id}, {label}: within {:.2e} of onnxruntime's largest logit", worst / largest);
+            assert!(worst <= 1e-4 * largest, "{id}, {label}: {worst} from onnxruntime (largest logit {largest})");
+        }
     }
 }

@@ -74,8 +74,8 @@ mod cli {
         Import(crate::zoo::ImportArgs),
         /// Print the top classes of photos.
         Classify(crate::zoo::ClassifyArgs),
-        /// Write the zoo's SqueezeNet 1.1 (the shipped weights) as an ONNX file: the same network
-        /// for the interpreter, onnxruntime and the zoo's hand-written model (issue #34).
+        /// Write a zoo model (the shipped weights) as an ONNX file: the same network for the
+        /// interpreter, onnxruntime and the zoo's hand-written model (issue #34).
         ExportOnnx(crate::zoo::ExportOnnxArgs),
         /// Top-1/top-5 on a folder of photos named `<wnid>_<name>.JPEG`.
         EvalImagenet(crate::zoo::EvalArgs),

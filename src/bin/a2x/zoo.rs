@@ -51,22 +51,26 @@ pub struct ImportArgs {
 pub struct ExportOnnxArgs {
     /// The ONNX file to write.
     pub out: PathBuf,
+    /// The zoo model: squeezenet, lite0, lite1 or lite2.
+    #[arg(long, default_value = "squeezenet")]
+    pub model: String,
     /// The models folder holding manifest.json.
     #[arg(long, default_value_os_t = default_models_dir())]
     pub models_dir: PathBuf,
 }
 
-/// `a2x export-onnx`: the shipped SqueezeNet (its sha256 checked) as ONNX.
+/// `a2x export-onnx`: a shipped zoo model (its sha256 checked) as ONNX.
 pub fn export_onnx(args: ExportOnnxArgs) -> Result<(), String> {
     let manifest = read_manifest(&args.models_dir)?;
-    let entry = manifest.model(squeezenet::ID).ok_or("models/manifest.json has no squeezenet")?;
+    let entry = manifest.model(&args.model).ok_or_else(|| format!("models/manifest.json has no model `{}` ({})", args.model, IMAGENET_IDS.join(", ")))?;
     let path = args.models_dir.join(&entry.file);
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     format::verify_sha256(&bytes, &entry.sha256).map_err(|e| e.to_string())?;
     let file = format::read(&bytes).map_err(|e| e.to_string())?;
-    let onnx = a2x::models::onnx::export::squeezenet(&file)?;
+    let onnx = a2x::models::onnx::export::zoo_model(&file)?;
     std::fs::write(&args.out, &onnx).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    println!("wrote {} ({} bytes): {} from {}; input RGB in [0, 1], [batch, 3, 227, 227]", args.out.display(), onnx.len(), entry.name, path.display());
+    let side = file.header.input_size;
+    println!("wrote {} ({} bytes): {} from {}; input RGB in [0, 1], [batch, 3, {side}, {side}]", args.out.display(), onnx.len(), entry.name, path.display());
     Ok(())
 }
 

@@ -1,15 +1,23 @@
-//! The zoo's SqueezeNet 1.1 written as an ONNX file (issue #34): the same weights as the shipped
-//! `.a2xm` (int8, dequantized), the same layout as `models/squeezenet.rs` (normalisation inside,
-//! conv1 unpadded, Caffe's pools rounding up, the ReLU after conv10), so that the same network
-//! runs hand-written and interpreted, and in onnxruntime (`a2x export-onnx`).
+//! The zoo's models written as ONNX files (issue #34): the same weights as the shipped `.a2xm`
+//! (int8, dequantized), the same layout as the hand-written models, so that the same network runs
+//! hand-written and interpreted, and in onnxruntime (`a2x export-onnx`):
+//! - SqueezeNet 1.1 as `models/squeezenet.rs` has it (normalisation inside, conv1 unpadded, Caffe's
+//!   pools rounding up, the ReLU after conv10);
+//! - EfficientNet-Lite as `models/efficientnet.rs` has it (normalisation inside, batch norm folded,
+//!   TensorFlow's SAME padding as `auto_pad = SAME_UPPER`, ReLU6 as Clip).
 
 use super::proto::{data_type, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto, Dimension};
+use crate::models::efficientnet::{self, Variant};
 use crate::models::format::ModelFile;
 use crate::models::squeezenet::{self, FIRES, MEAN_RGB};
 use prost::Message;
 
 fn ints(name: &str, values: &[i64]) -> AttributeProto {
     AttributeProto { name: name.into(), ints: values.to_vec(), r#type: 7, ..Default::default() }
+}
+
+fn text(name: &str, value: &str) -> AttributeProto {
+    AttributeProto { name: name.into(), s: value.as_bytes().to_vec(), r#type: 3, ..Default::default() }
 }
 
 fn int(name: &str, value: i64) -> AttributeProto {
@@ -46,6 +54,84 @@ fn image_info(name: &str, dims: &[Option<i64>]) -> ValueInfoProto {
         name: name.into(),
         r#type: Some(TypeProto { tensor_type: Some(TensorTypeProto { elem_type: data_type::FLOAT, shape: Some(TensorShapeProto { dim: dim.collect() }) }) }),
     }
+}
+
+/// The zoo model of `file` as ONNX bytes (SqueezeNet 1.1 or an EfficientNet-Lite).
+pub fn zoo_model(file: &ModelFile) -> Result<Vec<u8>, String> {
+    if file.header.architecture == squeezenet::ARCHITECTURE {
+        squeezenet(file)
+    } else {
+        lite(file)
+    }
+}
+
+fn model(graph: GraphProto) -> Vec<u8> {
+    ModelProto {
+        ir_version: 8,
+        producer_name: "a2x".into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        graph: Some(graph),
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+    }
+    .encode_to_vec()
+}
+
+/// EfficientNet-Lite of `file` as ONNX bytes (opset 13). Its input is a2x's: RGB in [0, 1],
+/// `[batch, 3, side, side]`.
+pub fn lite(file: &ModelFile) -> Result<Vec<u8>, String> {
+    let variant = Variant::from_architecture(&file.header.architecture).ok_or_else(|| format!("{} is not a zoo architecture", file.header.architecture))?;
+    let mut initializer: Vec<TensorProto> = file.tensors.iter().map(|(name, shape, values)| tensor(name, shape, values)).collect();
+    // Normalisation inside the model: (255·x − 127) / 128; ReLU6's bounds.
+    initializer.push(tensor("scale", &[], &[255.0 / 128.0]));
+    initializer.push(tensor("shift", &[], &[127.0 / 128.0]));
+    initializer.push(tensor("zero", &[], &[0.0]));
+    initializer.push(tensor("six", &[], &[6.0]));
+    let mut nodes = vec![node("Mul", &["image", "scale"], "scaled", vec![]), node("Sub", &["scaled", "shift"], "normalised", vec![])];
+    let conv = |nodes: &mut Vec<NodeProto>, layer: &str, input: &str, stride: i64, groups: i64, relu6: bool| -> String {
+        let out = format!("{layer}.out");
+        nodes.push(node(
+            "Conv",
+            &[input, &format!("{layer}.weight"), &format!("{layer}.bias")],
+            &out,
+            vec![ints("strides", &[stride, stride]), int("group", groups), text("auto_pad", "SAME_UPPER")],
+        ));
+        if !relu6 {
+            return out;
+        }
+        let clipped = format!("{layer}.relu6");
+        nodes.push(node("Clip", &[&out, "zero", "six"], &clipped, vec![]));
+        clipped
+    };
+    let mut x = conv(&mut nodes, "stem", "normalised", 2, 1, true);
+    for (i, spec) in variant.blocks().iter().enumerate() {
+        let input = x.clone();
+        let mut y = x;
+        if spec.expand_ratio != 1 {
+            y = conv(&mut nodes, &format!("blocks.{i}.expand"), &y, 1, 1, true);
+        }
+        y = conv(&mut nodes, &format!("blocks.{i}.depthwise"), &y, spec.stride as i64, spec.expanded_channels() as i64, true);
+        y = conv(&mut nodes, &format!("blocks.{i}.project"), &y, 1, 1, false);
+        x = if spec.residual() {
+            let sum = format!("blocks.{i}.sum");
+            nodes.push(node("Add", &[&y, &input], &sum, vec![]));
+            sum
+        } else {
+            y
+        };
+    }
+    let head = conv(&mut nodes, "head", &x, 1, 1, true);
+    nodes.push(node("GlobalAveragePool", &[&head], "pooled", vec![]));
+    nodes.push(node("Flatten", &["pooled"], "flat", vec![int("axis", 1)]));
+    nodes.push(node("Gemm", &["flat", "fc.weight", "fc.bias"], "logits", vec![int("transB", 1)]));
+    let side = variant.input_size() as i64;
+    Ok(model(GraphProto {
+        node: nodes,
+        name: variant.architecture().into(),
+        initializer,
+        input: vec![image_info("image", &[None, Some(3), Some(side), Some(side)])],
+        output: vec![image_info("logits", &[None, Some(efficientnet::IMAGENET_CLASSES as i64)])],
+        sparse_initializer: Vec::new(),
+    }))
 }
 
 /// SqueezeNet 1.1 of `file` (an `.a2xm` of the zoo's architecture) as ONNX bytes (opset 13).
@@ -93,12 +179,5 @@ pub fn squeezenet(file: &ModelFile) -> Result<Vec<u8>, String> {
         output: vec![image_info("logits", &[None, Some(squeezenet::CLASSES as i64)])],
         sparse_initializer: Vec::new(),
     };
-    let model = ModelProto {
-        ir_version: 8,
-        producer_name: "a2x".into(),
-        producer_version: env!("CARGO_PKG_VERSION").into(),
-        graph: Some(graph),
-        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
-    };
-    Ok(model.encode_to_vec())
+    Ok(model(graph))
 }
