@@ -508,10 +508,12 @@ fn eval_device(node: &Node, inputs: &[Option<Value>], opset: i64, device: &Devic
         "Add" | "Sub" | "Mul" | "Div" => {
             // A constant scalar on the right (normalisation's 255, a layer scale of one value):
             // burn's scalar operations, without broadcasting a tensor of it.
+            // (Only where it adds no dimensions: numpy's broadcasting of a [1, 1, 1] constant
+            // raises a matrix's rank.)
+            let t = x()?;
             if let Some(Value::Host(c)) = inputs.get(1).and_then(Option::as_ref) {
-                if c.len() == 1 {
+                if c.len() == 1 && c.dims.len() <= t.rank() {
                     let v = c.as_floats()[0];
-                    let t = x()?;
                     return one(match node.op.as_str() {
                         "Add" => map_same_rank!(t, |t| t + v),
                         "Sub" => map_same_rank!(t, |t| t - v),
@@ -526,7 +528,7 @@ fn eval_device(node: &Node, inputs: &[Option<Value>], opset: i64, device: &Devic
                 "Mul" => Binary::Mul,
                 _ => Binary::Div,
             };
-            one(operand(0)?.binary(operand(1)?, op)?)
+            one(t.binary(operand(1)?, op)?)
         }
         "Pow" => {
             // A constant scalar exponent (LayerNorm's square, …): x·x for 2, since powf of a
