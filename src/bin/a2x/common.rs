@@ -114,6 +114,14 @@ impl OnnxArgs {
     }
 }
 
+impl ModelArgs {
+    /// A model by id or path with every other flag at its default: what commands that pick the
+    /// model themselves (replay, the tasks, the study) load.
+    pub fn of(model: &str, models_dir: PathBuf, backend: BackendKind) -> ModelArgs {
+        ModelArgs { model: model.into(), models_dir, backend, symmetric_padding: false, onnx: OnnxArgs::default(), size: None }
+    }
+}
+
 pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
     let path = dir.join("manifest.json");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -140,14 +148,13 @@ pub fn load_model(args: &ModelArgs, device: &Device) -> Result<(ImageNetModel, S
             if !path.exists() {
                 return Err(format!("`{}` is neither a model id ({}) nor a file", args.model, IMAGENET_IDS.join(", ")));
             }
+            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx")) {
-                let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
                 let model = a2x::models::onnx::OnnxModel::load(&bytes, args.onnx.preprocess(args.size)?, device).map_err(|e| format!("{}: {e}", path.display()))?;
                 let (calls, folded) = model.operations();
                 let label = format!("{} ({}, {calls} operations a call, {folded} folded when it loaded)", path.display(), model.producer);
                 return Ok((ImageNetModel::Onnx(Box::new(model)), label));
             }
-            let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             (bytes, None, path.display().to_string())
         }
     };

@@ -156,16 +156,15 @@ impl EngineArgs {
 
 pub fn open_model(args: &EngineArgs, device: &Device) -> Result<Box<dyn Classifier>, String> {
     match args.model.as_str() {
-        "tiny" if args.size.unwrap_or(32) >= 8 => Ok(Box::new(TinyCnn::random(args.size.unwrap_or(32), 10, 0, device))),
-        "tiny" => Err(format!("--size {} is too small (at least 8)", args.size.unwrap_or(32))),
+        "tiny" => match args.size.unwrap_or(32) {
+            size if size >= 8 => Ok(Box::new(TinyCnn::random(size, 10, 0, device))),
+            size => Err(format!("--size {size} is too small (at least 8)")),
+        },
         other => {
             let zoo_args = crate::common::ModelArgs {
-                model: other.to_string(),
-                models_dir: crate::common::default_models_dir(),
-                backend: args.backend,
-                symmetric_padding: false,
                 onnx: args.onnx.clone(),
                 size: args.size,
+                ..crate::common::ModelArgs::of(other, crate::common::default_models_dir(), args.backend)
             };
             let (model, label) = crate::common::load_model(&zoo_args, device)?;
             eprintln!("model: {label}");

@@ -112,7 +112,7 @@ pub struct Pair {
 }
 
 pub fn load_pair(id: &str, device: &Device) -> Result<Pair, String> {
-    let args = |model: &str| ModelArgs { model: model.into(), models_dir: crate::common::default_models_dir(), backend: a2x::device::BackendKind::Flex, symmetric_padding: false, onnx: Default::default(), size: None };
+    let args = |model: &str| ModelArgs::of(model, crate::common::default_models_dir(), a2x::device::BackendKind::Flex);
     let (model, _) = load_model(&args(id), device)?;
     let (judge, _) = load_model(&args(models::judge_of(id)), device)?;
     Ok(Pair { model, judge })

@@ -102,7 +102,7 @@ fn explain(request: ExplainRequest, weights: &str, args: &ReplayArgs) -> Result<
         eprintln!("warning: the link was made with other weights of {model} ({weights}; here {}): the result will differ", &entry.sha256[..16]);
     }
     let device = open_device(args.backend)?;
-    let zoo_args = crate::common::ModelArgs { model: model.clone(), models_dir, backend: args.backend, symmetric_padding: false, onnx: Default::default(), size: None };
+    let zoo_args = crate::common::ModelArgs::of(&model, models_dir, args.backend);
     let (network, label) = crate::common::load_model(&zoo_args, &device)?;
     eprintln!("model: {label}");
     let size = network.input_shape()[1];

@@ -23,7 +23,7 @@ pub fn load_zoo(args: &StudyArgs, device: &Device) -> Result<Vec<ImageNetModel>,
     IMAGENET_IDS
         .iter()
         .map(|id| {
-            let model_args = ModelArgs { model: id.to_string(), models_dir: args.models_dir.clone(), backend: args.backend, symmetric_padding: false, onnx: Default::default(), size: None };
+            let model_args = ModelArgs::of(id, args.models_dir.clone(), args.backend);
             load_model(&model_args, device).map(|(model, _)| model)
         })
         .collect()
