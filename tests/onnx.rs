@@ -18,6 +18,17 @@ fn identity() -> Preprocess {
     Preprocess { range: 1.0, mean: [0.0; 3], std: [1.0; 3], bgr: false, size: None }
 }
 
+/// Little-endian float32 values of `file` in tests/data/onnx.
+fn floats(file: &str) -> Vec<f32> {
+    let raw = std::fs::read(data().join(file)).unwrap();
+    raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+/// The `logits` list of a JSON record.
+fn logits_of(json: &serde_json::Value) -> Vec<f32> {
+    json["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()
+}
+
 struct Case {
     side: usize,
     images: usize,
@@ -32,9 +43,8 @@ fn case(name: &str) -> Case {
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data().join(format!("{name}.json"))).unwrap()).unwrap();
     let get = |k: &str| json[k].as_u64().unwrap() as usize;
     let (side, images, classes, target) = (get("side"), get("images"), get("classes"), get("target"));
-    let logits: Vec<f32> = json["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-    let raw = std::fs::read(data().join(format!("{name}.f32"))).unwrap();
-    let floats: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let logits = logits_of(&json);
+    let floats = floats(&format!("{name}.f32"));
     let n = images * 3 * side * side;
     assert_eq!(floats.len(), 2 * n, "{name}.f32 holds the images and the gradient");
     Case { side, images, classes, target, logits, inputs: floats[..n].to_vec(), gradient: floats[n..].to_vec() }
@@ -216,9 +226,8 @@ fn the_zoo_models_match_onnxruntime_on_their_exports() {
         let (zoo, interpreted) = both_ways(id, &device);
         let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data().join(format!("zoo-{id}.json"))).unwrap()).unwrap();
         let side = json["side"].as_u64().unwrap() as usize;
-        let reference: Vec<f32> = json["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-        let raw = std::fs::read(data().join(format!("zoo-{id}.f32"))).unwrap();
-        let inputs: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let reference = logits_of(&json);
+        let inputs = floats(&format!("zoo-{id}.f32"));
         let images = Tensor::<4>::from_data(TensorData::new(inputs, [2, 3, side, side]), &device);
         let largest = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
         for (label, logits) in [("hand-written", values(zoo.logits(images.clone()))), ("interpreted", values(interpreted.logits(images.clone())))] {

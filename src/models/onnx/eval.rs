@@ -44,7 +44,7 @@ pub fn host_inputs(op: &str) -> &'static [usize] {
 fn to_device(value: &Value, device: &Device) -> DynTensor {
     match value {
         Value::Device(t) => t.clone(),
-        Value::Host(h) => DynTensor::from_values(h.as_floats(), &h.dims, device),
+        Value::Host(h) => upload(h, device),
     }
 }
 

@@ -320,10 +320,8 @@ pub fn read(bytes: &[u8]) -> Result<Graph, String> {
     if dims.len() != 4 {
         return Err(format!("input “{}” has shape {}; a2x feeds images of shape [batch, channels, height, width] or [batch, height, width, channels]", input.name, show_dims(&dims)));
     }
+    // The first output is the logits (a classifier exported with auxiliary heads lists them after).
     let output = graph.output.first().ok_or_else(|| parse_error("its graph has no output"))?.name.clone();
-    if graph.output.len() > 1 {
-        // Classifiers exported with auxiliary heads: the first output is the logits.
-    }
     Ok(Graph { nodes, constants, input: Input { name: input.name.clone(), dims }, output, opset, producer: format!("{} {}", model.producer_name, model.producer_version).trim().to_string() })
 }
 
