@@ -53,13 +53,14 @@ impl Bulky for KeptPhoto {
 async fn read_run_inputs() -> Option<ExplainInputs> {
     let mut inputs = read::<ExplainInputs>(RUN_KEY, "run").await?;
     for (i, photo) in inputs.request.photos.iter_mut().enumerate() {
+        let full = photo.width as usize * photo.height as usize * 3;
         // A run kept by an earlier version of the page has its photos inside its inputs.
-        if photo.rgb.len() == photo.width as usize * photo.height as usize * 3 {
+        if photo.rgb.len() == full {
             continue;
         }
         let kept = read::<KeptPhoto>(&format!("{RUN_PHOTO_PREFIX}{i}"), "photo of the run's D̄").await;
         match kept {
-            Some(kept) if kept.tag == inputs.tag && kept.photo.name == photo.name && kept.photo.rgb.len() == photo.width as usize * photo.height as usize * 3 => {
+            Some(kept) if kept.tag == inputs.tag && kept.photo.name == photo.name && kept.photo.rgb.len() == full => {
                 photo.rgb = kept.photo.rgb;
             }
             _ => {
@@ -69,6 +70,18 @@ async fn read_run_inputs() -> Option<ExplainInputs> {
         }
     }
     Some(inputs)
+}
+
+/// Deletes the kept run: its progress, its inputs and its photos.
+async fn forget_kept_run() {
+    for key in [PROGRESS_KEY, RUN_KEY] {
+        if let Err(e) = saved::delete(key).await {
+            warn("the kept run could not be forgotten", e);
+        }
+    }
+    if let Err(e) = saved::delete_prefix(RUN_PHOTO_PREFIX).await {
+        warn("the kept run's photos could not be forgotten", e);
+    }
 }
 
 fn warn(what: &str, e: String) {
@@ -232,14 +245,7 @@ impl Explain {
             use crate::web::browser::yield_now;
             // In a task of its own, after the Run click's.
             yield_now().await;
-            for key in [PROGRESS_KEY, RUN_KEY] {
-                if let Err(e) = saved::delete(key).await {
-                    warn("the last run could not be forgotten", e);
-                }
-            }
-            if let Err(e) = saved::delete_prefix(RUN_PHOTO_PREFIX).await {
-                warn("the last run's photos could not be forgotten", e);
-            }
+            forget_kept_run().await;
             let RunRequest::Explain(explain) = &*request else { return };
             for (i, photo) in explain.photos.iter().enumerate() {
                 yield_now().await;
@@ -266,16 +272,7 @@ impl Explain {
 
     /// Forgets the kept run (it ended, or the visitor discarded it).
     pub(super) fn forget_run() {
-        wasm_bindgen_futures::spawn_local(async {
-            for key in [PROGRESS_KEY, RUN_KEY] {
-                if let Err(e) = saved::delete(key).await {
-                    warn("the kept run could not be forgotten", e);
-                }
-            }
-            if let Err(e) = saved::delete_prefix(RUN_PHOTO_PREFIX).await {
-                warn("the kept run's photos could not be forgotten", e);
-            }
-        });
+        wasm_bindgen_futures::spawn_local(forget_kept_run());
     }
 
     /// Resumes the interrupted run from its checkpoint, on this page's backend.
